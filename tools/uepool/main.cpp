@@ -1,0 +1,21 @@
+// uepool — the command line: `uepool net ...` (more subcommands come with
+// later layers: sim, plan, node, demo, inspect, bench).
+#include <CLI/CLI.hpp>
+
+#include "example_command.hpp"
+#include "net_command.hpp"
+
+int main(int argc, char** argv) {
+  CLI::App app{"uepool — lock-free UE IP address and prefix allocation for 5G SMF sets"};
+  app.require_subcommand(1);
+  int exit_code = 0;
+  uepool::tools::add_net_command(app, exit_code);
+  uepool::tools::add_example_command(app, exit_code);
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    const int rc = app.exit(e);
+    return rc == 0 ? 0 : 2;
+  }
+  return exit_code;
+}
