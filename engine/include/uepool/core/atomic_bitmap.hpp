@@ -1,0 +1,259 @@
+// uepool/core/atomic_bitmap.hpp — a lock-free hierarchical bitmap of units
+// whose leaves are materialized lazily (a radix tree of atomic bitmap words).
+//
+// Overview
+//   `AtomicBitmap` holds one bit per unit (1 = in use) for up to 2^32 units.
+//   Callers allocate through a `Worker` handle they own (one per thread):
+//   each worker has a home region of the bitmap and moves forward through it
+//   (next-fit), so threads rarely share a cache line and a released unit is
+//   reused late. Summary levels above the words say which words and subtrees
+//   may still hold a free unit, so a search reads a few words however full
+//   the bitmap is, and exhaustion is seen at the root in O(1).
+//
+//     uepool::core::AtomicBitmap bitmap(1 << 16);
+//     uepool::core::AtomicBitmap::Worker worker(bitmap);   // one per thread
+//     auto a = bitmap.allocate(worker);                     // a.status == kOk
+//     bitmap.release(worker, a.unit);                       // kReleased
+//
+// Concurrency contract
+//   allocate, allocate_in, allocate_in_ranges, claim, release, test: lock-free
+//   and thread-safe; each takes the caller's own Worker (a Worker is used by
+//   one thread at a time). No allocation on these paths once the touched leaf
+//   exists; materializing a leaf allocates once (CAS-install; the loser frees
+//   its copy). No exceptions (an allocation failure is kNoMemory).
+//   count: lock-free, exact when quiescent, never negative.
+//   for_each_in_use, validate, memory_bytes: safe concurrently, exact only
+//   when quiescent.
+//
+// Scale limits
+//   Capacity 1..2^32 units. Memory: a 4096-unit leaf costs 520 bytes (plus
+//   the allocator's header) once any unit in it is touched; interior nodes
+//   cost 1,040 bytes per 2^18 units touched. A dense 2^24-unit bitmap costs
+//   about 1.03 bits per unit; 10^6 units packed into a 2^32-unit bitmap cost
+//   about 0.3 MiB. Leaves are never freed while the bitmap lives.
+//
+// Determinism
+//   No thread_local state and no randomness: a worker's region is assigned
+//   from the order in which workers are created, so a single-threaded
+//   simulation replays exactly.
+//
+// Implementation notes (representation and invariants)
+//   * Levels: a Leaf holds 64 words (4096 units) and a `nonfull` summary word
+//     (bit w = word w may have a zero bit). An interior Node holds 64 child
+//     pointers, `nonfull` (bit c = child c may have a free unit; an absent
+//     child is all free, so its bit is 1) and `present` (child c exists).
+//     The root is an interior node; level L covers 2^(12 + 6L) units.
+//   * Units at or beyond the capacity are preset to 1 in the last words, and
+//     the summary bits of words and children wholly beyond it are 0, so no
+//     search can return them.
+//   * Summary invariant (S): when no operation is in flight, every summary
+//     bit whose child has a free unit is 1. A 1 over a full child is a
+//     harmless hint (the next searcher that finds it full repairs it).
+//   * The lost-wakeup race and its protocol: see `mark_full` below.
+#pragma once
+
+#include <array>
+#include <atomic>
+#include <bit>
+#include <cstddef>
+#include <cstdint>
+#include <new>
+#include <span>
+
+#include "uepool/base/status.hpp"
+
+namespace uepool::core {
+
+// AllocStatus — the outcome of an allocation.
+enum class AllocStatus : std::uint8_t {
+  kOk,          // `unit` is now in use, owned by the caller
+  kNoneFree,    // no free unit in the bitmap / range
+  kOutOfRange,  // the requested range is outside the bitmap
+  kNoMemory,    // materializing a leaf failed (operator new returned null)
+};
+
+struct Allocation {
+  std::uint64_t unit = 0;
+  AllocStatus status = AllocStatus::kNoneFree;
+  [[nodiscard]] bool ok() const noexcept { return status == AllocStatus::kOk; }
+};
+
+enum class ClaimStatus : std::uint8_t { kClaimed, kInUse, kOutOfRange, kNoMemory };
+enum class ReleaseStatus : std::uint8_t { kReleased, kNotInUse, kOutOfRange };
+
+// UnitRange — units [begin, end).
+struct UnitRange {
+  std::uint64_t begin = 0;
+  std::uint64_t end = 0;
+  [[nodiscard]] bool empty() const noexcept { return begin >= end; }
+  [[nodiscard]] std::uint64_t size() const noexcept { return end > begin ? end - begin : 0; }
+  friend bool operator==(const UnitRange&, const UnitRange&) = default;
+};
+
+template <template <class> class Atom = std::atomic>
+class BasicAtomicBitmap {
+ public:
+  static constexpr int kLeafShift = 12;  // 4096 units per leaf
+  static constexpr int kFanShift = 6;    // 64 children per interior node
+  static constexpr std::uint64_t kMaxCapacity = std::uint64_t{1} << 32;
+  static constexpr int kMaxLevels = 4;   // 2^(12 + 6*4) = 2^36 >= 2^32
+  static constexpr std::uint32_t kMaxRegions = 64;
+  static constexpr std::uint32_t kCounterShards = 64;
+  static constexpr std::uint32_t kSharedShard = kCounterShards - 1;  // for workers beyond 63: fetch_add
+
+  class Worker;
+
+  // Requires: 1 <= capacity <= kMaxCapacity (a larger or zero capacity is
+  // clamped to that range; Pool validates it first and reports an error).
+  explicit BasicAtomicBitmap(std::uint64_t capacity);
+  ~BasicAtomicBitmap();
+  BasicAtomicBitmap(const BasicAtomicBitmap&) = delete;
+  BasicAtomicBitmap& operator=(const BasicAtomicBitmap&) = delete;
+
+  [[nodiscard]] std::uint64_t capacity() const noexcept { return capacity_; }
+
+  // allocate — a free unit from the worker's home region (next-fit from its
+  // cursor); when the region is full, the worker moves to another region with
+  // room, preferring regions no other worker uses. Returns kNoneFree only
+  // after the root summary, or a search of every region, found no room.
+  Allocation allocate(Worker& w) noexcept;
+  // allocate_in — the same, restricted to units [range.begin, range.end)
+  // (a window), next-fit within it from the worker's cursor.
+  Allocation allocate_in(Worker& w, UnitRange range) noexcept;
+  // allocate_in_ranges — the same over a list of ranges (the blocks a member
+  // owns), continuing from the range it last allocated in; ranges it does
+  // not own are never scanned.
+  Allocation allocate_in_ranges(Worker& w, std::span<const UnitRange> ranges) noexcept;
+
+  // claim — take a given unit. Returns kInUse if it was in use already.
+  ClaimStatus claim(Worker& w, std::uint64_t unit) noexcept;
+  // release — free a unit. Returns kNotInUse (a double release: reported,
+  // nothing changed) or kOutOfRange; never corrupts the bitmap.
+  ReleaseStatus release(Worker& w, std::uint64_t unit) noexcept;
+  // test — whether the unit is in use (false beyond the capacity).
+  [[nodiscard]] bool test(std::uint64_t unit) const noexcept;
+
+  // claim_bulk — claim every unit of a sorted, duplicate-free list, one RMW
+  // per word. Returns: the number of units newly claimed; `already_in_use`
+  // counts the others. Units beyond the capacity are counted in `out_of_range`.
+  struct BulkResult {
+    std::uint64_t claimed = 0;
+    std::uint64_t already_in_use = 0;
+    std::uint64_t out_of_range = 0;
+    bool no_memory = false;
+  };
+  BulkResult claim_bulk(Worker& w, std::span<const std::uint32_t> sorted_units) noexcept;
+
+  // count — units in use. Exact when quiescent; never negative.
+  [[nodiscard]] std::uint64_t count() const noexcept;
+
+  // for_each_in_use — calls fn(UnitRange) for each maximal run of in-use
+  // units, in increasing order. Exact when quiescent.
+  template <class Fn>
+  void for_each_in_use(Fn&& fn) const;
+
+  // memory_bytes — bytes held by the structure (nodes, leaves, counters).
+  [[nodiscard]] std::uint64_t memory_bytes() const noexcept;
+  [[nodiscard]] std::uint64_t leaves() const noexcept { return leaves_.load(std::memory_order_relaxed); }
+
+  // validate — the quiescent invariant check: popcount of the words equals
+  // count(); every word and subtree with a free unit has its summary bit set;
+  // nothing beyond the capacity is free. Returns: kInternal naming the first
+  // violation. Requires: no concurrent mutation.
+  [[nodiscard]] Status validate() const;
+
+  // Worker — per-thread allocation state: home region, cursor, counter shard.
+  // Not thread-safe itself: one thread uses a Worker at a time.
+  class Worker {
+   public:
+    explicit Worker(BasicAtomicBitmap& bitmap) noexcept;
+    ~Worker();
+    Worker(const Worker&) = delete;
+    Worker& operator=(const Worker&) = delete;
+
+    [[nodiscard]] UnitRange region() const noexcept { return bitmap_->region_range(region_); }
+
+   private:
+    friend class BasicAtomicBitmap;
+    BasicAtomicBitmap* bitmap_;
+    std::uint32_t region_ = 0;
+    std::uint32_t shard_ = 0;
+    bool shard_exclusive_ = false;
+    std::uint64_t cursor_ = 0;       // next unit to try (next-fit)
+    std::size_t range_cursor_ = 0;   // index into allocate_in_ranges' list
+    // Cached path to the leaf holding cursor_, so the hot path walks nothing.
+    std::uint64_t cached_leaf_index_ = UINT64_MAX;
+    void* cached_path_[kMaxLevels + 1] = {};
+    // Cached path for release / claim (they arrive in other leaves).
+    std::uint64_t cached_free_leaf_index_ = UINT64_MAX;
+    void* cached_free_path_[kMaxLevels + 1] = {};
+  };
+
+ private:
+  struct Leaf {
+    Atom<std::uint64_t> words[64];
+    Atom<std::uint64_t> nonfull;  // bit w: word w may have a zero bit
+  };
+  struct Node {
+    Atom<std::uint64_t> nonfull;  // bit c: child c may have a free unit
+    Atom<std::uint64_t> present;  // bit c: child c is materialized
+    Atom<void*> child[64];
+  };
+  struct alignas(64) CounterShard {
+    Atom<std::int64_t> in_use{0};  // units taken minus units freed through this shard
+    Atom<bool> taken{false};       // a worker holds it exclusively
+  };
+  // Path: path[0] is the leaf, path[L] the node at level L, path[levels_] the root.
+  using Path = void* [kMaxLevels + 1];
+
+  static std::uint64_t bit(std::uint64_t i) noexcept { return std::uint64_t{1} << i; }
+  // span_units — units covered by one node / leaf at `level` (level 0 = leaf).
+  static std::uint64_t span_units(int level) noexcept { return std::uint64_t{1} << (kLeafShift + kFanShift * level); }
+
+  std::uint64_t child_mask_in_capacity(int level, std::uint64_t base) const noexcept;
+  Leaf* new_leaf(std::uint64_t base) noexcept;
+  Node* new_node(int level, std::uint64_t base) noexcept;
+  void destroy(void* p, int level) noexcept;
+
+  // walk — fills `path` for the leaf holding `unit`, materializing nodes if
+  // `create`. Returns false if a node is absent (and !create) or memory ran out.
+  bool walk(std::uint64_t unit, Path& path, bool create, bool* no_memory) noexcept;
+  bool cached_walk(std::uint64_t unit, std::uint64_t& cached_index, void** cached_path, bool create,
+                   bool* no_memory) noexcept;
+
+  // find_leaf — the first leaf index in [lo, hi) (leaf indices) whose
+  // summary path says it may have room; only materialized leaves if
+  // `present_only`. Returns UINT64_MAX if none.
+  std::uint64_t find_leaf(const Node* node, int level, std::uint64_t base_leaf, std::uint64_t lo, std::uint64_t hi,
+                          bool present_only) const noexcept;
+
+  // try_leaf — allocate the first free unit in [lo, hi) inside the leaf of `path`.
+  bool try_leaf(Path& path, std::uint64_t leaf_base, std::uint64_t lo, std::uint64_t hi, std::uint64_t* unit) noexcept;
+  Allocation allocate_range(Worker& w, std::uint64_t lo, std::uint64_t hi) noexcept;
+
+  void mark_full(Path& path, int level, std::uint64_t index_in_parent) noexcept;
+  void mark_nonfull(Path& path, int level, std::uint64_t index_in_parent) noexcept;
+  void after_fill(Path& path, std::uint64_t unit) noexcept;
+
+  void count_delta(Worker& w, std::int64_t delta) noexcept;
+
+  UnitRange region_range(std::uint32_t r) const noexcept;
+  bool move_region(Worker& w) noexcept;
+
+  std::uint64_t capacity_;
+  int levels_;  // interior levels; the root is at level levels_
+  std::uint32_t regions_;
+  std::uint64_t region_units_;
+  Node* root_;
+  Atom<std::uint64_t> leaves_{0};
+  Atom<std::uint64_t> nodes_{0};
+  Atom<std::uint32_t> next_region_{0};
+  Atom<std::uint32_t> region_workers_[kMaxRegions];
+  CounterShard shards_[kCounterShards];
+};
+
+using AtomicBitmap = BasicAtomicBitmap<std::atomic>;
+
+}  // namespace uepool::core
+
+#include "uepool/core/detail/atomic_bitmap_impl.hpp"

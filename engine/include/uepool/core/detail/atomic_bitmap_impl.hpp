@@ -1,0 +1,675 @@
+// Implementation of BasicAtomicBitmap (included by uepool/core/atomic_bitmap.hpp).
+//
+// ---------------------------------------------------------------------------
+// The summary protocol (the lost-wakeup race) — read this before changing
+// any memory order below.
+//
+// A summary bit b in word S (a leaf's `nonfull`, or a node's `nonfull`)
+// stands for a child C (a bitmap word, or a child leaf/node's `nonfull`).
+// "C has room" means: the word has a zero bit / the child summary is non-zero.
+//
+//   Filler F (mark_full), after it saw C become full:
+//     F1: S.fetch_and(~b, acq_rel)     -- clear the hint
+//     F2: if S became 0, run mark_full one level up (same protocol)
+//     F3: C.load(relaxed); if C has room: mark_nonfull(S, b)   -- recheck
+//   Freer R (release / mark_nonfull), after R1 made C go from full to room:
+//     R1: C.fetch_and(~m) on a word (release), or C.fetch_or(b') on a child
+//         summary that returned 0 (acq_rel)
+//     R2: S.fetch_or(b, acq_rel)       -- set the hint; if S was 0, R2 again one level up
+//
+// Claim: once R and F have both returned, b is 1 whenever C has room.
+// Proof: F1 and R2 are RMWs on the same word S, so one precedes the other in
+// S's modification order.
+//   (a) F1 before R2: R2 sets b after F1 cleared it; b stays 1 until a later
+//       filler clears it, and that filler runs its own recheck.
+//   (b) R2 before F1: F1 reads the value R2 wrote or a later RMW's (a release
+//       sequence headed by R2, all RMWs), and F1 is an acquire, so R2
+//       synchronizes-with F1. R1 is sequenced before R2 and F3 after F1, so
+//       R1 happens-before F3, and by read-write coherence F3 sees R1's
+//       write (or a later one). F3 therefore sees room and sets b again —
+//       unless a later filler took the room, and then that filler is the
+//       one that recurses.
+// No store->load (Dekker) ordering is needed because both sides write S
+// with an RMW; hence acq_rel, not seq_cst, and no standalone fence.
+// Each level runs the same protocol with C = the child's summary word, so
+// the claim holds up to the root, and "root summary is 0" means full.
+//
+// What it does not promise: while F is between F1 and F3 (a few
+// instructions), a third thread's search may skip C. A search that returns
+// kNoneFree in that window raced with both a fill and a release of the same
+// word; once they return, the unit is visible again (tested exhaustively in
+// tests/core/summary_interleaving_test.cpp and under stress).
+// ---------------------------------------------------------------------------
+#pragma once
+
+#include <algorithm>
+#include <cstring>
+
+namespace uepool::core {
+
+template <template <class> class Atom>
+BasicAtomicBitmap<Atom>::BasicAtomicBitmap(std::uint64_t capacity)
+    : capacity_(std::clamp<std::uint64_t>(capacity, 1, kMaxCapacity)) {
+  levels_ = 1;
+  while (span_units(levels_) < capacity_) ++levels_;
+  const std::uint64_t leaf_count = (capacity_ + span_units(0) - 1) >> kLeafShift;
+  const std::uint64_t leaves_per_region =
+      (leaf_count + kMaxRegions - 1) / kMaxRegions;  // at least 1
+  region_units_ = leaves_per_region << kLeafShift;
+  regions_ = static_cast<std::uint32_t>((capacity_ + region_units_ - 1) / region_units_);
+  for (auto& r : region_workers_) r.store(0, std::memory_order_relaxed);
+  root_ = new Node;  // may throw at construction only; never on the hot path
+  root_->nonfull.store(child_mask_in_capacity(levels_, 0), std::memory_order_relaxed);
+  root_->present.store(0, std::memory_order_relaxed);
+  for (auto& c : root_->child) c.store(nullptr, std::memory_order_relaxed);
+  nodes_.store(1, std::memory_order_relaxed);
+}
+
+template <template <class> class Atom>
+BasicAtomicBitmap<Atom>::~BasicAtomicBitmap() {
+  destroy(root_, levels_);
+}
+
+template <template <class> class Atom>
+void BasicAtomicBitmap<Atom>::destroy(void* p, int level) noexcept {
+  if (p == nullptr) return;
+  if (level == 0) {
+    delete static_cast<Leaf*>(p);
+    return;
+  }
+  Node* n = static_cast<Node*>(p);
+  for (auto& c : n->child) destroy(c.load(std::memory_order_relaxed), level - 1);
+  delete n;
+}
+
+template <template <class> class Atom>
+std::uint64_t BasicAtomicBitmap<Atom>::child_mask_in_capacity(int level, std::uint64_t base) const noexcept {
+  // Children of a node at `level` span span_units(level-1); words of a leaf span 64.
+  const std::uint64_t child_span = level == 0 ? 64 : span_units(level - 1);
+  if (base >= capacity_) return 0;
+  const std::uint64_t n = (capacity_ - base + child_span - 1) / child_span;
+  return n >= 64 ? ~std::uint64_t{0} : bit(n) - 1;
+}
+
+template <template <class> class Atom>
+typename BasicAtomicBitmap<Atom>::Leaf* BasicAtomicBitmap<Atom>::new_leaf(std::uint64_t base) noexcept {
+  Leaf* leaf = new (std::nothrow) Leaf;
+  if (leaf == nullptr) return nullptr;
+  for (int w = 0; w < 64; ++w) {
+    const std::uint64_t start = base + 64 * static_cast<std::uint64_t>(w);
+    std::uint64_t v = 0;
+    if (start >= capacity_) {
+      v = ~std::uint64_t{0};  // wholly beyond the capacity: preset in use
+    } else if (capacity_ - start < 64) {
+      v = ~std::uint64_t{0} << (capacity_ - start);  // the bits beyond the capacity
+    }
+    leaf->words[w].store(v, std::memory_order_relaxed);
+  }
+  leaf->nonfull.store(child_mask_in_capacity(0, base), std::memory_order_relaxed);
+  leaves_.fetch_add(1, std::memory_order_relaxed);  // statistics only
+  return leaf;
+}
+
+template <template <class> class Atom>
+typename BasicAtomicBitmap<Atom>::Node* BasicAtomicBitmap<Atom>::new_node(int level, std::uint64_t base) noexcept {
+  Node* n = new (std::nothrow) Node;
+  if (n == nullptr) return nullptr;
+  n->nonfull.store(child_mask_in_capacity(level, base), std::memory_order_relaxed);
+  n->present.store(0, std::memory_order_relaxed);
+  for (auto& c : n->child) c.store(nullptr, std::memory_order_relaxed);
+  nodes_.fetch_add(1, std::memory_order_relaxed);  // statistics only
+  return n;
+}
+
+template <template <class> class Atom>
+bool BasicAtomicBitmap<Atom>::walk(std::uint64_t unit, Path& path, bool create, bool* no_memory) noexcept {
+  path[levels_] = root_;
+  Node* n = root_;
+  for (int level = levels_; level >= 1; --level) {
+    const int shift = kLeafShift + kFanShift * (level - 1);
+    const std::uint64_t c = (unit >> shift) & 63;
+    // acquire: pairs with the acq_rel CAS that installed the child, so its
+    // initialized words and summaries are visible before we use them.
+    void* child = n->child[c].load(std::memory_order_acquire);
+    if (child == nullptr) {
+      if (!create) return false;
+      const std::uint64_t base = (unit >> shift) << shift;
+      child = level == 1 ? static_cast<void*>(new_leaf(base)) : static_cast<void*>(new_node(level - 1, base));
+      if (child == nullptr) {
+        if (no_memory != nullptr) *no_memory = true;
+        return false;
+      }
+      void* expected = nullptr;
+      // acq_rel: release publishes the child's initialization; acquire (on
+      // failure too) makes the winner's child visible to us.
+      if (n->child[c].compare_exchange_strong(expected, child, std::memory_order_acq_rel,
+                                              std::memory_order_acquire)) {
+        // release: pairs with the acquire load of `present` in find_leaf, so
+        // a searcher that sees the bit also sees the child pointer.
+        n->present.fetch_or(bit(c), std::memory_order_release);
+      } else {
+        destroy(child, level - 1);  // lost the race: free our copy
+        if (level == 1) {
+          leaves_.fetch_sub(1, std::memory_order_relaxed);
+        } else {
+          nodes_.fetch_sub(1, std::memory_order_relaxed);
+        }
+        child = expected;
+      }
+    }
+    path[level - 1] = child;
+    if (level > 1) n = static_cast<Node*>(child);
+  }
+  return true;
+}
+
+template <template <class> class Atom>
+bool BasicAtomicBitmap<Atom>::cached_walk(std::uint64_t unit, std::uint64_t& cached_index, void** cached_path,
+                                          bool create, bool* no_memory) noexcept {
+  const std::uint64_t leaf_index = unit >> kLeafShift;
+  if (leaf_index == cached_index) return true;
+  Path path;
+  if (!walk(unit, path, create, no_memory)) return false;
+  std::memcpy(cached_path, path, sizeof(Path));
+  cached_index = leaf_index;
+  return true;
+}
+
+template <template <class> class Atom>
+void BasicAtomicBitmap<Atom>::mark_full(Path& path, int level, std::uint64_t unit) noexcept {
+  const std::uint64_t idx = (unit >> (kFanShift * level + 6)) & 63;
+  Atom<std::uint64_t>& summary =
+      level == 0 ? static_cast<Leaf*>(path[0])->nonfull : static_cast<Node*>(path[level])->nonfull;
+  // F1 (acq_rel): acquire pairs with R2's release (mark_nonfull) so that the
+  // recheck F3 sees R1; release orders our own earlier writes for the next
+  // acquirer of this summary (not needed for the proof, free on x86).
+  const std::uint64_t old = summary.fetch_and(~bit(idx), std::memory_order_acq_rel);
+  if (old == bit(idx) && level < levels_) mark_full(path, level + 1, unit);  // F2: this summary became 0
+  // F3: recheck the child; relaxed is enough (see the proof at the top).
+  bool room = false;
+  if (level == 0) {
+    room = static_cast<Leaf*>(path[0])->words[idx].load(std::memory_order_relaxed) != ~std::uint64_t{0};
+  } else if (level == 1) {
+    room = static_cast<Leaf*>(path[0])->nonfull.load(std::memory_order_relaxed) != 0;
+  } else {
+    room = static_cast<Node*>(path[level - 1])->nonfull.load(std::memory_order_relaxed) != 0;
+  }
+  if (room) mark_nonfull(path, level, unit);
+}
+
+template <template <class> class Atom>
+void BasicAtomicBitmap<Atom>::mark_nonfull(Path& path, int level, std::uint64_t unit) noexcept {
+  const std::uint64_t idx = (unit >> (kFanShift * level + 6)) & 63;
+  Atom<std::uint64_t>& summary =
+      level == 0 ? static_cast<Leaf*>(path[0])->nonfull : static_cast<Node*>(path[level])->nonfull;
+  // R2 (acq_rel): release pairs with F1's acquire in mark_full (the proof at
+  // the top); acquire orders a chained R1 -> R2 one level up.
+  const std::uint64_t old = summary.fetch_or(bit(idx), std::memory_order_acq_rel);
+  if (old == 0 && level < levels_) mark_nonfull(path, level + 1, unit);
+}
+
+template <template <class> class Atom>
+void BasicAtomicBitmap<Atom>::after_fill(Path& path, std::uint64_t unit) noexcept {
+  mark_full(path, 0, unit);
+}
+
+template <template <class> class Atom>
+void BasicAtomicBitmap<Atom>::count_delta(Worker& w, std::int64_t delta) noexcept {
+  Atom<std::int64_t>& c = shards_[w.shard_].in_use;
+  if (w.shard_exclusive_) {
+    // Only this worker writes the shard: a plain load+store, no locked RMW.
+    // relaxed: count() is exact only when quiescent.
+    c.store(c.load(std::memory_order_relaxed) + delta, std::memory_order_relaxed);
+  } else {
+    c.fetch_add(delta, std::memory_order_relaxed);  // shared shard (more workers than shards)
+  }
+}
+
+template <template <class> class Atom>
+std::uint64_t BasicAtomicBitmap<Atom>::count() const noexcept {
+  std::int64_t sum = 0;
+  for (const auto& s : shards_) sum += s.in_use.load(std::memory_order_relaxed);
+  return sum > 0 ? static_cast<std::uint64_t>(sum) : 0;
+}
+
+template <template <class> class Atom>
+bool BasicAtomicBitmap<Atom>::try_leaf(Path& path, std::uint64_t leaf_base, std::uint64_t lo, std::uint64_t hi,
+                                       std::uint64_t* unit) noexcept {
+  Leaf* leaf = static_cast<Leaf*>(path[0]);
+  const std::uint64_t from = std::max(lo, leaf_base) - leaf_base;           // unit offset in leaf
+  const std::uint64_t to = std::min(hi, leaf_base + span_units(0)) - leaf_base;  // exclusive
+  if (from >= to) return false;
+  const std::uint64_t wlo = from >> 6;
+  const std::uint64_t whi = (to + 63) >> 6;  // exclusive
+  std::uint64_t words = (whi >= 64 ? ~std::uint64_t{0} : bit(whi) - 1) & ~(bit(wlo) - 1);
+  // relaxed: the summary is a hint; the word RMW below decides.
+  words &= leaf->nonfull.load(std::memory_order_relaxed);
+  while (words != 0) {
+    const std::uint64_t w = static_cast<std::uint64_t>(std::countr_zero(words));
+    words &= words - 1;
+    std::uint64_t allowed = ~std::uint64_t{0};
+    if (w == wlo) allowed &= ~std::uint64_t{0} << (from & 63);
+    if (w == whi - 1 && (to & 63) != 0) allowed &= bit(to & 63) - 1;
+    Atom<std::uint64_t>& word = leaf->words[w];
+    std::uint64_t v = word.load(std::memory_order_relaxed);
+    while ((~v & allowed) != 0) {
+      const int b = std::countr_zero(~v & allowed);
+      const std::uint64_t m = bit(static_cast<std::uint64_t>(b));
+      // acquire: pairs with the release fetch_and in release(), so whatever
+      // the previous holder wrote before releasing happens-before our use.
+      const std::uint64_t old = word.fetch_or(m, std::memory_order_acquire);
+      if ((old & m) == 0) {
+        *unit = leaf_base + w * 64 + static_cast<std::uint64_t>(b);
+        if ((old | m) == ~std::uint64_t{0}) after_fill(path, *unit);
+        return true;
+      }
+      v = old | m;  // lost a race for this bit: try the next zero in the word
+    }
+    // A summary bit over a full word is a stale hint: repair it (clear, then recheck).
+    if (v == ~std::uint64_t{0}) mark_full(path, 0, leaf_base + w * 64);
+  }
+  return false;
+}
+
+template <template <class> class Atom>
+std::uint64_t BasicAtomicBitmap<Atom>::find_leaf(const Node* node, int level, std::uint64_t base_leaf,
+                                                 std::uint64_t lo, std::uint64_t hi,
+                                                 bool present_only) const noexcept {
+  const std::uint64_t child_leaves = std::uint64_t{1} << (kFanShift * (level - 1));
+  // relaxed: summaries are hints; a child pointer is loaded with acquire below.
+  std::uint64_t mask = node->nonfull.load(std::memory_order_relaxed);
+  // acquire: pairs with the release fetch_or after a child is installed.
+  if (present_only) mask &= node->present.load(std::memory_order_acquire);
+  const std::uint64_t c_lo = lo > base_leaf ? (lo - base_leaf) / child_leaves : 0;
+  const std::uint64_t c_hi = std::min<std::uint64_t>(64, (hi - base_leaf + child_leaves - 1) / child_leaves);
+  if (c_lo >= c_hi) return UINT64_MAX;
+  mask &= (c_hi >= 64 ? ~std::uint64_t{0} : bit(c_hi) - 1) & ~(bit(c_lo) - 1);
+  while (mask != 0) {
+    const std::uint64_t c = static_cast<std::uint64_t>(std::countr_zero(mask));
+    mask &= mask - 1;
+    const std::uint64_t child_base = base_leaf + c * child_leaves;
+    const std::uint64_t first = std::max(lo, child_base);
+    if (level == 1) return first;  // a leaf that may have room (or is absent: all free)
+    const void* child = node->child[c].load(std::memory_order_acquire);
+    if (child == nullptr) {
+      if (present_only) continue;
+      return first;  // absent subtree: all free
+    }
+    const std::uint64_t r = find_leaf(static_cast<const Node*>(child), level - 1, child_base, first,
+                                      std::min(hi, child_base + child_leaves), present_only);
+    if (r != UINT64_MAX) return r;
+  }
+  return UINT64_MAX;
+}
+
+template <template <class> class Atom>
+Allocation BasicAtomicBitmap<Atom>::allocate_range(Worker& w, std::uint64_t lo, std::uint64_t hi) noexcept {
+  hi = std::min(hi, capacity_);
+  if (lo >= hi) return {0, lo >= capacity_ ? AllocStatus::kOutOfRange : AllocStatus::kNoneFree};
+  const std::uint64_t start = (w.cursor_ >= lo && w.cursor_ < hi) ? w.cursor_ : lo;
+  bool no_memory = false;
+  std::uint64_t unit = 0;
+  // Fast path: the leaf under the cursor, from the cursor on — only if it
+  // exists (a cursor that just crossed into an absent leaf must not create
+  // it while materialized leaves still have room).
+  if (cached_walk(start, w.cached_leaf_index_, w.cached_path_, false, nullptr)) {
+    Path& path = *reinterpret_cast<Path*>(w.cached_path_);
+    if (try_leaf(path, (start >> kLeafShift) << kLeafShift, start, hi, &unit)) {
+      w.cursor_ = unit + 1;
+      return {unit, AllocStatus::kOk};
+    }
+  }
+  // Slow path: the next leaf with room, after the cursor then wrapping to lo;
+  // materialized leaves first, so memory follows the units in use.
+  const std::uint64_t cur_leaf = start >> kLeafShift;
+  const std::uint64_t first_leaf = lo >> kLeafShift;
+  const std::uint64_t end_leaf = ((hi - 1) >> kLeafShift) + 1;
+  const std::uint64_t segments[2][2] = {{cur_leaf + 1, end_leaf}, {first_leaf, cur_leaf + 1}};
+  for (const bool present_only : {true, false}) {
+    for (const auto& seg : segments) {
+      std::uint64_t s = seg[0];
+      while (s < seg[1]) {
+        const std::uint64_t leaf = find_leaf(root_, levels_, 0, s, seg[1], present_only);
+        if (leaf == UINT64_MAX) break;
+        const std::uint64_t leaf_base = leaf << kLeafShift;
+        if (!cached_walk(leaf_base, w.cached_leaf_index_, w.cached_path_, true, &no_memory)) {
+          return {0, AllocStatus::kNoMemory};
+        }
+        Path& path = *reinterpret_cast<Path*>(w.cached_path_);
+        if (try_leaf(path, leaf_base, lo, hi, &unit)) {
+          w.cursor_ = unit + 1;
+          return {unit, AllocStatus::kOk};
+        }
+        s = leaf + 1;
+      }
+    }
+  }
+  return {0, AllocStatus::kNoneFree};
+}
+
+template <template <class> class Atom>
+UnitRange BasicAtomicBitmap<Atom>::region_range(std::uint32_t r) const noexcept {
+  const std::uint64_t begin = static_cast<std::uint64_t>(r) * region_units_;
+  return {begin, std::min(capacity_, begin + region_units_)};
+}
+
+template <template <class> class Atom>
+bool BasicAtomicBitmap<Atom>::move_region(Worker& w) noexcept {
+  // Rare path (the home region is full). Prefer a region with room that no
+  // other worker uses, so cursors do not converge and fight over words.
+  for (const bool unoccupied_only : {true, false}) {
+    for (std::uint32_t k = 1; k < regions_; ++k) {
+      const std::uint32_t r = (w.region_ + k) % regions_;
+      // relaxed: a placement heuristic only.
+      if (unoccupied_only && region_workers_[r].load(std::memory_order_relaxed) != 0) continue;
+      const UnitRange range = region_range(r);
+      if (find_leaf(root_, levels_, 0, range.begin >> kLeafShift, ((range.end - 1) >> kLeafShift) + 1, false) ==
+          UINT64_MAX) {
+        continue;
+      }
+      region_workers_[w.region_].fetch_sub(1, std::memory_order_relaxed);
+      region_workers_[r].fetch_add(1, std::memory_order_relaxed);
+      w.region_ = r;
+      w.cursor_ = range.begin;
+      return true;
+    }
+  }
+  return false;
+}
+
+template <template <class> class Atom>
+Allocation BasicAtomicBitmap<Atom>::allocate(Worker& w) noexcept {
+  Allocation a = allocate_range(w, region_range(w.region_).begin, region_range(w.region_).end);
+  if (a.status != AllocStatus::kNoneFree) {
+    if (a.ok()) count_delta(w, 1);
+    return a;
+  }
+  for (std::uint32_t tries = 0; tries < regions_; ++tries) {
+    // Exhaustion in O(1): the root summary is 0 only when every unit is in use.
+    // relaxed: a hint; a miss costs only the search below.
+    if (root_->nonfull.load(std::memory_order_relaxed) == 0) break;
+    if (!move_region(w)) break;
+    const UnitRange r = region_range(w.region_);
+    a = allocate_range(w, r.begin, r.end);
+    if (a.status != AllocStatus::kNoneFree) {
+      if (a.ok()) count_delta(w, 1);
+      return a;
+    }
+  }
+  return {0, AllocStatus::kNoneFree};
+}
+
+template <template <class> class Atom>
+Allocation BasicAtomicBitmap<Atom>::allocate_in(Worker& w, UnitRange range) noexcept {
+  if (range.begin >= capacity_ || range.end > capacity_) return {0, AllocStatus::kOutOfRange};
+  Allocation a = allocate_range(w, range.begin, range.end);
+  if (a.ok()) count_delta(w, 1);
+  return a;
+}
+
+template <template <class> class Atom>
+Allocation BasicAtomicBitmap<Atom>::allocate_in_ranges(Worker& w, std::span<const UnitRange> ranges) noexcept {
+  const std::size_t n = ranges.size();
+  if (n == 0) return {0, AllocStatus::kNoneFree};
+  if (w.range_cursor_ >= n) w.range_cursor_ = 0;
+  for (std::size_t k = 0; k < n; ++k) {
+    const std::size_t i = (w.range_cursor_ + k) % n;
+    const UnitRange r = ranges[i];
+    if (r.begin >= capacity_ || r.end > capacity_) return {0, AllocStatus::kOutOfRange};
+    Allocation a = allocate_range(w, r.begin, r.end);
+    if (a.status == AllocStatus::kNoneFree) continue;
+    if (a.ok()) {
+      w.range_cursor_ = i;
+      count_delta(w, 1);
+    }
+    return a;
+  }
+  return {0, AllocStatus::kNoneFree};
+}
+
+template <template <class> class Atom>
+ClaimStatus BasicAtomicBitmap<Atom>::claim(Worker& w, std::uint64_t unit) noexcept {
+  if (unit >= capacity_) return ClaimStatus::kOutOfRange;
+  bool no_memory = false;
+  if (!cached_walk(unit, w.cached_free_leaf_index_, w.cached_free_path_, true, &no_memory)) {
+    return ClaimStatus::kNoMemory;
+  }
+  Path& path = *reinterpret_cast<Path*>(w.cached_free_path_);
+  const std::uint64_t m = bit(unit & 63);
+  // acquire: as in try_leaf.
+  const std::uint64_t old =
+      static_cast<Leaf*>(path[0])->words[(unit >> 6) & 63].fetch_or(m, std::memory_order_acquire);
+  if ((old & m) != 0) return ClaimStatus::kInUse;
+  if ((old | m) == ~std::uint64_t{0}) after_fill(path, unit);
+  count_delta(w, 1);
+  return ClaimStatus::kClaimed;
+}
+
+template <template <class> class Atom>
+ReleaseStatus BasicAtomicBitmap<Atom>::release(Worker& w, std::uint64_t unit) noexcept {
+  if (unit >= capacity_) return ReleaseStatus::kOutOfRange;
+  if (!cached_walk(unit, w.cached_free_leaf_index_, w.cached_free_path_, false, nullptr)) {
+    return ReleaseStatus::kNotInUse;  // its leaf was never touched: the unit is free
+  }
+  Path& path = *reinterpret_cast<Path*>(w.cached_free_path_);
+  const std::uint64_t m = bit(unit & 63);
+  // R1 (release): pairs with the acquire fetch_or of the next allocator of
+  // this unit. For the summary protocol R1 needs no ordering of its own: R2
+  // (mark_nonfull) is sequenced after it and is a release.
+  const std::uint64_t old =
+      static_cast<Leaf*>(path[0])->words[(unit >> 6) & 63].fetch_and(~m, std::memory_order_release);
+  if ((old & m) == 0) return ReleaseStatus::kNotInUse;  // double release: nothing changed
+  if (old == ~std::uint64_t{0}) mark_nonfull(path, 0, unit);  // full -> room: R2
+  count_delta(w, -1);
+  return ReleaseStatus::kReleased;
+}
+
+template <template <class> class Atom>
+bool BasicAtomicBitmap<Atom>::test(std::uint64_t unit) const noexcept {
+  if (unit >= capacity_) return false;
+  const Node* n = root_;
+  for (int level = levels_; level >= 1; --level) {
+    const void* child = n->child[(unit >> (kLeafShift + kFanShift * (level - 1))) & 63].load(std::memory_order_acquire);
+    if (child == nullptr) return false;
+    if (level == 1) {
+      // acquire: a test that sees the bit also sees what the allocator published before... nothing
+      // is published by allocate itself; relaxed would do, acquire costs nothing on x86.
+      return (static_cast<const Leaf*>(child)->words[(unit >> 6) & 63].load(std::memory_order_acquire) &
+              bit(unit & 63)) != 0;
+    }
+    n = static_cast<const Node*>(child);
+  }
+  return false;
+}
+
+template <template <class> class Atom>
+typename BasicAtomicBitmap<Atom>::BulkResult BasicAtomicBitmap<Atom>::claim_bulk(
+    Worker& w, std::span<const std::uint32_t> units) noexcept {
+  BulkResult r;
+  std::size_t i = 0;
+  while (i < units.size()) {
+    const std::uint64_t word_base = units[i] & ~std::uint64_t{63};
+    std::uint64_t mask = 0;
+    // Gather the run of units in the same word (any order works; sorted input batches best).
+    while (i < units.size() && (units[i] & ~std::uint64_t{63}) == word_base) {
+      if (units[i] >= capacity_) {
+        ++r.out_of_range;
+      } else {
+        mask |= bit(units[i] & 63);
+      }
+      ++i;
+    }
+    if (mask == 0) continue;
+    bool no_memory = false;
+    if (!cached_walk(word_base, w.cached_free_leaf_index_, w.cached_free_path_, true, &no_memory)) {
+      r.no_memory = true;
+      break;
+    }
+    Path& path = *reinterpret_cast<Path*>(w.cached_free_path_);
+    const std::uint64_t old =
+        static_cast<Leaf*>(path[0])->words[(word_base >> 6) & 63].fetch_or(mask, std::memory_order_acquire);
+    r.claimed += static_cast<std::uint64_t>(std::popcount(mask & ~old));
+    r.already_in_use += static_cast<std::uint64_t>(std::popcount(mask & old));
+    if (old != ~std::uint64_t{0} && (old | mask) == ~std::uint64_t{0}) after_fill(path, word_base);
+  }
+  if (r.claimed != 0) count_delta(w, static_cast<std::int64_t>(r.claimed));
+  return r;
+}
+
+template <template <class> class Atom>
+template <class Fn>
+void BasicAtomicBitmap<Atom>::for_each_in_use(Fn&& fn) const {
+  // Depth-first over materialized leaves, merging runs across words and leaves.
+  UnitRange run{0, 0};
+  bool open = false;
+  // scan_word — v holds the in-use bits of the word at `base` (valid bits only).
+  auto scan_word = [&](std::uint64_t base, std::uint64_t v) {
+    std::uint64_t pos = 0;
+    while (pos < 64) {
+      if (open) {
+        const std::uint64_t zeros = ~v >> pos;
+        if (zeros == 0) return;  // ones to the end of the word: the run goes on
+        pos += static_cast<std::uint64_t>(std::countr_zero(zeros));
+        run.end = base + pos;
+        fn(run);
+        open = false;
+      } else {
+        const std::uint64_t ones = v >> pos;
+        if (ones == 0) return;
+        pos += static_cast<std::uint64_t>(std::countr_zero(ones));
+        run.begin = base + pos;
+        open = true;
+      }
+    }
+  };
+  auto close_at = [&](std::uint64_t end) {
+    if (open) {
+      run.end = end;
+      fn(run);
+      open = false;
+    }
+  };
+  auto visit = [&](auto&& self, const void* p, int level, std::uint64_t base) -> void {
+    if (level == 0) {
+      const Leaf* leaf = static_cast<const Leaf*>(p);
+      for (std::uint64_t w = 0; w < 64; ++w) {
+        const std::uint64_t wb = base + w * 64;
+        if (wb >= capacity_) break;
+        std::uint64_t v = leaf->words[w].load(std::memory_order_relaxed);
+        if (capacity_ - wb < 64) v &= bit(capacity_ - wb) - 1;  // drop preset bits
+        scan_word(wb, v);
+      }
+      return;
+    }
+    const Node* n = static_cast<const Node*>(p);
+    for (std::uint64_t c = 0; c < 64; ++c) {
+      const std::uint64_t cb = base + c * span_units(level - 1);
+      if (cb >= capacity_) break;
+      const void* child = n->child[c].load(std::memory_order_acquire);
+      if (child == nullptr) {
+        close_at(cb);
+        continue;
+      }
+      self(self, child, level - 1, cb);
+    }
+  };
+  visit(visit, root_, levels_, 0);
+  close_at(capacity_);
+}
+
+template <template <class> class Atom>
+std::uint64_t BasicAtomicBitmap<Atom>::memory_bytes() const noexcept {
+  return sizeof(*this) + leaves_.load(std::memory_order_relaxed) * sizeof(Leaf) +
+         nodes_.load(std::memory_order_relaxed) * sizeof(Node);
+}
+
+template <template <class> class Atom>
+Status BasicAtomicBitmap<Atom>::validate() const {
+  std::uint64_t ones = 0;
+  Status bad;
+  auto visit = [&](auto&& self, const void* p, int level, std::uint64_t base) -> bool {  // returns has-room
+    if (level == 0) {
+      const Leaf* leaf = static_cast<const Leaf*>(p);
+      const std::uint64_t summary = leaf->nonfull.load(std::memory_order_relaxed);
+      bool room = false;
+      for (std::uint64_t w = 0; w < 64; ++w) {
+        const std::uint64_t wb = base + w * 64;
+        const std::uint64_t v = leaf->words[w].load(std::memory_order_relaxed);
+        if (wb >= capacity_) {
+          if (v != ~std::uint64_t{0} && bad.ok()) bad = Status(StatusCode::kInternal, "word beyond capacity not preset");
+          continue;
+        }
+        std::uint64_t valid = capacity_ - wb < 64 ? bit(capacity_ - wb) - 1 : ~std::uint64_t{0};
+        if ((v | valid) != ~std::uint64_t{0} && bad.ok()) {
+          bad = Status(StatusCode::kInternal, "bit beyond capacity is free").with_number(wb);
+        }
+        ones += static_cast<std::uint64_t>(std::popcount(v & valid));
+        if (v != ~std::uint64_t{0}) {
+          room = true;
+          if ((summary & bit(w)) == 0 && bad.ok()) {
+            bad = Status(StatusCode::kInternal, "word with a free unit hidden by its summary bit").with_number(wb, "unit");
+          }
+        }
+      }
+      return room;
+    }
+    const Node* n = static_cast<const Node*>(p);
+    const std::uint64_t summary = n->nonfull.load(std::memory_order_relaxed);
+    const std::uint64_t present = n->present.load(std::memory_order_relaxed);
+    bool room = false;
+    for (std::uint64_t c = 0; c < 64; ++c) {
+      const std::uint64_t cb = base + c * span_units(level - 1);
+      if (cb >= capacity_) {
+        if ((summary & bit(c)) != 0 && bad.ok()) bad = Status(StatusCode::kInternal, "summary bit beyond capacity");
+        continue;
+      }
+      const void* child = n->child[c].load(std::memory_order_relaxed);
+      const bool child_room = child == nullptr ? true : self(self, child, level - 1, cb);
+      if (((present >> c) & 1) != (child != nullptr ? 1u : 0u) && bad.ok()) {
+        bad = Status(StatusCode::kInternal, "present bit disagrees with child pointer").with_number(cb, "unit");
+      }
+      if (child_room) {
+        room = true;
+        if ((summary & bit(c)) == 0 && bad.ok()) {
+          bad = Status(StatusCode::kInternal, "subtree with a free unit hidden by its summary bit").with_number(cb, "unit");
+        }
+      }
+    }
+    return room;
+  };
+  visit(visit, root_, levels_, 0);
+  if (!bad.ok()) return bad;
+  if (ones != count()) return Status(StatusCode::kInternal, "count() differs from the popcount of the words").with_number(ones, "popcount");
+  return Status();
+}
+
+template <template <class> class Atom>
+BasicAtomicBitmap<Atom>::Worker::Worker(BasicAtomicBitmap& bitmap) noexcept : bitmap_(&bitmap) {
+  // relaxed: placement only; regions are assigned in creation order (deterministic).
+  const std::uint32_t k = bitmap.next_region_.fetch_add(1, std::memory_order_relaxed);
+  region_ = k % bitmap.regions_;
+  bitmap.region_workers_[region_].fetch_add(1, std::memory_order_relaxed);
+  cursor_ = bitmap.region_range(region_).begin;
+  for (std::uint32_t i = 0; i < kSharedShard; ++i) {
+    const std::uint32_t s = (k + i) % kSharedShard;
+    bool expected = false;
+    // acquire: pairs with the release store in ~Worker, so we continue from
+    // the last value the previous holder of the shard stored.
+    if (bitmap.shards_[s].taken.compare_exchange_strong(expected, true, std::memory_order_acquire,
+                                                        std::memory_order_relaxed)) {
+      shard_ = s;
+      shard_exclusive_ = true;
+      return;
+    }
+  }
+  shard_ = kSharedShard;  // every exclusive shard is held: share the last one, with fetch_add
+}
+
+template <template <class> class Atom>
+BasicAtomicBitmap<Atom>::Worker::~Worker() {
+  bitmap_->region_workers_[region_].fetch_sub(1, std::memory_order_relaxed);
+  // release: pairs with the acquire CAS of the next worker taking this shard.
+  if (shard_exclusive_) bitmap_->shards_[shard_].taken.store(false, std::memory_order_release);
+}
+
+}  // namespace uepool::core

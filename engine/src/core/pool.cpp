@@ -1,0 +1,330 @@
+// Pool: configuration checks, reservations, hold-down. See uepool/core/pool.hpp.
+#include "uepool/core/pool.hpp"
+
+#include <roaring/roaring.h>
+
+#include <algorithm>
+#include <new>
+
+namespace uepool::core {
+namespace {
+
+constexpr std::uint64_t kMaxReservedUnits = std::uint64_t{1} << 26;
+
+Status config_error(const char* reason) { return Status(StatusCode::kInvalidArgument, reason); }
+
+// units_of — the unit range a prefix inside the pool covers (a prefix longer
+// than a unit stands for the unit that contains it).
+UnitRange units_of(const net::Prefix& pool, int unit_length, const net::Prefix& p) {
+  const int width = net::max_length(pool.family());
+  const int shift = width - unit_length;
+  const net::u128 offset = p.address().bits() - pool.address().bits();
+  const std::uint64_t first = static_cast<std::uint64_t>(shift >= 128 ? 0 : offset >> shift);
+  if (p.length() >= unit_length) return {first, first + 1};
+  const int bits = unit_length - p.length();
+  return {first, first + (std::uint64_t{1} << bits)};
+}
+
+Result<std::vector<UnitRange>> ranges_of(const PoolConfig& c, const std::vector<net::Prefix>& prefixes,
+                                         const char* what_outside, const char* what_overlap) {
+  std::vector<UnitRange> out;
+  for (const net::Prefix& p : prefixes) {
+    if (!c.prefix.contains(p)) return config_error(what_outside);
+    if (p.length() < c.unit_length && c.unit_length - p.length() > 32) {
+      return config_error("excluded or static range larger than 2^32 units");
+    }
+    out.push_back(units_of(c.prefix, c.unit_length, p));
+  }
+  std::sort(out.begin(), out.end(), [](const UnitRange& a, const UnitRange& b) { return a.begin < b.begin; });
+  for (std::size_t i = 1; i < out.size(); ++i) {
+    if (out[i].begin < out[i - 1].end) return config_error(what_overlap);
+  }
+  return out;
+}
+
+bool in_ranges(const std::vector<UnitRange>& ranges, std::uint64_t unit) {
+  auto it = std::upper_bound(ranges.begin(), ranges.end(), unit,
+                             [](std::uint64_t u, const UnitRange& r) { return u < r.begin; });
+  return it != ranges.begin() && unit < std::prev(it)->end;
+}
+
+}  // namespace
+
+const char* unit_status_name(UnitStatus s) noexcept {
+  switch (s) {
+    case UnitStatus::kOk: return "ok";
+    case UnitStatus::kInUse: return "in use";
+    case UnitStatus::kNotInUse: return "not in use (double release)";
+    case UnitStatus::kExcluded: return "excluded unit";
+    case UnitStatus::kOutOfRange: return "unit index beyond the pool";
+    case UnitStatus::kNotInPool: return "prefix not a unit of this pool";
+    case UnitStatus::kNoMemory: return "out of memory";
+  }
+  return "unknown";
+}
+
+Pool::Pool(const PoolConfig& config, std::uint64_t units)
+    : config_(config), units_(units), dynamic_(units), static_claims_(units), held_marks_(units) {}
+
+Pool::~Pool() = default;
+
+Result<std::unique_ptr<Pool>> Pool::create(const PoolConfig& config) {
+  if (config.name.empty()) return config_error("pool name is empty");
+  auto bits = config.prefix.unit_bits(config.unit_length);
+  if (!bits.ok()) return bits.status();
+  if (bits.value() > 32) {
+    return config_error("pool has more than 2^32 units; split it or use a longer prefix")
+        .with_number(static_cast<std::uint64_t>(bits.value()), "log2 units");
+  }
+  auto excluded = ranges_of(config, config.excluded, "excluded prefix outside the pool", "excluded prefixes overlap");
+  if (!excluded.ok()) return excluded.status();
+  auto statics = ranges_of(config, config.static_ranges, "static range outside the pool", "static ranges overlap");
+  if (!statics.ok()) return statics.status();
+  for (const auto& p : config.static_ranges) {
+    if (p.length() > config.unit_length) return config_error("static range is longer than a unit");
+  }
+  std::uint64_t reserved = 0;
+  for (const auto& r : excluded.value()) reserved += r.size();
+  for (const auto& r : statics.value()) {
+    if (in_ranges(excluded.value(), r.begin) || in_ranges(excluded.value(), r.end - 1)) {
+      return config_error("static range overlaps an excluded prefix");
+    }
+    for (const auto& e : excluded.value()) {
+      if (e.begin < r.end && r.begin < e.end) return config_error("static range overlaps an excluded prefix");
+    }
+    reserved += r.size();
+  }
+  if (reserved > kMaxReservedUnits) {
+    return config_error("excluded and static ranges reserve more than 2^26 units").with_number(reserved, "units");
+  }
+  if (config.hold_down != 0 && config.hold_down_capacity == 0) {
+    return config_error("hold-down is on but its per-worker capacity is 0");
+  }
+  const std::uint64_t units = std::uint64_t{1} << bits.value();
+  std::unique_ptr<Pool> pool;
+  try {
+    pool.reset(new Pool(config, units));
+  } catch (const std::bad_alloc&) {
+    return Status(StatusCode::kResourceExhausted, "out of memory creating the pool");
+  }
+  pool->excluded_ranges_ = std::move(excluded.value());
+  pool->static_ranges_ = std::move(statics.value());
+  pool->reserved_units_ = reserved;
+  // Reserve excluded and static units in the dynamic bitmap, so that no
+  // dynamic allocation ever returns them.
+  AtomicBitmap::Worker w(pool->dynamic_);
+  std::vector<std::uint32_t> batch;
+  batch.reserve(4096);
+  bool no_memory = false;
+  pool->for_each_reserved([&](UnitRange r) {
+    for (std::uint64_t u = r.begin; u < r.end; ++u) {
+      batch.push_back(static_cast<std::uint32_t>(u));
+      if (batch.size() == batch.capacity()) {
+        no_memory |= pool->dynamic_.claim_bulk(w, batch).no_memory;
+        batch.clear();
+      }
+    }
+  });
+  no_memory |= pool->dynamic_.claim_bulk(w, batch).no_memory;
+  if (no_memory) return Status(StatusCode::kResourceExhausted, "out of memory reserving excluded and static units");
+  return pool;
+}
+
+PoolAllocation Pool::finish(const Allocation& a) const noexcept {
+  PoolAllocation out;
+  out.status = a.status;
+  if (a.ok()) {
+    out.unit = a.unit;
+    out.prefix = prefix_of(a.unit);
+  }
+  return out;
+}
+
+PoolAllocation Pool::allocate(Worker& w, std::uint64_t now) noexcept {
+  if (w.held_size_ != 0) w.drain(now);
+  return finish(dynamic_.allocate(w.dynamic_));
+}
+
+PoolAllocation Pool::allocate_in(Worker& w, UnitRange range, std::uint64_t now) noexcept {
+  if (w.held_size_ != 0) w.drain(now);
+  return finish(dynamic_.allocate_in(w.dynamic_, range));
+}
+
+PoolAllocation Pool::allocate_in_ranges(Worker& w, std::span<const UnitRange> blocks, std::uint64_t now) noexcept {
+  if (w.held_size_ != 0) w.drain(now);
+  return finish(dynamic_.allocate_in_ranges(w.dynamic_, blocks));
+}
+
+bool Pool::is_excluded(std::uint64_t unit) const noexcept { return in_ranges(excluded_ranges_, unit); }
+bool Pool::is_static(std::uint64_t unit) const noexcept { return in_ranges(static_ranges_, unit); }
+
+UnitStatus Pool::claim(Worker& w, std::uint64_t unit) noexcept {
+  if (unit >= units_) return UnitStatus::kOutOfRange;
+  if (!excluded_ranges_.empty() && is_excluded(unit)) return UnitStatus::kExcluded;
+  const bool is_static_unit = !static_ranges_.empty() && is_static(unit);
+  AtomicBitmap& bitmap = is_static_unit ? static_claims_ : dynamic_;
+  switch (bitmap.claim(is_static_unit ? w.static_claims_ : w.dynamic_, unit)) {
+    case ClaimStatus::kClaimed: return UnitStatus::kOk;
+    case ClaimStatus::kInUse: return UnitStatus::kInUse;
+    case ClaimStatus::kNoMemory: return UnitStatus::kNoMemory;
+    case ClaimStatus::kOutOfRange: return UnitStatus::kOutOfRange;
+  }
+  return UnitStatus::kOutOfRange;
+}
+
+UnitStatus Pool::claim(Worker& w, const net::Prefix& p) noexcept {
+  auto unit = unit_of(p);
+  if (!unit.ok()) return UnitStatus::kNotInPool;
+  return claim(w, unit.value());
+}
+
+AtomicBitmap::BulkResult Pool::claim_bulk(Worker& w, const roaring_bitmap_s& units) noexcept {
+  AtomicBitmap::BulkResult total;
+  roaring_uint32_iterator_t* it = roaring_create_iterator(&units);
+  if (it == nullptr) {
+    total.no_memory = true;
+    return total;
+  }
+  std::uint32_t buffer[1024];
+  std::uint32_t kept[1024];
+  while (true) {
+    const std::uint32_t n = roaring_read_uint32_iterator(it, buffer, 1024);
+    if (n == 0) break;
+    std::uint32_t k = 0;
+    for (std::uint32_t i = 0; i < n; ++i) {
+      if (buffer[i] < units_ && ((excluded_ranges_.empty() && static_ranges_.empty()) ||
+                                 (!is_excluded(buffer[i]) && !is_static(buffer[i])))) {
+        kept[k++] = buffer[i];
+      } else {
+        ++total.out_of_range;  // beyond the pool, excluded or static: refused
+      }
+    }
+    const auto r = dynamic_.claim_bulk(w.dynamic_, std::span<const std::uint32_t>(kept, k));
+    total.claimed += r.claimed;
+    total.already_in_use += r.already_in_use;
+    total.out_of_range += r.out_of_range;
+    if (r.no_memory) {
+      total.no_memory = true;
+      break;
+    }
+  }
+  roaring_free_uint32_iterator(it);
+  return total;
+}
+
+UnitStatus Pool::release(Worker& w, std::uint64_t unit, std::uint64_t now) noexcept {
+  if (unit >= units_) return UnitStatus::kOutOfRange;
+  if (!excluded_ranges_.empty() && is_excluded(unit)) return UnitStatus::kExcluded;
+  if (!static_ranges_.empty() && is_static(unit)) {
+    return static_claims_.release(w.static_claims_, unit) == ReleaseStatus::kReleased ? UnitStatus::kOk
+                                                                                     : UnitStatus::kNotInUse;
+  }
+  if (config_.hold_down == 0) {
+    return dynamic_.release(w.dynamic_, unit) == ReleaseStatus::kReleased ? UnitStatus::kOk : UnitStatus::kNotInUse;
+  }
+  // Hold-down: the unit stays set in `dynamic_` (not allocatable) and is
+  // marked in `held_marks_`, so a second release while it waits is reported.
+  if (!dynamic_.test(unit)) return UnitStatus::kNotInUse;
+  switch (held_marks_.claim(w.held_marks_, unit)) {
+    case ClaimStatus::kClaimed: break;
+    case ClaimStatus::kNoMemory: return UnitStatus::kNoMemory;
+    default: return UnitStatus::kNotInUse;  // already waiting: a double release
+  }
+  if (!dynamic_.test(unit)) {  // raced with its own expiry by another double release
+    (void)held_marks_.release(w.held_marks_, unit);
+    return UnitStatus::kNotInUse;
+  }
+  w.push_held(unit, now + config_.hold_down);
+  return UnitStatus::kOk;
+}
+
+UnitStatus Pool::release(Worker& w, const net::Prefix& p, std::uint64_t now) noexcept {
+  auto unit = unit_of(p);
+  if (!unit.ok()) return UnitStatus::kNotInPool;
+  return release(w, unit.value(), now);
+}
+
+bool Pool::test(std::uint64_t unit) const noexcept {
+  if (unit >= units_) return false;
+  if (!static_ranges_.empty() && is_static(unit)) return static_claims_.test(unit);
+  if (!excluded_ranges_.empty() && is_excluded(unit)) return false;
+  return dynamic_.test(unit);
+}
+
+std::uint64_t Pool::count() const noexcept {
+  const std::uint64_t dynamic = dynamic_.count();
+  return (dynamic > reserved_units_ ? dynamic - reserved_units_ : 0) + static_claims_.count();
+}
+
+std::uint64_t Pool::hold_down_cut_short() const noexcept { return cut_short_.load(std::memory_order_relaxed); }
+
+Result<std::uint64_t> Pool::unit_of(const net::Prefix& p) const noexcept {
+  return config_.prefix.index_of(config_.unit_length, p);
+}
+
+net::Prefix Pool::prefix_of(std::uint64_t unit) const noexcept {
+  auto p = config_.prefix.nth(config_.unit_length, unit);
+  return p.ok() ? p.value() : net::Prefix();
+}
+
+std::uint64_t Pool::memory_bytes() const noexcept {
+  return sizeof(*this) + dynamic_.memory_bytes() - sizeof(dynamic_) + static_claims_.memory_bytes() -
+         sizeof(static_claims_) + held_marks_.memory_bytes() - sizeof(held_marks_) +
+         (excluded_ranges_.capacity() + static_ranges_.capacity()) * sizeof(UnitRange);
+}
+
+Status Pool::validate() const {
+  for (const AtomicBitmap* b : {&dynamic_, &static_claims_, &held_marks_}) {
+    if (Status s = b->validate(); !s.ok()) return s;
+  }
+  Status bad;
+  for_each_reserved([&](UnitRange r) {
+    for (std::uint64_t u = r.begin; u < r.end && bad.ok(); ++u) {
+      if (!dynamic_.test(u)) bad = Status(StatusCode::kInternal, "reserved unit is free in the bitmap").with_number(u, "unit");
+    }
+  });
+  return bad;
+}
+
+Pool::Worker::Worker(Pool& pool)
+    : pool_(&pool), dynamic_(pool.dynamic_), static_claims_(pool.static_claims_), held_marks_(pool.held_marks_) {
+  if (pool.config_.hold_down != 0) held_.resize(pool.config_.hold_down_capacity);
+}
+
+Pool::Worker::~Worker() {
+  // Units still waiting are freed now: a worker that goes away must not leak them.
+  while (held_size_ != 0) {
+    free_held(held_[held_head_]);
+    held_head_ = (held_head_ + 1) % held_.size();
+    --held_size_;
+  }
+}
+
+void Pool::Worker::free_held(const Held& h) noexcept {
+  // Clear the mark first, then the unit: while the unit is still set nobody
+  // can be handed it, so no legitimate release can meet a stale mark.
+  (void)pool_->held_marks_.release(held_marks_, h.unit);
+  (void)pool_->dynamic_.release(dynamic_, h.unit);
+}
+
+void Pool::Worker::push_held(std::uint64_t unit, std::uint64_t until) noexcept {
+  if (held_size_ == held_.size()) {
+    // Full: free the oldest early (bounded memory), and count it.
+    free_held(held_[held_head_]);
+    held_head_ = (held_head_ + 1) % held_.size();
+    --held_size_;
+    pool_->cut_short_.fetch_add(1, std::memory_order_relaxed);  // statistics; rare path
+  }
+  held_[(held_head_ + held_size_) % held_.size()] = {unit, until};
+  ++held_size_;
+}
+
+void Pool::Worker::drain(std::uint64_t now) noexcept {
+  while (held_size_ != 0 && held_[held_head_].until <= now) {
+    free_held(held_[held_head_]);
+    held_head_ = (held_head_ + 1) % held_.size();
+    --held_size_;
+  }
+}
+
+}  // namespace uepool::core
