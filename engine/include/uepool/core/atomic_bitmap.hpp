@@ -81,6 +81,16 @@ struct Allocation {
 enum class ClaimStatus : std::uint8_t { kClaimed, kInUse, kOutOfRange, kNoMemory };
 enum class ReleaseStatus : std::uint8_t { kReleased, kNotInUse, kOutOfRange };
 
+namespace detail {
+// SkipRecheck — a test hook: true only for a deliberately broken atomic type
+// in tests/core/summary_interleaving_test.cpp, to show that the exhaustive
+// interleaving test catches a missing recheck. Always false otherwise.
+template <template <class> class Atom>
+struct SkipRecheck {
+  static constexpr bool value = false;
+};
+}  // namespace detail
+
 // UnitRange — units [begin, end).
 struct UnitRange {
   std::uint64_t begin = 0;

@@ -186,6 +186,7 @@ void BasicAtomicBitmap<Atom>::mark_full(Path& path, int level, std::uint64_t uni
   const std::uint64_t old = summary.fetch_and(~bit(idx), std::memory_order_acq_rel);
   if (old == bit(idx) && level < levels_) mark_full(path, level + 1, unit);  // F2: this summary became 0
   // F3: recheck the child; relaxed is enough (see the proof at the top).
+  if constexpr (detail::SkipRecheck<Atom>::value) return;
   bool room = false;
   if (level == 0) {
     room = static_cast<Leaf*>(path[0])->words[idx].load(std::memory_order_relaxed) != ~std::uint64_t{0};

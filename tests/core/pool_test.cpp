@@ -1,0 +1,265 @@
+// Unit tests for Pool and PoolTable.
+#include <gtest/gtest.h>
+
+#include <roaring/roaring.h>
+
+#include <cstdio>
+#include <set>
+#include <vector>
+
+#include "uepool/core/pool_table.hpp"
+
+namespace uepool::core {
+namespace {
+
+net::Prefix P(std::string_view text) {
+  auto p = net::Prefix::parse(text);
+  EXPECT_TRUE(p.ok()) << text << ": " << p.status().to_string();
+  return p.ok() ? p.value() : net::Prefix();
+}
+
+PoolConfig v4_config() {
+  PoolConfig c;
+  c.name = "v4";
+  c.prefix = P("10.45.0.0/24");
+  c.unit_length = 32;
+  c.excluded = {P("10.45.0.0/32"), P("10.45.0.1/32"), P("10.45.0.255/32")};  // network, gateway, broadcast
+  c.static_ranges = {P("10.45.0.128/26")};                                    // 64 static addresses
+  return c;
+}
+
+std::vector<UnitRange> ranges_of(const Pool& p) {
+  std::vector<UnitRange> out;
+  p.for_each_in_use([&](UnitRange r) { out.push_back(r); });
+  return out;
+}
+
+TEST(Pool, DynamicAllocationAvoidsExcludedAndStaticUnits) {
+  auto pool = Pool::create(v4_config());
+  ASSERT_TRUE(pool.ok()) << pool.status().to_string();
+  Pool& p = *pool.value();
+  Pool::Worker w(p);
+  std::set<std::uint64_t> got;
+  for (PoolAllocation a = p.allocate(w); a.ok(); a = p.allocate(w)) {
+    EXPECT_FALSE(p.is_excluded(a.unit));
+    EXPECT_FALSE(p.is_static(a.unit));
+    EXPECT_EQ(a.prefix, p.prefix_of(a.unit));
+    EXPECT_TRUE(got.insert(a.unit).second);
+  }
+  EXPECT_EQ(got.size(), 256u - 3 - 64);
+  EXPECT_EQ(p.count(), 256u - 3 - 64);
+  EXPECT_TRUE(p.validate().ok()) << p.validate().to_string();
+}
+
+TEST(Pool, StaticClaimsExcludedAndErrors) {
+  auto pool = Pool::create(v4_config());
+  ASSERT_TRUE(pool.ok());
+  Pool& p = *pool.value();
+  Pool::Worker w(p);
+  EXPECT_EQ(p.claim(w, P("10.45.0.130/32")), UnitStatus::kOk);
+  EXPECT_EQ(p.claim(w, P("10.45.0.130/32")), UnitStatus::kInUse);  // a duplicate static claim
+  EXPECT_TRUE(p.test(130));
+  EXPECT_EQ(p.claim(w, P("10.45.0.1/32")), UnitStatus::kExcluded);
+  EXPECT_EQ(p.release(w, P("10.45.0.1/32")), UnitStatus::kExcluded);
+  EXPECT_FALSE(p.test(1));
+  EXPECT_EQ(p.claim(w, P("10.46.0.1/32")), UnitStatus::kNotInPool);
+  EXPECT_EQ(p.claim(w, P("2001:db8::/64")), UnitStatus::kNotInPool);
+  EXPECT_EQ(p.claim(w, 256), UnitStatus::kOutOfRange);
+  EXPECT_EQ(p.count(), 1u);
+  EXPECT_EQ(p.release(w, P("10.45.0.130/32")), UnitStatus::kOk);
+  EXPECT_EQ(p.release(w, P("10.45.0.130/32")), UnitStatus::kNotInUse);
+  EXPECT_EQ(p.count(), 0u);
+  // Recovery claims a dynamic unit.
+  EXPECT_EQ(p.claim(w, 5), UnitStatus::kOk);
+  EXPECT_EQ(p.count(), 1u);
+  EXPECT_EQ(ranges_of(p), (std::vector<UnitRange>{{5, 6}}));
+}
+
+TEST(Pool, IterationMergesDynamicAndStaticAndSkipsReserved) {
+  auto pool = Pool::create(v4_config());
+  ASSERT_TRUE(pool.ok());
+  Pool& p = *pool.value();
+  Pool::Worker w(p);
+  for (std::uint64_t u = 2; u < 128; ++u) ASSERT_EQ(p.claim(w, u), UnitStatus::kOk) << u;
+  ASSERT_EQ(p.claim(w, 128), UnitStatus::kOk);  // static, adjacent to the dynamic run
+  ASSERT_EQ(p.claim(w, 200), UnitStatus::kOk);  // static
+  ASSERT_EQ(p.claim(w, 254), UnitStatus::kOk);  // dynamic, next to the excluded broadcast
+  EXPECT_EQ(ranges_of(p), (std::vector<UnitRange>{{2, 129}, {200, 201}, {254, 255}}));
+}
+
+TEST(Pool, ConfigurationErrorsAreClear) {
+  PoolConfig c = v4_config();
+  c.unit_length = 16;
+  EXPECT_STREQ(Pool::create(c).status().reason(), "unit length shorter than the prefix length");
+  c = v4_config();
+  c.excluded.push_back(P("10.46.0.1/32"));
+  EXPECT_STREQ(Pool::create(c).status().reason(), "excluded prefix outside the pool");
+  c = v4_config();
+  c.static_ranges.push_back(P("10.45.0.160/27"));
+  EXPECT_STREQ(Pool::create(c).status().reason(), "static ranges overlap");
+  c = v4_config();
+  c.static_ranges.push_back(P("10.45.0.0/30"));
+  EXPECT_STREQ(Pool::create(c).status().reason(), "static range overlaps an excluded prefix");
+  c = v4_config();
+  c.prefix = P("2001::/16");
+  c.unit_length = 64;
+  c.excluded.clear();
+  c.static_ranges.clear();
+  EXPECT_STREQ(Pool::create(c).status().reason(), "pool has more than 2^32 units; split it or use a longer prefix");
+  c.name = "";
+  EXPECT_STREQ(Pool::create(c).status().reason(), "pool name is empty");
+}
+
+TEST(Pool, Ipv6PrefixesAndTwoTo32Units) {
+  PoolConfig c;
+  c.name = "v6";
+  c.prefix = P("2001:db8::/32");
+  c.unit_length = 64;
+  c.excluded = {P("2001:db8::1/128")};  // excludes the /64 containing it: unit 0
+  auto pool = Pool::create(c);
+  ASSERT_TRUE(pool.ok()) << pool.status().to_string();
+  Pool& p = *pool.value();
+  EXPECT_EQ(p.size(), std::uint64_t{1} << 32);
+  Pool::Worker w(p);
+  const PoolAllocation a = p.allocate(w);
+  ASSERT_TRUE(a.ok());
+  EXPECT_NE(a.unit, 0u);
+  EXPECT_EQ(a.prefix.length(), 64);
+  EXPECT_TRUE(p.prefix().contains(a.prefix));
+  EXPECT_EQ(p.claim(w, P("2001:db8:ffff:ffff::/64")), UnitStatus::kOk);  // the last unit
+  EXPECT_EQ(p.unit_of(P("2001:db8:ffff:ffff::/64")).value(), 0xffffffffu);
+  EXPECT_EQ(p.release(w, a.prefix), UnitStatus::kOk);
+  EXPECT_EQ(p.count(), 1u);
+}
+
+TEST(Pool, HoldDownDelaysReuseAndDetectsDoubleRelease) {
+  PoolConfig c;
+  c.name = "hd";
+  c.prefix = P("10.0.0.0/30");  // 4 units
+  c.unit_length = 32;
+  c.hold_down = 100;
+  auto pool = Pool::create(c);
+  ASSERT_TRUE(pool.ok());
+  Pool& p = *pool.value();
+  Pool::Worker w(p);
+  std::vector<std::uint64_t> units;
+  for (int i = 0; i < 4; ++i) units.push_back(p.allocate(w, 0).unit);
+  EXPECT_EQ(p.allocate(w, 0).status, AllocStatus::kNoneFree);
+  EXPECT_EQ(p.release(w, units[2], 10), UnitStatus::kOk);
+  EXPECT_EQ(p.release(w, units[2], 11), UnitStatus::kNotInUse);  // double release while held
+  EXPECT_TRUE(p.test(units[2]));
+  EXPECT_EQ(p.allocate(w, 50).status, AllocStatus::kNoneFree);   // still held down
+  EXPECT_EQ(p.allocate(w, 109).status, AllocStatus::kNoneFree);  // 10 + 100 not reached
+  const PoolAllocation again = p.allocate(w, 110);
+  ASSERT_TRUE(again.ok());
+  EXPECT_EQ(again.unit, units[2]);
+  EXPECT_TRUE(p.validate().ok()) << p.validate().to_string();
+}
+
+TEST(Pool, HoldDownQueueIsBoundedAndCountsCutShort) {
+  PoolConfig c;
+  c.name = "hd";
+  c.prefix = P("10.0.0.0/28");
+  c.unit_length = 32;
+  c.hold_down = 1000;
+  c.hold_down_capacity = 2;
+  auto pool = Pool::create(c);
+  ASSERT_TRUE(pool.ok());
+  Pool& p = *pool.value();
+  Pool::Worker w(p);
+  for (int i = 0; i < 3; ++i) ASSERT_EQ(p.claim(w, static_cast<std::uint64_t>(i)), UnitStatus::kOk);
+  for (int i = 0; i < 3; ++i) ASSERT_EQ(p.release(w, static_cast<std::uint64_t>(i), 0), UnitStatus::kOk);
+  EXPECT_EQ(p.hold_down_cut_short(), 1u);
+  EXPECT_FALSE(p.test(0));  // freed early
+  EXPECT_TRUE(p.test(1));
+  EXPECT_EQ(w.held_down(), 2u);
+}
+
+TEST(Pool, ClaimBulkFromRoaring) {
+  auto pool = Pool::create(v4_config());
+  ASSERT_TRUE(pool.ok());
+  Pool& p = *pool.value();
+  Pool::Worker w(p);
+  roaring_bitmap_t* r = roaring_bitmap_create();
+  for (std::uint32_t u = 0; u < 20; ++u) roaring_bitmap_add(r, u);  // 0, 1 are excluded
+  roaring_bitmap_add(r, 130);                                        // static: refused
+  roaring_bitmap_add(r, 1000);                                       // beyond the pool
+  ASSERT_EQ(p.claim(w, 10), UnitStatus::kOk);
+  const auto res = p.claim_bulk(w, *r);
+  roaring_bitmap_free(r);
+  EXPECT_EQ(res.claimed, 17u);
+  EXPECT_EQ(res.already_in_use, 1u);
+  EXPECT_EQ(res.out_of_range, 4u);
+  EXPECT_EQ(p.count(), 18u);
+}
+
+PoolConfig simple(const std::string& name, std::string_view prefix, int unit, const std::string& dnn = "") {
+  PoolConfig c;
+  c.name = name;
+  c.prefix = P(prefix);
+  c.unit_length = unit;
+  c.selector.dnn = dnn;
+  return c;
+}
+
+TEST(PoolTable, LookupSelectAndOverlap) {
+  PoolTable t;
+  ASSERT_TRUE(t.add(simple("a", "10.45.0.0/16", 32, "internet")).ok());
+  ASSERT_TRUE(t.add(simple("b", "10.46.0.0/24", 32, "ims")).ok());
+  ASSERT_TRUE(t.add(simple("c", "2001:db8::/32", 64, "internet")).ok());
+  const Status overlap = t.add(simple("d", "10.45.128.0/17", 32));
+  EXPECT_EQ(overlap.code(), StatusCode::kInvalidArgument);
+  EXPECT_EQ(t.last_error_detail(), "10.45.128.0/17 (d) overlaps 10.45.0.0/16 (a)");
+  EXPECT_EQ(t.add(simple("a", "10.99.0.0/16", 32)).code(), StatusCode::kAlreadyExists);
+  EXPECT_EQ(t.add(simple("e", "10.98.0.0/16", 32, "internet")).code(), StatusCode::kAlreadyExists);
+  EXPECT_EQ(t.size(), 3u);
+
+  auto m = t.lookup(net::IpAddress::parse("10.45.1.2").value());
+  ASSERT_TRUE(m.has_value());
+  EXPECT_EQ(m->pool->name(), "a");
+  EXPECT_EQ(m->unit, 258u);
+  EXPECT_FALSE(t.lookup(net::IpAddress::parse("10.47.0.0").value()).has_value());
+  EXPECT_FALSE(t.lookup(net::IpAddress::parse("9.255.255.255").value()).has_value());
+  auto m6 = t.lookup(net::IpAddress::parse("2001:db8:0:7::1").value());
+  ASSERT_TRUE(m6.has_value());
+  EXPECT_EQ(m6->pool->name(), "c");
+  EXPECT_EQ(m6->unit, 7u);
+  EXPECT_TRUE(t.lookup(P("2001:db8:0:7::/64")).has_value());
+  EXPECT_FALSE(t.lookup(P("2001:db8::/48")).has_value());  // shorter than a unit
+  EXPECT_EQ(t.select({"internet", "", ""}, net::Family::kV6)->name(), "c");
+  EXPECT_EQ(t.select({"ims", "", ""}, net::Family::kV4)->name(), "b");
+  EXPECT_EQ(t.select({"ims", "", ""}, net::Family::kV6), nullptr);
+  EXPECT_EQ(t.find("b")->prefix(), P("10.46.0.0/24"));
+  EXPECT_EQ(t.find("zzz"), nullptr);
+}
+
+std::string name_of(int i) {
+  char name[16];
+  std::snprintf(name, sizeof name, "p%d", i);
+  return name;
+}
+
+TEST(PoolTable, ThousandPoolsLookupMatchesLinearScan) {
+  PoolTable t;
+  for (int i = 0; i < 1000; ++i) {
+    char v4[32];
+    std::snprintf(v4, sizeof v4, "10.%d.%d.0/26", i / 4, (i % 4) * 64);
+    ASSERT_TRUE(t.add(simple(name_of(i), v4, 32)).ok()) << v4 << t.last_error_detail();
+  }
+  for (std::uint32_t probe = 0x0a000000; probe < 0x0a000000 + (1u << 16); probe += 37) {
+    const auto a = net::IpAddress(net::Ipv4Address(probe));
+    const auto m = t.lookup(a);
+    Pool* want = nullptr;
+    for (int i = 0; i < 1000 && want == nullptr; ++i) {
+      Pool* p = t.find(name_of(i));
+      if (p->prefix().contains(a)) want = p;
+    }
+    ASSERT_EQ(m.has_value(), want != nullptr) << a.to_string();
+    if (m) {
+      EXPECT_EQ(m->pool, want);
+    }
+  }
+}
+
+}  // namespace
+}  // namespace uepool::core
