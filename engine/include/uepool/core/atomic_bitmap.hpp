@@ -187,6 +187,8 @@ class BasicAtomicBitmap {
     friend class BasicAtomicBitmap;
     BasicAtomicBitmap* bitmap_;
     std::uint32_t region_ = 0;
+    std::uint64_t region_begin_ = 0;  // region_range(region_), cached for the hot path
+    std::uint64_t region_end_ = 0;
     std::uint32_t shard_ = 0;
     bool shard_exclusive_ = false;
     std::uint64_t cursor_ = 0;       // next unit to try (next-fit)
@@ -240,6 +242,10 @@ class BasicAtomicBitmap {
   // try_leaf — allocate the first free unit in [lo, hi) inside the leaf of `path`.
   bool try_leaf(Path& path, std::uint64_t leaf_base, std::uint64_t lo, std::uint64_t hi, std::uint64_t* unit) noexcept;
   Allocation allocate_range(Worker& w, std::uint64_t lo, std::uint64_t hi) noexcept;
+  // fast_alloc — the hot path: the next free bit at or after the cursor in
+  // the cursor's word, if that word's leaf is cached. Inline; one RMW.
+  bool fast_alloc(Worker& w, std::uint64_t lo, std::uint64_t hi, std::uint64_t* unit) noexcept;
+  Allocation allocate_slow(Worker& w) noexcept;
 
   void mark_full(Path& path, int level, std::uint64_t index_in_parent) noexcept;
   void mark_nonfull(Path& path, int level, std::uint64_t index_in_parent) noexcept;

@@ -5,34 +5,42 @@
 // any memory order below.
 //
 // A summary bit b in word S (a leaf's `nonfull`, or a node's `nonfull`)
-// stands for a child C (a bitmap word, or a child leaf/node's `nonfull`).
+// stands for a child C (a bitmap word, or a child's `nonfull` word).
 // "C has room" means: the word has a zero bit / the child summary is non-zero.
+// All operations named below are seq_cst; on x86 a seq_cst RMW is the same
+// `lock`ed instruction as any other RMW and a seq_cst load is a plain `mov`,
+// so this costs nothing there. There is no standalone fence.
 //
 //   Filler F (mark_full), after it saw C become full:
-//     F1: S.fetch_and(~b, acq_rel)     -- clear the hint
+//     F1: S.fetch_and(~b)             -- clear the hint
 //     F2: if S became 0, run mark_full one level up (same protocol)
-//     F3: C.load(relaxed); if C has room: mark_nonfull(S, b)   -- recheck
-//   Freer R (release / mark_nonfull), after R1 made C go from full to room:
-//     R1: C.fetch_and(~m) on a word (release), or C.fetch_or(b') on a child
-//         summary that returned 0 (acq_rel)
-//     R2: S.fetch_or(b, acq_rel)       -- set the hint; if S was 0, R2 again one level up
+//     F3: load C; if C has room: mark_nonfull(S, b)   -- recheck
+//   Freer R, after R1 may have given C room:
+//     level 0 (release): R1 = word.fetch_and(~m) (`lock btr`, only the old
+//         bit is known), then R1' = load S; if b is clear in S: R2.
+//     level >= 1 (mark_nonfull below): R1 = child.fetch_or(..) returned 0
+//         (the child went from full to room), then R2 unconditionally.
+//     R2: S.fetch_or(b); if S was 0, R2 again one level up.
 //
 // Claim: once R and F have both returned, b is 1 whenever C has room.
-// Proof: F1 and R2 are RMWs on the same word S, so one precedes the other in
-// S's modification order.
-//   (a) F1 before R2: R2 sets b after F1 cleared it; b stays 1 until a later
-//       filler clears it, and that filler runs its own recheck.
-//   (b) R2 before F1: F1 reads the value R2 wrote or a later RMW's (a release
-//       sequence headed by R2, all RMWs), and F1 is an acquire, so R2
-//       synchronizes-with F1. R1 is sequenced before R2 and F3 after F1, so
-//       R1 happens-before F3, and by read-write coherence F3 sees R1's
-//       write (or a later one). F3 therefore sees room and sets b again —
-//       unless a later filler took the room, and then that filler is the
-//       one that recurses.
-// No store->load (Dekker) ordering is needed because both sides write S
-// with an RMW; hence acq_rel, not seq_cst, and no standalone fence.
-// Each level runs the same protocol with C = the child's summary word, so
-// the claim holds up to the root, and "root summary is 0" means full.
+// Proof, in the single total order of seq_cst operations:
+//   Level 0. If R1' comes after F1, R1' reads F1's clear (or a later write:
+//     a later clear is a later filler's, which runs its own recheck; a later
+//     set leaves b = 1), so R runs R2 after F1 and b ends 1. If R1' comes
+//     before F1, then R1 < R1' < F1 < F3, so F3 reads R1's write or a later
+//     one: C has room (unless a later filler took it, and then that filler
+//     is the one that rechecks) and F sets b again.
+//   Level >= 1. F1 and R2 are RMWs on S: if F1 < R2, R2 sets b after the
+//     clear; if R2 < F1, then R1 < R2 < F1 < F3 and F3 sees R1's room.
+// Each level runs the same protocol, so the claim holds up to the root,
+// and "root summary is 0" means every unit is in use.
+//
+// An allocator detects "filled" from the value it loaded before its RMW
+// (`lock bts` returns only the old bit). If that value was stale it may
+// call mark_full on a word that is not full (F3 then sets b back), or miss
+// a fill another thread completed (b stays 1 over a full word: a harmless
+// hint that try_leaf repairs when it finds the word full). Neither hides a
+// free unit, which is all the claim needs.
 //
 // What it does not promise: while F is between F1 and F3 (a few
 // instructions), a third thread's search may skip C. A search that returns
@@ -180,20 +188,18 @@ void BasicAtomicBitmap<Atom>::mark_full(Path& path, int level, std::uint64_t uni
   const std::uint64_t idx = (unit >> (kFanShift * level + 6)) & 63;
   Atom<std::uint64_t>& summary =
       level == 0 ? static_cast<Leaf*>(path[0])->nonfull : static_cast<Node*>(path[level])->nonfull;
-  // F1 (acq_rel): acquire pairs with R2's release (mark_nonfull) so that the
-  // recheck F3 sees R1; release orders our own earlier writes for the next
-  // acquirer of this summary (not needed for the proof, free on x86).
-  const std::uint64_t old = summary.fetch_and(~bit(idx), std::memory_order_acq_rel);
+  // F1 (seq_cst): see the proof at the top of this file.
+  const std::uint64_t old = summary.fetch_and(~bit(idx), std::memory_order_seq_cst);
   if (old == bit(idx) && level < levels_) mark_full(path, level + 1, unit);  // F2: this summary became 0
-  // F3: recheck the child; relaxed is enough (see the proof at the top).
+  // F3 (seq_cst loads): recheck the child (the proof at the top).
   if constexpr (detail::SkipRecheck<Atom>::value) return;
   bool room = false;
   if (level == 0) {
-    room = static_cast<Leaf*>(path[0])->words[idx].load(std::memory_order_relaxed) != ~std::uint64_t{0};
+    room = static_cast<Leaf*>(path[0])->words[idx].load(std::memory_order_seq_cst) != ~std::uint64_t{0};
   } else if (level == 1) {
-    room = static_cast<Leaf*>(path[0])->nonfull.load(std::memory_order_relaxed) != 0;
+    room = static_cast<Leaf*>(path[0])->nonfull.load(std::memory_order_seq_cst) != 0;
   } else {
-    room = static_cast<Node*>(path[level - 1])->nonfull.load(std::memory_order_relaxed) != 0;
+    room = static_cast<Node*>(path[level - 1])->nonfull.load(std::memory_order_seq_cst) != 0;
   }
   if (room) mark_nonfull(path, level, unit);
 }
@@ -203,9 +209,8 @@ void BasicAtomicBitmap<Atom>::mark_nonfull(Path& path, int level, std::uint64_t 
   const std::uint64_t idx = (unit >> (kFanShift * level + 6)) & 63;
   Atom<std::uint64_t>& summary =
       level == 0 ? static_cast<Leaf*>(path[0])->nonfull : static_cast<Node*>(path[level])->nonfull;
-  // R2 (acq_rel): release pairs with F1's acquire in mark_full (the proof at
-  // the top); acquire orders a chained R1 -> R2 one level up.
-  const std::uint64_t old = summary.fetch_or(bit(idx), std::memory_order_acq_rel);
+  // R2 (seq_cst): see the proof at the top of this file.
+  const std::uint64_t old = summary.fetch_or(bit(idx), std::memory_order_seq_cst);
   if (old == 0 && level < levels_) mark_nonfull(path, level + 1, unit);
 }
 
@@ -256,15 +261,13 @@ bool BasicAtomicBitmap<Atom>::try_leaf(Path& path, std::uint64_t leaf_base, std:
     while ((~v & allowed) != 0) {
       const int b = std::countr_zero(~v & allowed);
       const std::uint64_t m = bit(static_cast<std::uint64_t>(b));
-      // acquire: pairs with the release fetch_and in release(), so whatever
-      // the previous holder wrote before releasing happens-before our use.
-      const std::uint64_t old = word.fetch_or(m, std::memory_order_acquire);
-      if ((old & m) == 0) {
+      // acquire: as in fast_alloc (`lock bts`).
+      if ((word.fetch_or(m, std::memory_order_acquire) & m) == 0) {
         *unit = leaf_base + w * 64 + static_cast<std::uint64_t>(b);
-        if ((old | m) == ~std::uint64_t{0}) after_fill(path, *unit);
+        if ((v | m) == ~std::uint64_t{0}) after_fill(path, *unit);
         return true;
       }
-      v = old | m;  // lost a race for this bit: try the next zero in the word
+      v = word.load(std::memory_order_relaxed);  // lost a race for this bit: try the next zero
     }
     // A summary bit over a full word is a stale hint: repair it (clear, then recheck).
     if (v == ~std::uint64_t{0}) mark_full(path, 0, leaf_base + w * 64);
@@ -371,6 +374,8 @@ bool BasicAtomicBitmap<Atom>::move_region(Worker& w) noexcept {
       region_workers_[w.region_].fetch_sub(1, std::memory_order_relaxed);
       region_workers_[r].fetch_add(1, std::memory_order_relaxed);
       w.region_ = r;
+      w.region_begin_ = range.begin;
+      w.region_end_ = range.end;
       w.cursor_ = range.begin;
       return true;
     }
@@ -379,8 +384,52 @@ bool BasicAtomicBitmap<Atom>::move_region(Worker& w) noexcept {
 }
 
 template <template <class> class Atom>
+inline bool BasicAtomicBitmap<Atom>::fast_alloc(Worker& w, std::uint64_t lo, std::uint64_t hi,
+                                                std::uint64_t* unit) noexcept {
+  const std::uint64_t c = w.cursor_;
+  if ((c >> kLeafShift) != w.cached_leaf_index_ || c < lo || c >= hi) [[unlikely]] {
+    return false;
+  }
+  Atom<std::uint64_t>& word = static_cast<Leaf*>(w.cached_path_[0])->words[(c >> 6) & 63];
+  std::uint64_t allowed = ~std::uint64_t{0} << (c & 63);
+  if (((hi - 1) >> 6) == (c >> 6) && (hi & 63) != 0) allowed &= bit(hi & 63) - 1;
+  std::uint64_t v = word.load(std::memory_order_relaxed);  // a hint; the RMW decides
+  while ((~v & allowed) != 0) {
+    const int b = std::countr_zero(~v & allowed);
+    const std::uint64_t m = bit(static_cast<std::uint64_t>(b));
+    // Only the old bit is used, so g++ emits `lock bts` (no CAS loop).
+    // acquire: pairs with the release RMW in release(), so the previous
+    // holder's writes happen-before our use of the unit.
+    if ((word.fetch_or(m, std::memory_order_acquire) & m) == 0) [[likely]] {
+      *unit = (c & ~std::uint64_t{63}) | static_cast<std::uint64_t>(b);
+      // Filled (as far as `v` shows): run the summary protocol. If `v` was
+      // stale and the word is not full, mark_full's recheck sets the bit
+      // back; if another thread's bit completed the word unseen, the summary
+      // keeps a harmless 1 that the next search repairs (try_leaf).
+      if ((v | m) == ~std::uint64_t{0}) [[unlikely]] {
+        after_fill(*reinterpret_cast<Path*>(w.cached_path_), *unit);
+      }
+      w.cursor_ = *unit + 1;
+      return true;
+    }
+    v = word.load(std::memory_order_relaxed);  // lost the bit to another thread
+  }
+  return false;
+}
+
+template <template <class> class Atom>
 Allocation BasicAtomicBitmap<Atom>::allocate(Worker& w) noexcept {
-  Allocation a = allocate_range(w, region_range(w.region_).begin, region_range(w.region_).end);
+  std::uint64_t unit = 0;
+  if (fast_alloc(w, w.region_begin_, w.region_end_, &unit)) [[likely]] {
+    count_delta(w, 1);
+    return {unit, AllocStatus::kOk};
+  }
+  return allocate_slow(w);
+}
+
+template <template <class> class Atom>
+Allocation BasicAtomicBitmap<Atom>::allocate_slow(Worker& w) noexcept {
+  Allocation a = allocate_range(w, w.region_begin_, w.region_end_);
   if (a.status != AllocStatus::kNoneFree) {
     if (a.ok()) count_delta(w, 1);
     return a;
@@ -390,8 +439,7 @@ Allocation BasicAtomicBitmap<Atom>::allocate(Worker& w) noexcept {
     // relaxed: a hint; a miss costs only the search below.
     if (root_->nonfull.load(std::memory_order_relaxed) == 0) break;
     if (!move_region(w)) break;
-    const UnitRange r = region_range(w.region_);
-    a = allocate_range(w, r.begin, r.end);
+    a = allocate_range(w, w.region_begin_, w.region_end_);
     if (a.status != AllocStatus::kNoneFree) {
       if (a.ok()) count_delta(w, 1);
       return a;
@@ -403,6 +451,11 @@ Allocation BasicAtomicBitmap<Atom>::allocate(Worker& w) noexcept {
 template <template <class> class Atom>
 Allocation BasicAtomicBitmap<Atom>::allocate_in(Worker& w, UnitRange range) noexcept {
   if (range.begin >= capacity_ || range.end > capacity_) return {0, AllocStatus::kOutOfRange};
+  std::uint64_t unit = 0;
+  if (fast_alloc(w, range.begin, range.end, &unit)) [[likely]] {
+    count_delta(w, 1);
+    return {unit, AllocStatus::kOk};
+  }
   Allocation a = allocate_range(w, range.begin, range.end);
   if (a.ok()) count_delta(w, 1);
   return a;
@@ -437,30 +490,36 @@ ClaimStatus BasicAtomicBitmap<Atom>::claim(Worker& w, std::uint64_t unit) noexce
   }
   Path& path = *reinterpret_cast<Path*>(w.cached_free_path_);
   const std::uint64_t m = bit(unit & 63);
-  // acquire: as in try_leaf.
-  const std::uint64_t old =
-      static_cast<Leaf*>(path[0])->words[(unit >> 6) & 63].fetch_or(m, std::memory_order_acquire);
-  if ((old & m) != 0) return ClaimStatus::kInUse;
-  if ((old | m) == ~std::uint64_t{0}) after_fill(path, unit);
+  Atom<std::uint64_t>& word = static_cast<Leaf*>(path[0])->words[(unit >> 6) & 63];
+  // acquire: as in fast_alloc.
+  if ((word.fetch_or(m, std::memory_order_acquire) & m) != 0) return ClaimStatus::kInUse;
+  if (word.load(std::memory_order_relaxed) == ~std::uint64_t{0}) after_fill(path, unit);
   count_delta(w, 1);
   return ClaimStatus::kClaimed;
 }
 
 template <template <class> class Atom>
 ReleaseStatus BasicAtomicBitmap<Atom>::release(Worker& w, std::uint64_t unit) noexcept {
-  if (unit >= capacity_) return ReleaseStatus::kOutOfRange;
-  if (!cached_walk(unit, w.cached_free_leaf_index_, w.cached_free_path_, false, nullptr)) {
+  if (unit >= capacity_) [[unlikely]] {
+    return ReleaseStatus::kOutOfRange;
+  }
+  if ((unit >> kLeafShift) != w.cached_free_leaf_index_ &&
+      !cached_walk(unit, w.cached_free_leaf_index_, w.cached_free_path_, false, nullptr)) [[unlikely]] {
     return ReleaseStatus::kNotInUse;  // its leaf was never touched: the unit is free
   }
   Path& path = *reinterpret_cast<Path*>(w.cached_free_path_);
   const std::uint64_t m = bit(unit & 63);
-  // R1 (release): pairs with the acquire fetch_or of the next allocator of
-  // this unit. For the summary protocol R1 needs no ordering of its own: R2
-  // (mark_nonfull) is sequenced after it and is a release.
-  const std::uint64_t old =
-      static_cast<Leaf*>(path[0])->words[(unit >> 6) & 63].fetch_and(~m, std::memory_order_release);
-  if ((old & m) == 0) return ReleaseStatus::kNotInUse;  // double release: nothing changed
-  if (old == ~std::uint64_t{0}) mark_nonfull(path, 0, unit);  // full -> room: R2
+  Leaf* leaf = static_cast<Leaf*>(path[0]);
+  // R1 (seq_cst; `lock btr`): its release half pairs with the acquire RMW
+  // of the next allocator of this unit; seq_cst for the summary protocol.
+  if ((leaf->words[(unit >> 6) & 63].fetch_and(~m, std::memory_order_seq_cst) & m) == 0) [[unlikely]] {
+    return ReleaseStatus::kNotInUse;  // double release: nothing changed
+  }
+  // R1' (seq_cst load): if the word's summary bit is clear, this release may
+  // have made a full word non-full: set it (R2).
+  if ((leaf->nonfull.load(std::memory_order_seq_cst) & bit((unit >> 6) & 63)) == 0) [[unlikely]] {
+    mark_nonfull(path, 0, unit);
+  }
   count_delta(w, -1);
   return ReleaseStatus::kReleased;
 }
@@ -650,7 +709,9 @@ BasicAtomicBitmap<Atom>::Worker::Worker(BasicAtomicBitmap& bitmap) noexcept : bi
   const std::uint32_t k = bitmap.next_region_.fetch_add(1, std::memory_order_relaxed);
   region_ = k % bitmap.regions_;
   bitmap.region_workers_[region_].fetch_add(1, std::memory_order_relaxed);
-  cursor_ = bitmap.region_range(region_).begin;
+  region_begin_ = bitmap.region_range(region_).begin;
+  region_end_ = bitmap.region_range(region_).end;
+  cursor_ = region_begin_;
   for (std::uint32_t i = 0; i < kSharedShard; ++i) {
     const std::uint32_t s = (k + i) % kSharedShard;
     bool expected = false;
