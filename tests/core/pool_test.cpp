@@ -4,6 +4,7 @@
 #include <roaring/roaring.h>
 
 #include <cstdio>
+#include <random>
 #include <set>
 #include <vector>
 
@@ -259,6 +260,54 @@ TEST(PoolTable, ThousandPoolsLookupMatchesLinearScan) {
       EXPECT_EQ(m->pool, want);
     }
   }
+}
+
+TEST(PoolTable, ClusteredAndSpreadPoolsLookupAgreesWithLinearScan) {
+  // Pools of random lengths, some clustered (many starts in one bucket, the
+  // tree fallback), some spread out; probes at every boundary.
+  for (const unsigned seed : {1u, 2u, 3u}) {
+    std::mt19937 rng(seed);
+    std::vector<PoolConfig> configs;
+    std::uint32_t next = 0x0a000000u;
+    for (int i = 0; i < 300; ++i) {
+      const int len = 24 + static_cast<int>(rng() % 9);  // /24 .. /32
+      const std::uint32_t size = 1u << (32 - len);
+      next = (next + size - 1) & ~(size - 1);            // aligned
+      if (rng() % 10 == 0) next += (rng() % 4096) * 4096;  // a gap
+      configs.push_back(simple(name_of(i), net::Prefix::make(net::Ipv4Address(next), len).value().to_string(), 32));
+      next += size;
+    }
+    PoolTable t;
+    ASSERT_TRUE(t.add_all(configs).ok()) << t.last_error_detail();
+    ASSERT_EQ(t.size(), 300u);
+    for (const auto& c : configs) {
+      const auto first = static_cast<std::uint32_t>(c.prefix.address().bits());
+      const std::uint32_t last = first + (1u << (32 - c.prefix.length())) - 1;
+      for (const std::uint32_t probe : {first - 1, first, first + (last - first) / 2, last, last + 1}) {
+        const auto a = net::IpAddress(net::Ipv4Address(probe));
+        const PoolConfig* want = nullptr;
+        for (const auto& other : configs) {
+          if (other.prefix.contains(a)) want = &other;
+        }
+        const auto m = t.lookup(a);
+        ASSERT_EQ(m.has_value(), want != nullptr) << "seed " << seed << " " << a.to_string();
+        if (m) {
+          ASSERT_EQ(m->pool->name(), want->name) << "seed " << seed << " " << a.to_string();
+          ASSERT_EQ(m->unit, probe - static_cast<std::uint32_t>(want->prefix.address().bits()));
+        }
+      }
+    }
+  }
+}
+
+TEST(PoolTable, AddAllIsAllOrNothing) {
+  PoolTable t;
+  std::vector<PoolConfig> batch{simple("x", "10.1.0.0/16", 32), simple("y", "10.1.128.0/17", 32)};
+  EXPECT_EQ(t.add_all(batch).code(), StatusCode::kInvalidArgument);
+  EXPECT_EQ(t.last_error_detail(), "10.1.128.0/17 (y) overlaps 10.1.0.0/16 (x)");
+  EXPECT_EQ(t.size(), 0u);
+  EXPECT_EQ(t.find("x"), nullptr);
+  EXPECT_TRUE(t.add(simple("x", "10.1.0.0/16", 32)).ok());
 }
 
 }  // namespace

@@ -23,14 +23,17 @@
 //   table lives (removal comes with re-division).
 //
 // Representation: per family, the pools' first and last addresses in two
-//   sorted arrays; lookup is a branchless binary search over the first
-//   addresses (u32 for IPv4, u128 for IPv6), then one range check.
+//   sorted arrays. IPv4 lookup: a bucket table over the pools' span (four
+//   buckets per pool) gives the candidate, a 16-key block count finishes it
+//   (a static 16-ary search tree where pools cluster). IPv6: a branchless
+//   binary search over the u128 first addresses. Then one range check.
 #pragma once
 
 #include <atomic>
 #include <memory>
 #include <mutex>
 #include <optional>
+#include <span>
 #include <string>
 #include <string_view>
 #include <unordered_map>
@@ -56,6 +59,10 @@ class PoolTable {
   // kAlreadyExists for a duplicate name, or kInvalidArgument for a pool that
   // overlaps another (both named in the error's text via `last_error_detail`).
   Status add(const PoolConfig& config);
+  // add_all — adds every pool or none (the first error is returned), and
+  // publishes one snapshot: use it to load a configuration, since each
+  // snapshot is kept until the table is destroyed.
+  Status add_all(std::span<const PoolConfig> configs);
   // last_error_detail — the names behind the last add() error ("10.45.0.0/16 (a) overlaps 10.45.128.0/17 (b)").
   [[nodiscard]] std::string last_error_detail() const;
 
