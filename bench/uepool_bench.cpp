@@ -50,8 +50,8 @@ void BM_ceiling(benchmark::State& state) {
     benchmark::DoNotOptimize(line.word.fetch_or(1, std::memory_order_acquire));
     benchmark::DoNotOptimize(line.word.fetch_and(~std::uint64_t{1}, std::memory_order_release));
   }
-  state.counters["pairs_per_second"] = benchmark::Counter(static_cast<double>(state.iterations()),
-                                                          benchmark::Counter::kIsRate);
+  state.counters["pairs_per_second"] =
+      benchmark::Counter(static_cast<double>(state.iterations()), benchmark::Counter::kIsRate);
 }
 
 // ---- churn ------------------------------------------------------------------
@@ -70,9 +70,9 @@ struct ChurnState {
   std::unique_ptr<Impl> impl;
   std::vector<std::unique_ptr<typename Impl::Worker>> workers;
   std::vector<std::vector<std::uint64_t>> held;       // per thread: units it holds (a ring for FIFO)
-  std::vector<std::size_t> head;                       // per thread: FIFO head / random cursor
+  std::vector<std::size_t> head;                      // per thread: FIFO head / random cursor
   std::vector<std::vector<std::uint32_t>> positions;  // per thread: pre-generated random release order
-  std::vector<std::atomic<bool>> ready;                // per thread: pre-filled
+  std::vector<std::atomic<bool>> ready;               // per thread: pre-filled
   std::string key;
 };
 
@@ -172,8 +172,8 @@ void churn(benchmark::State& state, const ChurnSpec& spec) {
   }
   s.head[t] = head;
   if (failed) state.SkipWithError("allocate failed during churn");
-  state.counters["pairs_per_second"] = benchmark::Counter(static_cast<double>(state.iterations()),
-                                                          benchmark::Counter::kIsRate);
+  state.counters["pairs_per_second"] =
+      benchmark::Counter(static_cast<double>(state.iterations()), benchmark::Counter::kIsRate);
 }
 
 // ---- claim ------------------------------------------------------------------
@@ -216,8 +216,8 @@ void claim_run(benchmark::State& state) {
     i = i + 1 == units.size() ? 0 : i + 1;
   }
   if (failed) state.SkipWithError("claim of a free unit failed");
-  state.counters["pairs_per_second"] = benchmark::Counter(static_cast<double>(state.iterations()),
-                                                          benchmark::Counter::kIsRate);
+  state.counters["pairs_per_second"] =
+      benchmark::Counter(static_cast<double>(state.iterations()), benchmark::Counter::kIsRate);
 }
 
 // ---- lookup -----------------------------------------------------------------
@@ -259,8 +259,8 @@ void BM_lookup_uepool(benchmark::State& state) {
     benchmark::DoNotOptimize(m);
     ++i;
   }
-  state.counters["lookups_per_second"] = benchmark::Counter(static_cast<double>(state.iterations()),
-                                                            benchmark::Counter::kIsRate);
+  state.counters["lookups_per_second"] =
+      benchmark::Counter(static_cast<double>(state.iterations()), benchmark::Counter::kIsRate);
 }
 
 void BM_lookup_std_map(benchmark::State& state) {
@@ -282,8 +282,8 @@ void BM_lookup_std_map(benchmark::State& state) {
     benchmark::DoNotOptimize(unit);
     ++i;
   }
-  state.counters["lookups_per_second"] = benchmark::Counter(static_cast<double>(state.iterations()),
-                                                            benchmark::Counter::kIsRate);
+  state.counters["lookups_per_second"] =
+      benchmark::Counter(static_cast<double>(state.iterations()), benchmark::Counter::kIsRate);
 }
 
 // ---- registration -----------------------------------------------------------
@@ -302,13 +302,10 @@ B* threads(B* b) {
   return b;
 }
 
-constexpr const char* kFamilyNames[] = {"churn_dense", "churn_full95", "churn_full999", "churn_sparse",
-                                        "churn_cross"};
+constexpr const char* kFamilyNames[] = {"churn_dense", "churn_full95", "churn_full999", "churn_sparse", "churn_cross"};
 constexpr ChurnSpec kFamilySpecs[] = {
-    {1 << 16, 0.5, 0, Order::kFifo},
-    {1 << 22, 0.95, 0, Order::kRandom},
-    {1 << 22, 0.999, 0, Order::kRandom},
-    {std::uint64_t{1} << 32, 0, 1000000, Order::kFifo},
+    {1 << 16, 0.5, 0, Order::kFifo},     {1 << 22, 0.95, 0, Order::kRandom},
+    {1 << 22, 0.999, 0, Order::kRandom}, {std::uint64_t{1} << 32, 0, 1000000, Order::kFifo},
     {1 << 16, 0.5, 0, Order::kCross},
 };
 
@@ -317,7 +314,8 @@ void register_churn() {
   constexpr ChurnSpec spec = kFamilySpecs[kFamily];
   if constexpr (spec.capacity > (std::uint64_t{1} << 30) && !Impl::kHolds2To32) return;
   const std::string name = std::string(kFamilyNames[kFamily]) + "/" + Impl::kName;
-  auto* b = benchmark::RegisterBenchmark(name.c_str(), [](benchmark::State& st) { churn<Impl>(st, kFamilySpecs[kFamily]); });
+  auto* b =
+      benchmark::RegisterBenchmark(name.c_str(), [](benchmark::State& st) { churn<Impl>(st, kFamilySpecs[kFamily]); });
   b->Setup([](const benchmark::State& st) { churn_setup<Impl>(st, kFamilySpecs[kFamily], kFamilyNames[kFamily]); });
   if constexpr (spec.order == Order::kCross) {
     b->UseRealTime()->Threads(2);  // one thread releases what the other allocated

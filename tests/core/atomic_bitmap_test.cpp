@@ -1,13 +1,13 @@
 // Unit tests for AtomicBitmap: every operation and edge, sizes swept across
 // word, leaf and node boundaries; the quiescent invariant checked after each.
+#include "uepool/core/atomic_bitmap.hpp"
+
 #include <gtest/gtest.h>
 
 #include <algorithm>
 #include <random>
 #include <set>
 #include <vector>
-
-#include "uepool/core/atomic_bitmap.hpp"
 
 namespace uepool::core {
 namespace {

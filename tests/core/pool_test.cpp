@@ -1,6 +1,5 @@
 // Unit tests for Pool and PoolTable.
 #include <gtest/gtest.h>
-
 #include <roaring/roaring.h>
 
 #include <cstdio>
@@ -25,7 +24,7 @@ PoolConfig v4_config() {
   c.prefix = P("10.45.0.0/24");
   c.unit_length = 32;
   c.excluded = {P("10.45.0.0/32"), P("10.45.0.1/32"), P("10.45.0.255/32")};  // network, gateway, broadcast
-  c.static_ranges = {P("10.45.0.128/26")};                                    // 64 static addresses
+  c.static_ranges = {P("10.45.0.128/26")};                                   // 64 static addresses
   return c;
 }
 
@@ -183,8 +182,8 @@ TEST(Pool, ClaimBulkFromRoaring) {
   Pool::Worker w(p);
   roaring_bitmap_t* r = roaring_bitmap_create();
   for (std::uint32_t u = 0; u < 20; ++u) roaring_bitmap_add(r, u);  // 0, 1 are excluded
-  roaring_bitmap_add(r, 130);                                        // static: refused
-  roaring_bitmap_add(r, 1000);                                       // beyond the pool
+  roaring_bitmap_add(r, 130);                                       // static: refused
+  roaring_bitmap_add(r, 1000);                                      // beyond the pool
   ASSERT_EQ(p.claim(w, 10), UnitStatus::kOk);
   const auto res = p.claim_bulk(w, *r);
   roaring_bitmap_free(r);
@@ -272,7 +271,7 @@ TEST(PoolTable, ClusteredAndSpreadPoolsLookupAgreesWithLinearScan) {
     for (int i = 0; i < 300; ++i) {
       const int len = 24 + static_cast<int>(rng() % 9);  // /24 .. /32
       const std::uint32_t size = 1u << (32 - len);
-      next = (next + size - 1) & ~(size - 1);            // aligned
+      next = (next + size - 1) & ~(size - 1);              // aligned
       if (rng() % 10 == 0) next += (rng() % 4096) * 4096;  // a gap
       configs.push_back(simple(name_of(i), net::Prefix::make(net::Ipv4Address(next), len).value().to_string(), 32));
       next += size;

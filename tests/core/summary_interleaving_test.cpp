@@ -211,7 +211,6 @@ std::pair<int, int> explore(std::uint64_t capacity, std::uint64_t initially_free
   return {runs, failures};
 }
 
-
 TEST(SummaryInterleaving, FillRacesReleaseInTheSameWord) {
   // 128 units: A takes unit 5, the last free one (word 0 and the whole bitmap
   // become full); B releases unit 3 in the same word.

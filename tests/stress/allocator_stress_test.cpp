@@ -123,9 +123,15 @@ void stress_bitmap(std::uint64_t capacity, int threads, bool windows) {
               static_cast<unsigned long long>(ops.load()));
 }
 
-TEST(AllocatorStress, TinyPoolAlwaysNearFull) { stress_bitmap(128, 4, false); }
-TEST(AllocatorStress, MultiLeafWithWindows) { stress_bitmap(3 * 4096 + 77, 4, true); }
-TEST(AllocatorStress, ManyRegions) { stress_bitmap(1 << 20, 3, true); }
+TEST(AllocatorStress, TinyPoolAlwaysNearFull) {
+  stress_bitmap(128, 4, false);
+}
+TEST(AllocatorStress, MultiLeafWithWindows) {
+  stress_bitmap(3 * 4096 + 77, 4, true);
+}
+TEST(AllocatorStress, ManyRegions) {
+  stress_bitmap(1 << 20, 3, true);
+}
 
 TEST(AllocatorStress, PoolWithHoldDownAndStatics) {
   PoolConfig c;

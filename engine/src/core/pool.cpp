@@ -11,7 +11,9 @@ namespace {
 
 constexpr std::uint64_t kMaxReservedUnits = std::uint64_t{1} << 26;
 
-Status config_error(const char* reason) { return Status(StatusCode::kInvalidArgument, reason); }
+Status config_error(const char* reason) {
+  return Status(StatusCode::kInvalidArgument, reason);
+}
 
 // units_of — the unit range a prefix inside the pool covers (a prefix longer
 // than a unit stands for the unit that contains it).
@@ -155,8 +157,12 @@ PoolAllocation Pool::allocate_in_ranges(Worker& w, std::span<const UnitRange> bl
   return finish(dynamic_.allocate_in_ranges(w.dynamic_, blocks));
 }
 
-bool Pool::is_excluded(std::uint64_t unit) const noexcept { return in_ranges(excluded_ranges_, unit); }
-bool Pool::is_static(std::uint64_t unit) const noexcept { return in_ranges(static_ranges_, unit); }
+bool Pool::is_excluded(std::uint64_t unit) const noexcept {
+  return in_ranges(excluded_ranges_, unit);
+}
+bool Pool::is_static(std::uint64_t unit) const noexcept {
+  return in_ranges(static_ranges_, unit);
+}
 
 UnitStatus Pool::claim(Worker& w, std::uint64_t unit) noexcept {
   if (unit >= units_) return UnitStatus::kOutOfRange;
@@ -217,7 +223,7 @@ UnitStatus Pool::release(Worker& w, std::uint64_t unit, std::uint64_t now) noexc
   if (!excluded_ranges_.empty() && is_excluded(unit)) return UnitStatus::kExcluded;
   if (!static_ranges_.empty() && is_static(unit)) {
     return static_claims_.release(w.static_claims_, unit) == ReleaseStatus::kReleased ? UnitStatus::kOk
-                                                                                     : UnitStatus::kNotInUse;
+                                                                                      : UnitStatus::kNotInUse;
   }
   if (config_.hold_down == 0) {
     return dynamic_.release(w.dynamic_, unit) == ReleaseStatus::kReleased ? UnitStatus::kOk : UnitStatus::kNotInUse;
@@ -256,7 +262,9 @@ std::uint64_t Pool::count() const noexcept {
   return (dynamic > reserved_units_ ? dynamic - reserved_units_ : 0) + static_claims_.count();
 }
 
-std::uint64_t Pool::hold_down_cut_short() const noexcept { return cut_short_.load(std::memory_order_relaxed); }
+std::uint64_t Pool::hold_down_cut_short() const noexcept {
+  return cut_short_.load(std::memory_order_relaxed);
+}
 
 Result<std::uint64_t> Pool::unit_of(const net::Prefix& p) const noexcept {
   return config_.prefix.index_of(config_.unit_length, p);
@@ -280,7 +288,8 @@ Status Pool::validate() const {
   Status bad;
   for_each_reserved([&](UnitRange r) {
     for (std::uint64_t u = r.begin; u < r.end && bad.ok(); ++u) {
-      if (!dynamic_.test(u)) bad = Status(StatusCode::kInternal, "reserved unit is free in the bitmap").with_number(u, "unit");
+      if (!dynamic_.test(u))
+        bad = Status(StatusCode::kInternal, "reserved unit is free in the bitmap").with_number(u, "unit");
     }
   });
   return bad;

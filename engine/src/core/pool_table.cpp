@@ -81,7 +81,8 @@ class V4Index {
       while (j + 1 < starts.size() && starts[j + 1] <= first) ++j;
       std::size_t inside = 0;
       while (j + 1 + inside < starts.size() && starts[j + 1 + inside] < end) ++inside;
-      buckets_[b] = static_cast<std::uint32_t>(j) | (static_cast<std::uint32_t>(std::min<std::size_t>(inside, 255)) << 24);
+      buckets_[b] =
+          static_cast<std::uint32_t>(j) | (static_cast<std::uint32_t>(std::min<std::size_t>(inside, 255)) << 24);
     }
     usable_ = starts.size() < (std::size_t{1} << 24);
   }
@@ -159,11 +160,16 @@ std::string PoolTable::selector_key(const Selector& s, net::Family f) {
   key += s.snssai;
   key += '\x1f';
   key += s.network_instance;
-  key += f == net::Family::kV4 ? "\x1f" "4" : "\x1f" "6";
+  key += f == net::Family::kV4 ? "\x1f"
+                                 "4"
+                               : "\x1f"
+                                 "6";
   return key;
 }
 
-Status PoolTable::add(const PoolConfig& config) { return add_all(std::span<const PoolConfig>(&config, 1)); }
+Status PoolTable::add(const PoolConfig& config) {
+  return add_all(std::span<const PoolConfig>(&config, 1));
+}
 
 Status PoolTable::add_all(std::span<const PoolConfig> configs) {
   std::lock_guard<std::mutex> lock(writer_mutex_);

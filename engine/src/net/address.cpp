@@ -8,7 +8,9 @@ Status invalid(const char* reason, std::size_t pos) {
   return Status(StatusCode::kInvalidArgument, reason).at(pos);
 }
 
-constexpr bool is_digit(char c) { return c >= '0' && c <= '9'; }
+constexpr bool is_digit(char c) {
+  return c >= '0' && c <= '9';
+}
 
 int hex_value(char c) {
   if (c >= '0' && c <= '9') return c - '0';
@@ -50,7 +52,9 @@ Result<Ipv4Address> parse_v4_at(std::string_view text, std::size_t base) {
   return Ipv4Address(bits);
 }
 
-void append(TextBuffer& out, char c) { out.data[out.size++] = c; }
+void append(TextBuffer& out, char c) {
+  out.data[out.size++] = c;
+}
 
 void append_decimal(TextBuffer& out, unsigned v) {
   if (v >= 100) append(out, static_cast<char>('0' + v / 100));
@@ -72,7 +76,9 @@ void append_hex_group(TextBuffer& out, unsigned v) {
 
 }  // namespace
 
-Result<Ipv4Address> Ipv4Address::parse(std::string_view text) noexcept { return parse_v4_at(text, 0); }
+Result<Ipv4Address> Ipv4Address::parse(std::string_view text) noexcept {
+  return parse_v4_at(text, 0);
+}
 
 void Ipv4Address::format_to(TextBuffer& out) const noexcept {
   for (int i = 3; i >= 0; --i) {
@@ -93,8 +99,8 @@ Result<Ipv6Address> Ipv6Address::parse(std::string_view text) noexcept {
     return invalid("zone id not allowed in IPv6 address", pct);
   }
   std::uint16_t groups[8] = {};
-  int n = 0;            // groups parsed so far
-  int gap = -1;         // index in `groups` where "::" stands, or -1
+  int n = 0;     // groups parsed so far
+  int gap = -1;  // index in `groups` where "::" stands, or -1
   std::size_t i = 0;
   const std::size_t size = text.size();
   if (text[0] == ':') {

@@ -4,7 +4,9 @@
 namespace uepool::net {
 namespace {
 
-Status invalid(const char* reason) { return Status(StatusCode::kInvalidArgument, reason); }
+Status invalid(const char* reason) {
+  return Status(StatusCode::kInvalidArgument, reason);
+}
 
 }  // namespace
 
@@ -42,7 +44,9 @@ Result<Prefix> Prefix::parse(std::string_view text) noexcept {
   }
   if (digits.size() > 1 && digits[0] == '0') return invalid("leading zero in prefix length").at(slash + 1);
   if (length > width) {
-    return invalid("prefix length out of range").with_number(static_cast<std::uint64_t>(length), "length").at(slash + 1);
+    return invalid("prefix length out of range")
+        .with_number(static_cast<std::uint64_t>(length), "length")
+        .at(slash + 1);
   }
   auto p = make(address.value(), length);
   if (!p.ok()) return p.status().at(slash + 1);
@@ -61,10 +65,12 @@ bool Prefix::contains(const Prefix& p) const noexcept {
 
 Result<int> Prefix::unit_bits(int unit_length) const noexcept {
   if (unit_length > max_length(family()) || unit_length < 0) {
-    return invalid("unit length beyond the address family").with_number(static_cast<std::uint64_t>(unit_length), "unit length");
+    return invalid("unit length beyond the address family")
+        .with_number(static_cast<std::uint64_t>(unit_length), "unit length");
   }
   if (unit_length < length_) {
-    return invalid("unit length shorter than the prefix length").with_number(static_cast<std::uint64_t>(unit_length), "unit length");
+    return invalid("unit length shorter than the prefix length")
+        .with_number(static_cast<std::uint64_t>(unit_length), "unit length");
   }
   return unit_length - length_;
 }

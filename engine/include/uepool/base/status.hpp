@@ -79,7 +79,8 @@ class [[nodiscard]] Status {
     return has_number_ ? std::optional<std::uint64_t>(number_) : std::nullopt;
   }
 
-  // to_string — "leading zero in IPv4 octet at offset 4", "index beyond the last unit (units: 256)"; "ok" when OK. Allocates.
+  // to_string — "leading zero in IPv4 octet at offset 4", "index beyond the last unit (units: 256)"; "ok" when OK.
+  // Allocates.
   [[nodiscard]] std::string to_string() const;
 
   friend constexpr bool operator==(const Status& a, const Status& b) noexcept {

@@ -106,7 +106,7 @@ class BasicAtomicBitmap {
   static constexpr int kLeafShift = 12;  // 4096 units per leaf
   static constexpr int kFanShift = 6;    // 64 children per interior node
   static constexpr std::uint64_t kMaxCapacity = std::uint64_t{1} << 32;
-  static constexpr int kMaxLevels = 4;   // 2^(12 + 6*4) = 2^36 >= 2^32
+  static constexpr int kMaxLevels = 4;  // 2^(12 + 6*4) = 2^36 >= 2^32
   static constexpr std::uint32_t kMaxRegions = 64;
   static constexpr std::uint32_t kCounterShards = 64;
   static constexpr std::uint32_t kSharedShard = kCounterShards - 1;  // for workers beyond 63: fetch_add
@@ -191,8 +191,8 @@ class BasicAtomicBitmap {
     std::uint64_t region_end_ = 0;
     std::uint32_t shard_ = 0;
     bool shard_exclusive_ = false;
-    std::uint64_t cursor_ = 0;       // next unit to try (next-fit)
-    std::size_t range_cursor_ = 0;   // index into allocate_in_ranges' list
+    std::uint64_t cursor_ = 0;      // next unit to try (next-fit)
+    std::size_t range_cursor_ = 0;  // index into allocate_in_ranges' list
     // Cached path to the leaf holding cursor_, so the hot path walks nothing.
     std::uint64_t cached_leaf_index_ = UINT64_MAX;
     void* cached_path_[kMaxLevels + 1] = {};
@@ -216,7 +216,7 @@ class BasicAtomicBitmap {
     Atom<bool> taken{false};       // a worker holds it exclusively
   };
   // Path: path[0] is the leaf, path[L] the node at level L, path[levels_] the root.
-  using Path = void* [kMaxLevels + 1];
+  using Path = void * [kMaxLevels + 1];
 
   static std::uint64_t bit(std::uint64_t i) noexcept { return std::uint64_t{1} << i; }
   // span_units — units covered by one node / leaf at `level` (level 0 = leaf).

@@ -184,9 +184,9 @@ class Pool {
   std::vector<UnitRange> excluded_ranges_;  // sorted, disjoint
   std::vector<UnitRange> static_ranges_;    // sorted, disjoint
   std::uint64_t reserved_units_ = 0;
-  AtomicBitmap dynamic_;     // 1 = in use, held down, excluded or static
+  AtomicBitmap dynamic_;        // 1 = in use, held down, excluded or static
   AtomicBitmap static_claims_;  // 1 = static unit claimed
-  AtomicBitmap held_marks_;  // 1 = released and waiting in a hold-down queue
+  AtomicBitmap held_marks_;     // 1 = released and waiting in a hold-down queue
   std::atomic<std::uint64_t> cut_short_{0};
 };
 

@@ -40,7 +40,9 @@ __extension__ using u128 = unsigned __int128;
 enum class Family : std::uint8_t { kV4 = 4, kV6 = 6 };
 
 // max_length — 32 for IPv4, 128 for IPv6: the address width in bits.
-constexpr int max_length(Family f) noexcept { return f == Family::kV4 ? 32 : 128; }
+constexpr int max_length(Family f) noexcept {
+  return f == Family::kV4 ? 32 : 128;
+}
 
 // TextBuffer — room for the longest text of an address or prefix
 // ("ffff:ffff:ffff:ffff:ffff:ffff:255.255.255.255/128" is 49 bytes).
@@ -85,9 +87,7 @@ class Ipv6Address {
     return static_cast<std::uint16_t>(bits_ >> (16 * (7 - i)));
   }
   // is_v4_mapped — inside ::ffff:0:0/96.
-  [[nodiscard]] constexpr bool is_v4_mapped() const noexcept {
-    return (bits_ >> 32) == static_cast<u128>(0xffff);
-  }
+  [[nodiscard]] constexpr bool is_v4_mapped() const noexcept { return (bits_ >> 32) == static_cast<u128>(0xffff); }
   // format_to — appends the RFC 5952 text to `out`. Requires: room for 45 bytes.
   void format_to(TextBuffer& out) const noexcept;
   [[nodiscard]] TextBuffer format() const noexcept;
@@ -122,9 +122,7 @@ class IpAddress {
   [[nodiscard]] constexpr bool is_v6() const noexcept { return family_ == Family::kV6; }
   // bits — the address as an integer (IPv4 in the low 32 bits).
   [[nodiscard]] constexpr u128 bits() const noexcept { return bits_; }
-  [[nodiscard]] constexpr Ipv4Address v4() const noexcept {
-    return Ipv4Address(static_cast<std::uint32_t>(bits_));
-  }
+  [[nodiscard]] constexpr Ipv4Address v4() const noexcept { return Ipv4Address(static_cast<std::uint32_t>(bits_)); }
   [[nodiscard]] constexpr Ipv6Address v6() const noexcept { return Ipv6Address(bits_); }
 
   void format_to(TextBuffer& out) const noexcept;

@@ -51,7 +51,6 @@
 #pragma once
 
 #include <algorithm>
-#include <cstring>
 
 namespace uepool::core {
 
@@ -61,8 +60,7 @@ BasicAtomicBitmap<Atom>::BasicAtomicBitmap(std::uint64_t capacity)
   levels_ = 1;
   while (span_units(levels_) < capacity_) ++levels_;
   const std::uint64_t leaf_count = (capacity_ + span_units(0) - 1) >> kLeafShift;
-  const std::uint64_t leaves_per_region =
-      (leaf_count + kMaxRegions - 1) / kMaxRegions;  // at least 1
+  const std::uint64_t leaves_per_region = (leaf_count + kMaxRegions - 1) / kMaxRegions;  // at least 1
   region_units_ = leaves_per_region << kLeafShift;
   regions_ = static_cast<std::uint32_t>((capacity_ + region_units_ - 1) / region_units_);
   for (auto& r : region_workers_) r.store(0, std::memory_order_relaxed);
@@ -150,8 +148,7 @@ bool BasicAtomicBitmap<Atom>::walk(std::uint64_t unit, Path& path, bool create, 
       void* expected = nullptr;
       // acq_rel: release publishes the child's initialization; acquire (on
       // failure too) makes the winner's child visible to us.
-      if (n->child[c].compare_exchange_strong(expected, child, std::memory_order_acq_rel,
-                                              std::memory_order_acquire)) {
+      if (n->child[c].compare_exchange_strong(expected, child, std::memory_order_acq_rel, std::memory_order_acquire)) {
         // release: pairs with the acquire load of `present` in find_leaf, so
         // a searcher that sees the bit also sees the child pointer.
         n->present.fetch_or(bit(c), std::memory_order_release);
@@ -176,9 +173,10 @@ bool BasicAtomicBitmap<Atom>::cached_walk(std::uint64_t unit, std::uint64_t& cac
                                           bool create, bool* no_memory) noexcept {
   const std::uint64_t leaf_index = unit >> kLeafShift;
   if (leaf_index == cached_index) return true;
-  Path path;
-  if (!walk(unit, path, create, no_memory)) return false;
-  std::memcpy(cached_path, path, sizeof(Path));
+  // Walk straight into the cache (a copy through a temporary stalls on
+  // store-to-load forwarding); a failed walk leaves it invalid.
+  cached_index = UINT64_MAX;
+  if (!walk(unit, *reinterpret_cast<Path*>(cached_path), create, no_memory)) return false;
   cached_index = leaf_index;
   return true;
 }
@@ -242,7 +240,7 @@ template <template <class> class Atom>
 bool BasicAtomicBitmap<Atom>::try_leaf(Path& path, std::uint64_t leaf_base, std::uint64_t lo, std::uint64_t hi,
                                        std::uint64_t* unit) noexcept {
   Leaf* leaf = static_cast<Leaf*>(path[0]);
-  const std::uint64_t from = std::max(lo, leaf_base) - leaf_base;           // unit offset in leaf
+  const std::uint64_t from = std::max(lo, leaf_base) - leaf_base;                // unit offset in leaf
   const std::uint64_t to = std::min(hi, leaf_base + span_units(0)) - leaf_base;  // exclusive
   if (from >= to) return false;
   const std::uint64_t wlo = from >> 6;
@@ -276,9 +274,8 @@ bool BasicAtomicBitmap<Atom>::try_leaf(Path& path, std::uint64_t leaf_base, std:
 }
 
 template <template <class> class Atom>
-std::uint64_t BasicAtomicBitmap<Atom>::find_leaf(const Node* node, int level, std::uint64_t base_leaf,
-                                                 std::uint64_t lo, std::uint64_t hi,
-                                                 bool present_only) const noexcept {
+std::uint64_t BasicAtomicBitmap<Atom>::find_leaf(const Node* node, int level, std::uint64_t base_leaf, std::uint64_t lo,
+                                                 std::uint64_t hi, bool present_only) const noexcept {
   const std::uint64_t child_leaves = std::uint64_t{1} << (kFanShift * (level - 1));
   // relaxed: summaries are hints; a child pointer is loaded with acquire below.
   std::uint64_t mask = node->nonfull.load(std::memory_order_relaxed);
@@ -656,7 +653,8 @@ Status BasicAtomicBitmap<Atom>::validate() const {
         const std::uint64_t wb = base + w * 64;
         const std::uint64_t v = leaf->words[w].load(std::memory_order_relaxed);
         if (wb >= capacity_) {
-          if (v != ~std::uint64_t{0} && bad.ok()) bad = Status(StatusCode::kInternal, "word beyond capacity not preset");
+          if (v != ~std::uint64_t{0} && bad.ok())
+            bad = Status(StatusCode::kInternal, "word beyond capacity not preset");
           continue;
         }
         std::uint64_t valid = capacity_ - wb < 64 ? bit(capacity_ - wb) - 1 : ~std::uint64_t{0};
@@ -667,7 +665,8 @@ Status BasicAtomicBitmap<Atom>::validate() const {
         if (v != ~std::uint64_t{0}) {
           room = true;
           if ((summary & bit(w)) == 0 && bad.ok()) {
-            bad = Status(StatusCode::kInternal, "word with a free unit hidden by its summary bit").with_number(wb, "unit");
+            bad = Status(StatusCode::kInternal, "word with a free unit hidden by its summary bit")
+                      .with_number(wb, "unit");
           }
         }
       }
@@ -691,7 +690,8 @@ Status BasicAtomicBitmap<Atom>::validate() const {
       if (child_room) {
         room = true;
         if ((summary & bit(c)) == 0 && bad.ok()) {
-          bad = Status(StatusCode::kInternal, "subtree with a free unit hidden by its summary bit").with_number(cb, "unit");
+          bad = Status(StatusCode::kInternal, "subtree with a free unit hidden by its summary bit")
+                    .with_number(cb, "unit");
         }
       }
     }
@@ -699,7 +699,9 @@ Status BasicAtomicBitmap<Atom>::validate() const {
   };
   visit(visit, root_, levels_, 0);
   if (!bad.ok()) return bad;
-  if (ones != count()) return Status(StatusCode::kInternal, "count() differs from the popcount of the words").with_number(ones, "popcount");
+  if (ones != count())
+    return Status(StatusCode::kInternal, "count() differs from the popcount of the words")
+        .with_number(ones, "popcount");
   return Status();
 }
 
