@@ -8,7 +8,10 @@
 //   (next-fit), so threads rarely share a cache line and a released unit is
 //   reused late. Summary levels above the words say which words and subtrees
 //   may still hold a free unit, so a search reads a few words however full
-//   the bitmap is, and exhaustion is seen at the root in O(1).
+//   the bitmap is. Word bits are exact; upper bits are cleared by the search
+//   that finds a leaf full (so a leaf that fills and frees on every
+//   operation never writes the shared levels), and once the leaves are
+//   known full, exhaustion is seen at the root in O(1).
 //
 //     uepool::core::AtomicBitmap bitmap(1 << 16);
 //     uepool::core::AtomicBitmap::Worker worker(bitmap);   // one per thread
@@ -247,8 +250,8 @@ class BasicAtomicBitmap {
   bool fast_alloc(Worker& w, std::uint64_t lo, std::uint64_t hi, std::uint64_t* unit) noexcept;
   Allocation allocate_slow(Worker& w) noexcept;
 
-  void mark_full(Path& path, int level, std::uint64_t index_in_parent) noexcept;
-  void mark_nonfull(Path& path, int level, std::uint64_t index_in_parent) noexcept;
+  void mark_full(Path& path, int level, std::uint64_t unit, bool propagate) noexcept;
+  void mark_nonfull(Path& path, int level, std::uint64_t unit) noexcept;
   void after_fill(Path& path, std::uint64_t unit) noexcept;
 
   void count_delta(Worker& w, std::int64_t delta) noexcept;

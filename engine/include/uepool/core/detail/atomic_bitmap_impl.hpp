@@ -11,16 +11,21 @@
 // `lock`ed instruction as any other RMW and a seq_cst load is a plain `mov`,
 // so this costs nothing there. There is no standalone fence.
 //
-//   Filler F (mark_full), after it saw C become full:
+//   Filler F (mark_full), after it saw C become full (or, for a repair,
+//   after a search found C full under a set bit):
 //     F1: S.fetch_and(~b)             -- clear the hint
-//     F2: if S became 0, run mark_full one level up (same protocol)
+//     F2: on a repair, if S became 0, run mark_full one level up
 //     F3: load C; if C has room: mark_nonfull(S, b)   -- recheck
+//   A fill only clears the word's bit in its leaf; upper bits are cleared
+//   lazily by the search that finds the child full (try_leaf). Skipping a
+//   clear only leaves a 1 over a full child, which the claim allows.
 //   Freer R, after R1 may have given C room:
 //     level 0 (release): R1 = word.fetch_and(~m) (`lock btr`, only the old
 //         bit is known), then R1' = load S; if b is clear in S: R2.
 //     level >= 1 (mark_nonfull below): R1 = child.fetch_or(..) returned 0
 //         (the child went from full to room), then R2 unconditionally.
-//     R2: S.fetch_or(b); if S was 0, R2 again one level up.
+//     R2: if a load of S shows b set, stop (R2'); else S.fetch_or(b), and
+//         if S was 0, R2 again one level up.
 //
 // Claim: once R and F have both returned, b is 1 whenever C has room.
 // Proof, in the single total order of seq_cst operations:
@@ -30,8 +35,9 @@
 //     before F1, then R1 < R1' < F1 < F3, so F3 reads R1's write or a later
 //     one: C has room (unless a later filler took it, and then that filler
 //     is the one that rechecks) and F sets b again.
-//   Level >= 1. F1 and R2 are RMWs on S: if F1 < R2, R2 sets b after the
-//     clear; if R2 < F1, then R1 < R2 < F1 < F3 and F3 sees R1's room.
+//   Level >= 1. The same argument with R2' (the load) in the place of R1':
+//     if R2' reads b set and comes before F1, then R1 < R2' < F1 < F3 and F3
+//     sees R1's room; otherwise R2' sees the clear and R2 sets b after it.
 // Each level runs the same protocol, so the claim holds up to the root,
 // and "root summary is 0" means every unit is in use.
 //
@@ -182,13 +188,18 @@ bool BasicAtomicBitmap<Atom>::cached_walk(std::uint64_t unit, std::uint64_t& cac
 }
 
 template <template <class> class Atom>
-void BasicAtomicBitmap<Atom>::mark_full(Path& path, int level, std::uint64_t unit) noexcept {
+void BasicAtomicBitmap<Atom>::mark_full(Path& path, int level, std::uint64_t unit, bool propagate) noexcept {
   const std::uint64_t idx = (unit >> (kFanShift * level + 6)) & 63;
   Atom<std::uint64_t>& summary =
       level == 0 ? static_cast<Leaf*>(path[0])->nonfull : static_cast<Node*>(path[level])->nonfull;
   // F1 (seq_cst): see the proof at the top of this file.
   const std::uint64_t old = summary.fetch_and(~bit(idx), std::memory_order_seq_cst);
-  if (old == bit(idx) && level < levels_) mark_full(path, level + 1, unit);  // F2: this summary became 0
+  // F2: this summary became 0. Only repairs propagate "full" upwards: a
+  // fill leaves the parent's bit at 1 (a harmless hint), so that a leaf that
+  // goes full and back on every operation (a worker holding exactly its
+  // leaf) never writes the shared upper levels. The searcher that finds the
+  // leaf full clears the parent bit (try_leaf).
+  if (propagate && old == bit(idx) && level < levels_) mark_full(path, level + 1, unit, true);
   // F3 (seq_cst loads): recheck the child (the proof at the top).
   if constexpr (detail::SkipRecheck<Atom>::value) return;
   bool room = false;
@@ -207,6 +218,10 @@ void BasicAtomicBitmap<Atom>::mark_nonfull(Path& path, int level, std::uint64_t 
   const std::uint64_t idx = (unit >> (kFanShift * level + 6)) & 63;
   Atom<std::uint64_t>& summary =
       level == 0 ? static_cast<Leaf*>(path[0])->nonfull : static_cast<Node*>(path[level])->nonfull;
+  // R2' (seq_cst load): a bit already set needs no RMW, so a shared upper
+  // summary is only read while it is right (the proof at the top covers
+  // load-then-RMW, as at level 0).
+  if ((summary.load(std::memory_order_seq_cst) & bit(idx)) != 0) return;
   // R2 (seq_cst): see the proof at the top of this file.
   const std::uint64_t old = summary.fetch_or(bit(idx), std::memory_order_seq_cst);
   if (old == 0 && level < levels_) mark_nonfull(path, level + 1, unit);
@@ -214,7 +229,7 @@ void BasicAtomicBitmap<Atom>::mark_nonfull(Path& path, int level, std::uint64_t 
 
 template <template <class> class Atom>
 void BasicAtomicBitmap<Atom>::after_fill(Path& path, std::uint64_t unit) noexcept {
-  mark_full(path, 0, unit);
+  mark_full(path, 0, unit, false);
 }
 
 template <template <class> class Atom>
@@ -268,8 +283,11 @@ bool BasicAtomicBitmap<Atom>::try_leaf(Path& path, std::uint64_t leaf_base, std:
       v = word.load(std::memory_order_relaxed);  // lost a race for this bit: try the next zero
     }
     // A summary bit over a full word is a stale hint: repair it (clear, then recheck).
-    if (v == ~std::uint64_t{0}) mark_full(path, 0, leaf_base + w * 64);
+    if (v == ~std::uint64_t{0}) mark_full(path, 0, leaf_base + w * 64, true);
   }
+  // Nothing here. If the whole leaf is full, repair its bit in the parent
+  // (fills leave it at 1; see mark_full), so searches stop visiting it.
+  if (leaf->nonfull.load(std::memory_order_seq_cst) == 0) mark_full(path, 1, leaf_base, true);
   return false;
 }
 
