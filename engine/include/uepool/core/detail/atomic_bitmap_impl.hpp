@@ -343,9 +343,13 @@ Allocation BasicAtomicBitmap<Atom>::allocate_range(Worker& w, std::uint64_t lo, 
   const std::uint64_t cur_leaf = start >> kLeafShift;
   const std::uint64_t first_leaf = lo >> kLeafShift;
   const std::uint64_t end_leaf = ((hi - 1) >> kLeafShift) + 1;
-  const std::uint64_t segments[2][2] = {{cur_leaf + 1, end_leaf}, {first_leaf, cur_leaf + 1}};
+  // The first segment includes the cursor's own leaf (from the cursor on):
+  // the fast path skipped it if it was not materialized yet. The wrap
+  // segment covers the units before the cursor.
+  const std::uint64_t segments[2][2] = {{cur_leaf, end_leaf}, {first_leaf, cur_leaf + 1}};
   for (const bool present_only : {true, false}) {
     for (const auto& seg : segments) {
+      const bool after_cursor = &seg == &segments[0];
       std::uint64_t s = seg[0];
       while (s < seg[1]) {
         const std::uint64_t leaf = find_leaf(root_, levels_, 0, s, seg[1], present_only);
@@ -355,7 +359,7 @@ Allocation BasicAtomicBitmap<Atom>::allocate_range(Worker& w, std::uint64_t lo, 
           return {0, AllocStatus::kNoMemory};
         }
         Path& path = *reinterpret_cast<Path*>(w.cached_path_);
-        if (try_leaf(path, leaf_base, lo, hi, &unit)) {
+        if (try_leaf(path, leaf_base, after_cursor && leaf == cur_leaf ? start : lo, hi, &unit)) {
           w.cursor_ = unit + 1;
           return {unit, AllocStatus::kOk};
         }
