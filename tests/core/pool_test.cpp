@@ -299,6 +299,45 @@ TEST(PoolTable, ClusteredAndSpreadPoolsLookupAgreesWithLinearScan) {
   }
 }
 
+TEST(PoolTable, TopOfTheAddressSpaceAndOneUnitPools) {
+  PoolTable t;
+  ASSERT_TRUE(t.add(simple("top", "255.255.255.0/24", 32)).ok());
+  ASSERT_TRUE(t.add(simple("whole", "10.0.0.0/8", 8)).ok());  // one /8 unit
+  for (int i = 0; i < 20; ++i) {                              // enough pools for a multi-level search tree
+    char prefix[32];
+    std::snprintf(prefix, sizeof prefix, "192.168.%d.0/24", i);
+    ASSERT_TRUE(t.add(simple(name_of(i), prefix, 32)).ok());
+  }
+  auto m = t.lookup(net::IpAddress::parse("255.255.255.255").value());
+  ASSERT_TRUE(m.has_value());
+  EXPECT_EQ(m->pool->name(), "top");
+  EXPECT_EQ(m->unit, 255u);
+  auto w = t.lookup(net::IpAddress::parse("10.1.2.3").value());
+  ASSERT_TRUE(w.has_value());
+  EXPECT_EQ(w->unit, 0u);
+  EXPECT_FALSE(t.lookup(net::IpAddress::parse("255.255.254.255").value()).has_value());
+  PoolTable all;
+  ASSERT_TRUE(all.add(simple("all", "0.0.0.0/0", 0)).ok());  // a single /0 unit: shift by 32
+  auto a = all.lookup(net::IpAddress::parse("255.255.255.255").value());
+  ASSERT_TRUE(a.has_value());
+  EXPECT_EQ(a->unit, 0u);
+}
+
+TEST(Pool, OverlappingExclusionsMerge) {
+  PoolConfig c;
+  c.name = "v6";
+  c.prefix = P("2001:db8::/48");
+  c.unit_length = 64;
+  c.excluded = {P("2001:db8::1/128"), P("2001:db8::2/128"), P("2001:db8::/63")};  // units 0, 0, {0,1}
+  auto pool = Pool::create(c);
+  ASSERT_TRUE(pool.ok()) << pool.status().to_string();
+  EXPECT_TRUE(pool.value()->is_excluded(0));
+  EXPECT_TRUE(pool.value()->is_excluded(1));
+  EXPECT_FALSE(pool.value()->is_excluded(2));
+  EXPECT_EQ(pool.value()->count(), 0u);
+  EXPECT_TRUE(pool.value()->validate().ok());
+}
+
 TEST(PoolTable, AddAllIsAllOrNothing) {
   PoolTable t;
   std::vector<PoolConfig> batch{simple("x", "10.1.0.0/16", 32), simple("y", "10.1.128.0/17", 32)};

@@ -1,4 +1,6 @@
-// Exhaustive interleaving test of the summary protocol (the lost-wakeup race).
+// Exhaustive interleaving test of the summary protocol (the lost-wakeup race);
+// the longest scenario (a search that repairs a stale bit) is explored with a
+// preemption bound of three.
 //
 // The bitmap is instantiated with `SchedAtomic`, an atomic whose every
 // operation on a 64-bit word (bitmap words and summaries) is a scheduling
@@ -14,10 +16,12 @@
 // must fail in some interleaving: the test can fail.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <atomic>
 #include <condition_variable>
 #include <functional>
 #include <mutex>
+#include <optional>
 #include <thread>
 #include <vector>
 
@@ -33,22 +37,27 @@ class Scheduler {
   // until the scheduler picks this thread.
   void point() {
     std::unique_lock<std::mutex> lock(mutex_);
+    if (running_ == -2) return;  // free-running after a livelock was detected
     at_point_[self] = true;
     running_ = -1;
     cv_.notify_all();
-    cv_.wait(lock, [&] { return running_ == self; });
+    cv_.wait(lock, [&] { return running_ == self || running_ == -2; });
     at_point_[self] = false;
   }
 
   // run — one interleaving following `prefix` (indices into the runnable
   // threads at each point; beyond it, the first runnable). Fills `trace`
   // with (choice, options) per point.
+  // With `preemption_bound` >= 0, only schedules that switch away from a
+  // thread that could go on at most that many times are explored (CHESS's
+  // preemption bounding); -1 explores every interleaving.
   void run(const std::vector<std::function<void()>>& fns, const std::vector<int>& prefix,
-           std::vector<std::pair<int, int>>& trace) {
+           std::vector<std::pair<int, int>>& trace, int preemption_bound = -1) {
     const int n = static_cast<int>(fns.size());
     at_point_.assign(static_cast<std::size_t>(n), false);
     done_.assign(static_cast<std::size_t>(n), false);
     running_ = -1;
+    livelock_ = false;
     std::vector<std::thread> threads;
     for (int i = 0; i < n; ++i) {
       threads.emplace_back([this, i, &fns] {
@@ -57,11 +66,13 @@ class Scheduler {
         fns[static_cast<std::size_t>(i)]();
         std::lock_guard<std::mutex> lock(mutex_);
         done_[static_cast<std::size_t>(i)] = true;
-        running_ = -1;
+        if (running_ != -2) running_ = -1;
         cv_.notify_all();
       });
     }
     std::size_t step = 0;
+    int last = -1;
+    int preemptions = 0;
     trace.clear();
     while (true) {
       std::unique_lock<std::mutex> lock(mutex_);
@@ -77,14 +88,29 @@ class Scheduler {
         if (at_point_[static_cast<std::size_t>(i)]) options.push_back(i);
       }
       if (options.empty()) break;
+      const bool last_can_go_on = last >= 0 && at_point_[static_cast<std::size_t>(last)];
+      if (last_can_go_on && preemption_bound >= 0 && preemptions >= preemption_bound) options = {last};
+      if (step >= kMaxSteps) {
+        // A run this long is a livelock under this schedule: stop choosing
+        // and let the threads finish freely, and report it.
+        livelock_ = true;
+        running_ = -2;  // every thread may run
+        cv_.notify_all();
+        break;
+      }
       const int choice = step < prefix.size() ? prefix[step] : 0;
       trace.emplace_back(choice, static_cast<int>(options.size()));
       ++step;
       running_ = options[static_cast<std::size_t>(choice)];
+      if (last_can_go_on && running_ != last) ++preemptions;
+      last = running_;
       cv_.notify_all();
     }
     for (auto& t : threads) t.join();
   }
+
+  static constexpr std::size_t kMaxSteps = 2000;
+  bool livelock_ = false;
 
  private:
   std::mutex mutex_;
@@ -160,46 +186,68 @@ namespace {
 using uepool::core::AllocStatus;
 using uepool::core::ReleaseStatus;
 
-std::vector<std::uint64_t> all_but(std::uint64_t n, std::uint64_t free_unit) {
-  std::vector<std::uint64_t> out;
-  for (std::uint64_t u = 0; u < n; ++u) {
-    if (u != free_unit) out.push_back(u);
-  }
-  return out;
-}
+// Scenario: a bitmap of `capacity` units, every unit in use except
+// `initially_free` (or none: kNone); thread A (worker created first when
+// `a_first`, so its home region holds unit 0) allocates while thread B
+// releases `freed`. `stale_leaf`, if not kNone, is a full leaf whose root
+// bit is left stale (fills never clear it) while every other leaf's bit is
+// repaired first, so A's search repairs it while B frees a unit in it.
+// Afterwards the bitmap must validate, and exactly the units A did not take
+// must be allocatable, then none. Returns (interleavings, failures).
+constexpr std::uint64_t kNone = UINT64_MAX;
 
-// Scenario: capacity `capacity`; units in `preset` claimed beforehand; thread
-// A allocates (filling the last free unit of its word), thread B releases
-// `freed`. Afterwards the bitmap must validate and `freed` must be
-// allocatable. Returns the number of interleavings, and the failures.
 template <template <class> class Atom>
-std::pair<int, int> explore(std::uint64_t capacity, std::uint64_t initially_free, std::uint64_t freed) {
-  const std::vector<std::uint64_t> preset = all_but(capacity, initially_free);
+std::pair<int, int> explore(std::uint64_t capacity, std::uint64_t initially_free, std::uint64_t freed, bool a_first,
+                            std::uint64_t stale_leaf = kNone, int preemption_bound = -1) {
+  using Bitmap = uepool::core::BasicAtomicBitmap<Atom>;
   Scheduler scheduler;
   int runs = 0;
   int failures = 0;
   std::vector<int> prefix;
   std::vector<std::pair<int, int>> trace;
   while (true) {
-    using Bitmap = uepool::core::BasicAtomicBitmap<Atom>;
     Bitmap bitmap(capacity);
+    std::optional<typename Bitmap::Worker> wa;
+    if (a_first) wa.emplace(bitmap);
     typename Bitmap::Worker setup(bitmap);
-    for (const auto u : preset) EXPECT_EQ(bitmap.claim(setup, u), uepool::core::ClaimStatus::kClaimed);
-    typename Bitmap::Worker wa(bitmap);
+    for (std::uint64_t u = 0; u < capacity; ++u) {
+      if (u != initially_free) {
+        EXPECT_EQ(bitmap.claim(setup, u), uepool::core::ClaimStatus::kClaimed);
+      }
+    }
+    if (stale_leaf != kNone) {
+      // Repair every leaf's root bit but the stale one's (a search that finds
+      // a leaf full clears its bit).
+      for (std::uint64_t leaf = 0; leaf * 4096 < capacity; ++leaf) {
+        if (leaf != stale_leaf) (void)bitmap.allocate_in(setup, {leaf * 4096, std::min(capacity, leaf * 4096 + 4096)});
+      }
+    }
+    if (!a_first) wa.emplace(bitmap);
     typename Bitmap::Worker wb(bitmap);
     uepool::core::Allocation got;
     ReleaseStatus released{};
     g_scheduler = &scheduler;
-    scheduler.run({[&] { got = bitmap.allocate(wa); }, [&] { released = bitmap.release(wb, freed); }}, prefix, trace);
+    scheduler.run({[&] { got = bitmap.allocate(*wa); }, [&] { released = bitmap.release(wb, freed); }}, prefix, trace,
+                  preemption_bound);
     g_scheduler = nullptr;
     ++runs;
-    bool ok = got.ok() && released == ReleaseStatus::kReleased && bitmap.validate().ok();
-    // Exactly one unit is free now — the one of {initially free, freed} that A
-    // did not take — and it is visible: the next allocation finds it, then none.
-    const std::uint64_t remaining = got.unit == freed ? initially_free : freed;
+    if (scheduler.livelock_) {
+      ADD_FAILURE() << "an interleaving ran past " << Scheduler::kMaxSteps << " scheduling points";
+      return {runs, failures + 1};
+    }
+    bool ok = released == ReleaseStatus::kReleased && bitmap.validate().ok();
+    // The units now free: {initially free, freed} minus what A took.
+    std::vector<std::uint64_t> remaining;
+    for (const std::uint64_t u : {initially_free, freed}) {
+      if (u != kNone && !(got.ok() && got.unit == u)) remaining.push_back(u);
+    }
+    ok = ok && (got.ok() || initially_free == kNone);  // A may find nothing only if B's unit was the only one
     typename Bitmap::Worker wc(bitmap);
-    const auto again = bitmap.allocate(wc);
-    ok = ok && again.ok() && again.unit == remaining && bitmap.allocate(wc).status == AllocStatus::kNoneFree;
+    std::vector<std::uint64_t> found;
+    for (auto again = bitmap.allocate(wc); again.ok(); again = bitmap.allocate(wc)) found.push_back(again.unit);
+    std::sort(found.begin(), found.end());
+    std::sort(remaining.begin(), remaining.end());
+    ok = ok && found == remaining;
     if (!ok) ++failures;
     // Next interleaving: the last point with an untried option.
     while (!trace.empty() && trace.back().first + 1 >= trace.back().second) trace.pop_back();
@@ -214,28 +262,42 @@ std::pair<int, int> explore(std::uint64_t capacity, std::uint64_t initially_free
 TEST(SummaryInterleaving, FillRacesReleaseInTheSameWord) {
   // 128 units: A takes unit 5, the last free one (word 0 and the whole bitmap
   // become full); B releases unit 3 in the same word.
-  const auto [runs, failures] = explore<SchedAtomic>(128, 5, 3);
+  const auto [runs, failures] = explore<SchedAtomic>(128, 5, 3, true);
   EXPECT_GT(runs, 10);
   EXPECT_EQ(failures, 0) << "of " << runs << " interleavings";
 }
 
 TEST(SummaryInterleaving, FillRacesReleaseInAnotherWordOfTheLeaf) {
-  // A fills word 0 (and the leaf, clearing the root bit); B frees unit 70 in word 1.
-  const auto [runs, failures] = explore<SchedAtomic>(128, 5, 70);
+  // A fills word 0 (and the leaf); B frees unit 70 in word 1.
+  const auto [runs, failures] = explore<SchedAtomic>(128, 5, 70, true);
   EXPECT_GT(runs, 10);
   EXPECT_EQ(failures, 0) << "of " << runs << " interleavings";
 }
 
 TEST(SummaryInterleaving, FillRacesReleaseInAnotherLeaf) {
   // Two leaves: A fills leaf 0's last word; B frees a unit of full leaf 1.
-  const auto [runs, failures] = explore<SchedAtomic>(8192, 5, 5000);
+  const auto [runs, failures] = explore<SchedAtomic>(8192, 5, 5000, true);
+  EXPECT_GT(runs, 10);
+  EXPECT_EQ(failures, 0) << "of " << runs << " interleavings";
+}
+
+TEST(SummaryInterleaving, RepairOfAStaleLeafBitRacesRelease) {
+  // Everything is in use; leaf 1 is full under a stale root bit (fills never
+  // clear upper bits). A's search finds leaf 1 full and clears its root bit
+  // while B frees unit 5000 in it: the unit must not stay hidden.
+  // A's search is long (dozens of points): every schedule with at most three
+  // preemptions, which covers B's release landing between any two of A's
+  // steps and A's resuming at any point of B's.
+  const auto [runs, failures] = explore<SchedAtomic>(8192, kNone, 5000, false, 1, 3);
   EXPECT_GT(runs, 10);
   EXPECT_EQ(failures, 0) << "of " << runs << " interleavings";
 }
 
 TEST(SummaryInterleaving, WithoutTheRecheckSomeInterleavingLosesTheUnit) {
-  const auto [runs, failures] = explore<BrokenAtomic>(128, 5, 3);
+  const auto [runs, failures] = explore<BrokenAtomic>(128, 5, 3, true);
   EXPECT_GT(failures, 0) << "the broken protocol passed all " << runs << " interleavings: the test is blind";
+  const auto [repair_runs, repair_failures] = explore<BrokenAtomic>(8192, kNone, 5000, false, 1, 3);
+  EXPECT_GT(repair_failures, 0) << "the broken repair passed all " << repair_runs << " interleavings";
 }
 
 }  // namespace

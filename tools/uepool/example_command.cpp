@@ -13,7 +13,9 @@
 namespace uepool::tools {
 namespace {
 
-net::Prefix prefix(const char* text) { return net::Prefix::parse(text).value(); }
+net::Prefix prefix(const char* text) {
+  return net::Prefix::parse(text).value();
+}
 
 int run_example() {
   fmt::print("uepool example — the pools of one SMF and what the allocator does with them\n\n");

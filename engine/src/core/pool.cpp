@@ -38,6 +38,19 @@ Result<std::vector<UnitRange>> ranges_of(const PoolConfig& c, const std::vector<
     out.push_back(units_of(c.prefix, c.unit_length, p));
   }
   std::sort(out.begin(), out.end(), [](const UnitRange& a, const UnitRange& b) { return a.begin < b.begin; });
+  if (what_overlap == nullptr) {
+    // Exclusions may overlap (two addresses in one /64 unit, a /30 and its
+    // gateway /32): merge them.
+    std::vector<UnitRange> merged;
+    for (const UnitRange& r : out) {
+      if (!merged.empty() && r.begin <= merged.back().end) {
+        merged.back().end = std::max(merged.back().end, r.end);
+      } else {
+        merged.push_back(r);
+      }
+    }
+    return merged;
+  }
   for (std::size_t i = 1; i < out.size(); ++i) {
     if (out[i].begin < out[i - 1].end) return config_error(what_overlap);
   }
@@ -78,7 +91,7 @@ Result<std::unique_ptr<Pool>> Pool::create(const PoolConfig& config) {
     return config_error("pool has more than 2^32 units; split it or use a longer prefix")
         .with_number(static_cast<std::uint64_t>(bits.value()), "log2 units");
   }
-  auto excluded = ranges_of(config, config.excluded, "excluded prefix outside the pool", "excluded prefixes overlap");
+  auto excluded = ranges_of(config, config.excluded, "excluded prefix outside the pool", nullptr);
   if (!excluded.ok()) return excluded.status();
   auto statics = ranges_of(config, config.static_ranges, "static range outside the pool", "static ranges overlap");
   if (!statics.ok()) return statics.status();
@@ -311,7 +324,16 @@ Pool::Worker::~Worker() {
 
 void Pool::Worker::free_held(const Held& h) noexcept {
   // Clear the mark first, then the unit: while the unit is still set nobody
-  // can be handed it, so no legitimate release can meet a stale mark.
+  // can be handed it, so a legitimate release (by a later holder) never
+  // meets a stale mark.
+  // Known gap: a caller's double release of this very unit that lands
+  // between these two lines takes the fresh mark, sees the unit still set,
+  // and queues it again; the unit is then freed twice, the second time
+  // possibly under a new holder. The reverse order closes that but refuses
+  // legitimate releases in the same window (seen under stress), so it was
+  // not taken. Closing it needs the mark and the unit in one atomic word;
+  // the set layer's lease tags (a release names its allocation) make such a
+  // double release impossible from the protocol side.
   (void)pool_->held_marks_.release(held_marks_, h.unit);
   (void)pool_->dynamic_.release(dynamic_, h.unit);
 }

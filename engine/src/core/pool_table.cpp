@@ -90,8 +90,11 @@ class V4Index {
   // last_not_above — the index of the last pool start <= x, or SIZE_MAX.
   [[nodiscard]] std::size_t last_not_above(std::uint32_t x) const noexcept {
     if (buckets_.empty() || x < lo_) return SIZE_MAX;
-    if (x > hi_) return starts_.size() - 17;  // the last pool; the caller's range check rejects x
-    if (!usable_ || x == UINT32_MAX) return tree_.last_not_above(x);
+    // x beyond every pool's last address, or the top address itself (the
+    // tree pads with UINT32_MAX and needs x below it): the last pool is the
+    // last start <= x; the caller's range check decides.
+    if (x > hi_ || x == UINT32_MAX) return starts_.size() - 17;
+    if (!usable_) return tree_.last_not_above(x);
     const std::uint32_t e = buckets_[(x - lo_) >> shift_];
     const std::size_t base = e & 0xffffff;
     const std::uint32_t inside = e >> 24;
@@ -262,7 +265,8 @@ std::optional<PoolTable::Match> PoolTable::lookup(const net::IpAddress& address)
     const std::size_t i = s->v4_index.last_not_above(key);
     if (i == SIZE_MAX || key > s->v4_last[i]) return std::nullopt;
     // The unit index without touching the Pool object (one cache line less).
-    return Match{s->v4_pool[i], static_cast<std::uint64_t>((key - s->v4_first[i]) >> s->v4_shift[i])};
+    // In 64 bits: an IPv4 pool may have one /0 unit (a shift of 32).
+    return Match{s->v4_pool[i], static_cast<std::uint64_t>(key - s->v4_first[i]) >> s->v4_shift[i]};
   } else {
     const net::u128 key = address.bits();
     const std::size_t i = last_not_above(s->v6_first, key);

@@ -233,7 +233,7 @@ class BasicAtomicBitmap {
   // walk — fills `path` for the leaf holding `unit`, materializing nodes if
   // `create`. Returns false if a node is absent (and !create) or memory ran out.
   bool walk(std::uint64_t unit, Path& path, bool create, bool* no_memory) noexcept;
-  bool cached_walk(std::uint64_t unit, std::uint64_t& cached_index, void** cached_path, bool create,
+  bool cached_walk(std::uint64_t unit, std::uint64_t& cached_index, Path& cached_path, bool create,
                    bool* no_memory) noexcept;
 
   // find_leaf — the first leaf index in [lo, hi) (leaf indices) whose

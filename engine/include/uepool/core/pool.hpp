@@ -35,7 +35,9 @@
 //   `hold_down_cut_short()` (bounded memory beats an unbounded queue).
 //   A double release is detected while the unit is held down or free; a
 //   double release after the unit was handed out again cannot be told apart
-//   from a legitimate one here — the set layer's lease tags do that.
+//   from a legitimate one here — the set layer's lease tags do that. Known
+//   gap (Worker::free_held): a double release that lands exactly while the
+//   same unit's hold-down ends (between two atomic operations) is missed.
 #pragma once
 
 #include <cstdint>
@@ -64,9 +66,10 @@ struct PoolConfig {
   std::string name;
   net::Prefix prefix;
   int unit_length = 32;
-  std::vector<net::Prefix> excluded;       // each inside the pool; a prefix shorter than a unit excludes all its units
-  std::vector<net::Prefix> static_ranges;  // each inside the pool, no longer than a unit
-  std::uint64_t hold_down = 0;             // 0 = off; in the caller's time units
+  std::vector<net::Prefix>
+      excluded;  // each inside the pool; may overlap; a prefix longer than a unit excludes its unit
+  std::vector<net::Prefix> static_ranges;      // each inside the pool, no longer than a unit
+  std::uint64_t hold_down = 0;                 // 0 = off; in the caller's time units
   std::uint32_t hold_down_capacity = 1 << 16;  // per worker
   Selector selector;
 };

@@ -175,14 +175,14 @@ bool BasicAtomicBitmap<Atom>::walk(std::uint64_t unit, Path& path, bool create, 
 }
 
 template <template <class> class Atom>
-bool BasicAtomicBitmap<Atom>::cached_walk(std::uint64_t unit, std::uint64_t& cached_index, void** cached_path,
+bool BasicAtomicBitmap<Atom>::cached_walk(std::uint64_t unit, std::uint64_t& cached_index, Path& cached_path,
                                           bool create, bool* no_memory) noexcept {
   const std::uint64_t leaf_index = unit >> kLeafShift;
   if (leaf_index == cached_index) return true;
   // Walk straight into the cache (a copy through a temporary stalls on
   // store-to-load forwarding); a failed walk leaves it invalid.
   cached_index = UINT64_MAX;
-  if (!walk(unit, *reinterpret_cast<Path*>(cached_path), create, no_memory)) return false;
+  if (!walk(unit, cached_path, create, no_memory)) return false;
   cached_index = leaf_index;
   return true;
 }
@@ -332,7 +332,7 @@ Allocation BasicAtomicBitmap<Atom>::allocate_range(Worker& w, std::uint64_t lo, 
   // exists (a cursor that just crossed into an absent leaf must not create
   // it while materialized leaves still have room).
   if (cached_walk(start, w.cached_leaf_index_, w.cached_path_, false, nullptr)) {
-    Path& path = *reinterpret_cast<Path*>(w.cached_path_);
+    Path& path = w.cached_path_;
     if (try_leaf(path, (start >> kLeafShift) << kLeafShift, start, hi, &unit)) {
       w.cursor_ = unit + 1;
       return {unit, AllocStatus::kOk};
@@ -358,7 +358,7 @@ Allocation BasicAtomicBitmap<Atom>::allocate_range(Worker& w, std::uint64_t lo, 
         if (!cached_walk(leaf_base, w.cached_leaf_index_, w.cached_path_, true, &no_memory)) {
           return {0, AllocStatus::kNoMemory};
         }
-        Path& path = *reinterpret_cast<Path*>(w.cached_path_);
+        Path& path = w.cached_path_;
         if (try_leaf(path, leaf_base, after_cursor && leaf == cur_leaf ? start : lo, hi, &unit)) {
           w.cursor_ = unit + 1;
           return {unit, AllocStatus::kOk};
@@ -426,7 +426,7 @@ inline bool BasicAtomicBitmap<Atom>::fast_alloc(Worker& w, std::uint64_t lo, std
       // back; if another thread's bit completed the word unseen, the summary
       // keeps a harmless 1 that the next search repairs (try_leaf).
       if ((v | m) == ~std::uint64_t{0}) [[unlikely]] {
-        after_fill(*reinterpret_cast<Path*>(w.cached_path_), *unit);
+        after_fill(w.cached_path_, *unit);
       }
       w.cursor_ = *unit + 1;
       return true;
@@ -507,7 +507,7 @@ ClaimStatus BasicAtomicBitmap<Atom>::claim(Worker& w, std::uint64_t unit) noexce
   if (!cached_walk(unit, w.cached_free_leaf_index_, w.cached_free_path_, true, &no_memory)) {
     return ClaimStatus::kNoMemory;
   }
-  Path& path = *reinterpret_cast<Path*>(w.cached_free_path_);
+  Path& path = w.cached_free_path_;
   const std::uint64_t m = bit(unit & 63);
   Atom<std::uint64_t>& word = static_cast<Leaf*>(path[0])->words[(unit >> 6) & 63];
   // acquire: as in fast_alloc.
@@ -526,7 +526,7 @@ ReleaseStatus BasicAtomicBitmap<Atom>::release(Worker& w, std::uint64_t unit) no
       !cached_walk(unit, w.cached_free_leaf_index_, w.cached_free_path_, false, nullptr)) [[unlikely]] {
     return ReleaseStatus::kNotInUse;  // its leaf was never touched: the unit is free
   }
-  Path& path = *reinterpret_cast<Path*>(w.cached_free_path_);
+  Path& path = w.cached_free_path_;
   const std::uint64_t m = bit(unit & 63);
   Leaf* leaf = static_cast<Leaf*>(path[0]);
   // R1 (seq_cst; `lock btr`): its release half pairs with the acquire RMW
@@ -584,7 +584,7 @@ typename BasicAtomicBitmap<Atom>::BulkResult BasicAtomicBitmap<Atom>::claim_bulk
       r.no_memory = true;
       break;
     }
-    Path& path = *reinterpret_cast<Path*>(w.cached_free_path_);
+    Path& path = w.cached_free_path_;
     const std::uint64_t old =
         static_cast<Leaf*>(path[0])->words[(word_base >> 6) & 63].fetch_or(mask, std::memory_order_acquire);
     r.claimed += static_cast<std::uint64_t>(std::popcount(mask & ~old));
