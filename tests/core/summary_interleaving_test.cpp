@@ -19,6 +19,7 @@
 #include <algorithm>
 #include <atomic>
 #include <condition_variable>
+#include <cstdio>
 #include <functional>
 #include <mutex>
 #include <optional>
@@ -256,6 +257,7 @@ std::pair<int, int> explore(std::uint64_t capacity, std::uint64_t initially_free
     for (std::size_t i = 0; i + 1 < trace.size(); ++i) prefix.push_back(trace[i].first);
     prefix.push_back(trace.back().first + 1);
   }
+  std::printf("explored %d interleavings (preemption bound %d), %d failing\n", runs, preemption_bound, failures);
   return {runs, failures};
 }
 
