@@ -24,6 +24,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <cstdlib>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -71,14 +72,52 @@ struct ChurnSpec {
   Order order;
 };
 
+// HandoverRing — single-producer single-consumer ring of units: in
+// churn_cross each thread pushes what it allocates and pops (and releases)
+// what its partner allocated, so every release is of another thread's unit.
+class HandoverRing {
+ public:
+  explicit HandoverRing(std::size_t capacity) : slots_(capacity) {}
+  bool push(std::uint64_t u) {
+    const std::size_t t = tail_.load(std::memory_order_relaxed);
+    // acquire: pairs with the consumer's release of head_, so the slot is free.
+    if (t - head_.load(std::memory_order_acquire) == slots_.size()) return false;
+    slots_[t % slots_.size()] = u;
+    tail_.store(t + 1, std::memory_order_release);  // publishes the slot to the consumer
+    return true;
+  }
+  bool pop(std::uint64_t& u) {
+    const std::size_t h = head_.load(std::memory_order_relaxed);
+    // acquire: pairs with the producer's release of tail_, so the slot is written.
+    if (h == tail_.load(std::memory_order_acquire)) return false;
+    u = slots_[h % slots_.size()];
+    head_.store(h + 1, std::memory_order_release);  // hands the slot back to the producer
+    return true;
+  }
+
+ private:
+  std::vector<std::uint64_t> slots_;
+  alignas(64) std::atomic<std::size_t> head_{0};
+  alignas(64) std::atomic<std::size_t> tail_{0};
+};
+
+// next_random — xorshift64*; the harness's own random release order.
+inline std::uint64_t next_random(std::uint64_t& x) {
+  x ^= x >> 12;
+  x ^= x << 25;
+  x ^= x >> 27;
+  return x * 0x2545F4914F6CDD1DULL;
+}
+
 template <class Impl>
 struct ChurnState {
   std::unique_ptr<Impl> impl;
   std::vector<std::unique_ptr<typename Impl::Worker>> workers;
-  std::vector<std::vector<std::uint64_t>> held;       // per thread: units it holds (a ring for FIFO)
-  std::vector<std::size_t> head;                      // per thread: FIFO head / random cursor
-  std::vector<std::vector<std::uint32_t>> positions;  // per thread: pre-generated random release order
-  std::vector<std::atomic<bool>> ready;               // per thread: pre-filled
+  std::vector<std::vector<std::uint64_t>> held;         // per thread: units it holds (a ring for FIFO)
+  std::vector<std::size_t> head;                        // per thread: FIFO head / random cursor
+  std::vector<std::uint64_t> rng;                       // per thread: xorshift state (random order)
+  std::vector<std::unique_ptr<HandoverRing>> handover;  // per thread: units it allocated, for the partner (cross)
+  std::vector<std::atomic<bool>> ready;                 // per thread: pre-filled
   std::string key;
 };
 
@@ -101,7 +140,8 @@ void churn_setup(const benchmark::State& state, const ChurnSpec& spec, const std
   s->workers.resize(threads);
   s->held.resize(threads);
   s->head.assign(threads, 0);
-  s->positions.resize(threads);
+  s->rng.resize(threads);
+  s->handover.resize(threads);
   s->ready = std::vector<std::atomic<bool>>(threads);
 }
 
@@ -126,9 +166,13 @@ void churn(benchmark::State& state, const ChurnSpec& spec) {
       }
       mine.push_back(u);
     }
-    std::mt19937 rng(static_cast<std::uint32_t>(t) + 1);
-    s.positions[t].resize(1 << 16);
-    for (auto& p : s.positions[t]) p = static_cast<std::uint32_t>(rng() % share);
+    s.rng[t] = 0x9E3779B97F4A7C15ULL * (t + 1);
+    if (spec.order == Order::kCross) {
+      // The share goes into this thread's handover ring: the partner releases it.
+      s.handover[t] = std::make_unique<HandoverRing>(2 * share + 1);
+      for (const auto u : mine) s.handover[t]->push(u);
+      mine.clear();
+    }
     s.ready[t].store(true, std::memory_order_release);
   }
   Impl& impl = *s.impl;
@@ -146,13 +190,19 @@ void churn(benchmark::State& state, const ChurnSpec& spec) {
       head = head + 1 == n ? 0 : head + 1;
     }
   } else if (spec.order == Order::kRandom) {
-    const auto& pos = s.positions[t];
+    // A fresh uniformly random holding per iteration (xorshift, multiply-high
+    // range reduction), drawn 32 iterations ahead so that the slot can be
+    // prefetched: the holdings are far bigger than the caches, and the
+    // harness's own misses must stay off the measured path (the same for
+    // every implementation).
+    std::uint64_t& x = s.rng[t];
+    std::uint32_t ahead[32];
+    for (auto& a : ahead) a = static_cast<std::uint32_t>((next_random(x) >> 32) * n >> 32);
     for (auto _ : state) {
-      // The holdings are far bigger than the caches: prefetch the slot a few
-      // iterations ahead so the harness's own misses stay off the measured
-      // path (the same for every implementation).
-      __builtin_prefetch(&mine[pos[(head + 32) & 0xffff]], 1);
-      const std::uint32_t p = pos[head & 0xffff];
+      const std::uint32_t p = ahead[head & 31];
+      const auto next = static_cast<std::uint32_t>((next_random(x) >> 32) * n >> 32);
+      ahead[head & 31] = next;
+      __builtin_prefetch(&mine[next], 1);
       impl.release(worker, mine[p]);
       std::uint64_t u = 0;
       failed |= !impl.allocate(worker, u);
@@ -160,21 +210,31 @@ void churn(benchmark::State& state, const ChurnSpec& spec) {
       ++head;
     }
   } else {
-    // Cross: release the other thread's oldest unit (its ring is read, and
-    // written back with our new unit, so both rings keep their size). Each
-    // thread walks a disjoint half of the partner ring, so no slot is shared.
-    auto& other = s.held[(t + 1) % threads];
-    const std::size_t half = other.size() / 2;
-    const std::size_t base = threads > 1 ? (t % 2) * half : 0;
-    const std::size_t span = threads > 1 ? half : other.size();
+    // Cross: allocate, hand the unit to the partner through this thread's
+    // ring, and release a unit the partner handed over. If the rings drift
+    // (one thread faster), a full ring makes the thread release its own
+    // unit and an empty one skips the release; both are rare and counted in
+    // `own_releases` / `skipped_releases`.
+    HandoverRing& mine_ring = *s.handover[t];
+    HandoverRing& partner_ring = *s.handover[(t + 1) % threads];
+    std::uint64_t own = 0;
+    std::uint64_t skipped = 0;
     for (auto _ : state) {
-      const std::size_t i = base + head;
-      impl.release(worker, other[i]);
       std::uint64_t u = 0;
       failed |= !impl.allocate(worker, u);
-      other[i] = u;
-      head = head + 1 == span ? 0 : head + 1;
+      if (!mine_ring.push(u)) {
+        impl.release(worker, u);
+        ++own;
+      }
+      std::uint64_t v = 0;
+      if (partner_ring.pop(v)) {
+        impl.release(worker, v);
+      } else {
+        ++skipped;
+      }
     }
+    state.counters["own_releases"] = static_cast<double>(own);
+    state.counters["skipped_releases"] = static_cast<double>(skipped);
   }
   s.head[t] = head;
   if (failed) state.SkipWithError("allocate failed during churn");
@@ -211,7 +271,7 @@ void claim_run(benchmark::State& state) {
   const auto threads = static_cast<std::uint64_t>(state.threads());
   const std::uint64_t slice = (std::uint64_t{1} << 16) / threads;
   std::vector<std::uint64_t> units;
-  for (std::uint64_t u = t * slice + 1; u < (t + 1) * slice; u += 2) units.push_back(u);
+  for (std::uint64_t u = (t * slice) | 1; u < (t + 1) * slice; u += 2) units.push_back(u);  // odd: free
   std::shuffle(units.begin(), units.end(), std::mt19937_64(t + 7));
   std::size_t i = 0;
   bool failed = false;
@@ -245,7 +305,7 @@ LookupFixture& lookup_fixture() {
       c.name = "p" + std::to_string(i);
       c.prefix = net::Prefix::make(net::Ipv4Address(first), 22).value();
       c.unit_length = 32;
-      (void)fx->table.add(c);
+      if (!fx->table.add(c).ok()) std::abort();  // the fixture itself is wrong: measure nothing
       fx->by_first.emplace(first, std::make_pair(first + 1023, static_cast<std::size_t>(i)));
     }
     for (int k = 0; k < 4096; ++k) {

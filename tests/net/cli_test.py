@@ -30,6 +30,8 @@ rc, out, err = run(["net", "nth", "10.0.0.0/24", "32", "256"])
 expect("nth beyond", (rc, err), (2, "uepool: error: index beyond the last unit of the prefix (units: 256)\n"))
 rc, out, err = run(["net", "nth", "10.0.0.0/24", "32", "18446744073709551616"])
 expect("nth 2^64", (rc, err), (2, "uepool: error: index above 2^64-1\n"))
+rc, out, err = run(["net", "nth", "10.0.0.0/8", "032", "1"])
+expect("unit length leading zero", (rc, err), (2, "uepool: error: leading zero in unit length\n"))
 expect("no subcommand", run(["net"])[0], 2)
 expect("unknown subcommand", run(["bogus"])[0], 2)
 

@@ -35,6 +35,7 @@ Result<std::uint64_t> parse_u64(std::string_view text, const char* what) {
 
 Result<int> parse_unit_length(std::string_view text) {
   if (text.empty() || text.size() > 3) return Status(StatusCode::kInvalidArgument, "bad unit length");
+  if (text.size() > 1 && text[0] == '0') return Status(StatusCode::kInvalidArgument, "leading zero in unit length");
   auto v = parse_u64(text, "bad unit length");
   if (!v.ok()) return v.status();
   return static_cast<int>(v.value());
