@@ -33,7 +33,9 @@ struct Reader {
   }
 };
 
-net::u128 mask_of(int width, int length) { return ~net::host_mask(width, length) & net::host_mask(width, 0); }
+net::u128 mask_of(int width, int length) {
+  return ~net::host_mask(width, length) & net::host_mask(width, 0);
+}
 
 }  // namespace
 
@@ -53,8 +55,8 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     bits &= mask_of(width, length);
     core::PoolConfig c;
     c.name = "p" + std::to_string(i);
-    c.prefix = net::Prefix::make(net::IpAddress::from_bits(v6 ? net::Family::kV6 : net::Family::kV4, bits), length)
-                   .value();
+    c.prefix =
+        net::Prefix::make(net::IpAddress::from_bits(v6 ? net::Family::kV6 : net::Family::kV4, bits), length).value();
     c.unit_length = unit;
     bool overlaps = false;
     for (const auto* p : accepted) overlaps |= p->prefix().contains(c.prefix) || c.prefix.contains(p->prefix());
