@@ -51,7 +51,6 @@ class UepoolImpl {
   }
   void release(Worker& w, std::uint64_t unit) noexcept { (void)bitmap_.release(w.w, unit); }
   bool claim(Worker& w, std::uint64_t unit) noexcept { return bitmap_.claim(w.w, unit) == core::ClaimStatus::kClaimed; }
-  [[nodiscard]] std::uint64_t memory_bytes() const noexcept { return bitmap_.memory_bytes(); }
 
  private:
   core::AtomicBitmap bitmap_;
