@@ -152,9 +152,12 @@ bool BasicAtomicBitmap<Atom>::walk(std::uint64_t unit, Path& path, bool create, 
         return false;
       }
       void* expected = nullptr;
-      // acq_rel: release publishes the child's initialization; acquire (on
-      // failure too) makes the winner's child visible to us.
-      if (n->child[c].compare_exchange_strong(expected, child, std::memory_order_acq_rel, std::memory_order_acquire)) {
+      // acq_rel would do for the bitmap itself: release publishes the child's
+      // initialization; acquire (on failure too) makes the winner's child
+      // visible to us. seq_cst (the same lock cmpxchg on x86) for the set
+      // layer's window-close protocol: a seq_cst test() that finds no child
+      // precedes this install in the total order S (set/member.cpp).
+      if (n->child[c].compare_exchange_strong(expected, child, std::memory_order_seq_cst, std::memory_order_seq_cst)) {
         // release: pairs with the acquire load of `present` in find_leaf, so
         // a searcher that sees the bit also sees the child pointer.
         n->present.fetch_or(bit(c), std::memory_order_release);
@@ -274,8 +277,8 @@ bool BasicAtomicBitmap<Atom>::try_leaf(Path& path, std::uint64_t leaf_base, std:
     while ((~v & allowed) != 0) {
       const int b = std::countr_zero(~v & allowed);
       const std::uint64_t m = bit(static_cast<std::uint64_t>(b));
-      // acquire: as in fast_alloc (`lock bts`).
-      if ((word.fetch_or(m, std::memory_order_acquire) & m) == 0) {
+      // seq_cst: as in fast_alloc (`lock bts`).
+      if ((word.fetch_or(m, std::memory_order_seq_cst) & m) == 0) {
         *unit = leaf_base + w * 64 + static_cast<std::uint64_t>(b);
         if ((v | m) == ~std::uint64_t{0}) after_fill(path, *unit);
         return true;
@@ -417,9 +420,12 @@ inline bool BasicAtomicBitmap<Atom>::fast_alloc(Worker& w, std::uint64_t lo, std
     const int b = std::countr_zero(~v & allowed);
     const std::uint64_t m = bit(static_cast<std::uint64_t>(b));
     // Only the old bit is used, so g++ emits `lock bts` (no CAS loop).
-    // acquire: pairs with the release RMW in release(), so the previous
-    // holder's writes happen-before our use of the unit.
-    if ((word.fetch_or(m, std::memory_order_acquire) & m) == 0) [[likely]] {
+    // acquire would do for the bitmap: it pairs with the release RMW in
+    // release(), so the previous holder's writes happen-before our use of the
+    // unit. seq_cst (the same `lock bts` on x86) because the set layer's
+    // window-close protocol needs this RMW in the total order S with its
+    // seq_cst state load that follows (set/member.cpp, "the close protocol").
+    if ((word.fetch_or(m, std::memory_order_seq_cst) & m) == 0) [[likely]] {
       *unit = (c & ~std::uint64_t{63}) | static_cast<std::uint64_t>(b);
       // Filled (as far as `v` shows): run the summary protocol. If `v` was
       // stale and the word is not full, mark_full's recheck sets the bit
@@ -548,12 +554,14 @@ bool BasicAtomicBitmap<Atom>::test(std::uint64_t unit) const noexcept {
   if (unit >= capacity_) return false;
   const Node* n = root_;
   for (int level = levels_; level >= 1; --level) {
-    const void* child = n->child[(unit >> (kLeafShift + kFanShift * (level - 1))) & 63].load(std::memory_order_acquire);
+    // seq_cst loads (plain loads on x86): the set layer's window-close
+    // protocol reads units with test() after a seq_cst CAS and relies on S
+    // (set/member.cpp); for the bitmap alone acquire would do.
+    const void* child =
+        n->child[(unit >> (kLeafShift + kFanShift * (level - 1))) & 63].load(std::memory_order_seq_cst);
     if (child == nullptr) return false;
     if (level == 1) {
-      // acquire: a test that sees the bit also sees what the allocator published before... nothing
-      // is published by allocate itself; relaxed would do, acquire costs nothing on x86.
-      return (static_cast<const Leaf*>(child)->words[(unit >> 6) & 63].load(std::memory_order_acquire) &
+      return (static_cast<const Leaf*>(child)->words[(unit >> 6) & 63].load(std::memory_order_seq_cst) &
               bit(unit & 63)) != 0;
     }
     n = static_cast<const Node*>(child);

@@ -1,0 +1,83 @@
+// uepool/set/channel.hpp — the reliable, ordered channel to one peer (sans I/O).
+//
+// Go-back-N: each batch of records gets the next sequence number; the
+// receiver accepts only the next one in order (a duplicate or a batch after a
+// gap is dropped: the sender retransmits), and acknowledges cumulatively.
+// Unacknowledged records are bounded (`capacity`): `push` refuses a batch that
+// does not fit, and the member decides what that means (a stale peer to
+// re-seed later; a dropped, counted release). Never "a release is
+// idempotent": a duplicate applied after the unit was allocated again would be
+// a double allocation, so dedup is by sequence number only.
+//
+// A channel lives for one pair of incarnations: either side restarting resets it.
+#pragma once
+
+#include <cstdint>
+#include <deque>
+#include <vector>
+
+#include "uepool/set/messages.hpp"
+
+namespace uepool::set {
+
+class Channel {
+ public:
+  explicit Channel(std::size_t capacity = 4096) : capacity_(capacity) {}
+
+  // --- sending ---
+  [[nodiscard]] bool fits(std::size_t records) const noexcept { return unacked_records_ + records <= capacity_; }
+  // push — queue a batch; returns its sequence number, or 0 if it does not fit.
+  std::uint64_t push(std::vector<Record> batch);
+  // on_ack — the peer has every batch up to `ack`.
+  void on_ack(std::uint64_t ack) noexcept;
+  // due — calls emit(seq, records) for every batch to (re)send now: never
+  // sent, or unacknowledged for `rto` since it was last sent (go-back-N:
+  // from the oldest on).
+  template <class Fn>
+  void due(std::uint64_t now, std::uint64_t rto, Fn&& emit);
+  // for_each_unacked — calls fn(records) for each batch not acknowledged yet.
+  template <class Fn>
+  void for_each_unacked(Fn&& fn) const {
+    for (const Out& o : out_) fn(o.records);
+  }
+  [[nodiscard]] std::size_t unacked_records() const noexcept { return unacked_records_; }
+  [[nodiscard]] std::size_t unacked_batches() const noexcept { return out_.size(); }
+  [[nodiscard]] std::size_t capacity() const noexcept { return capacity_; }
+  [[nodiscard]] std::uint64_t retransmitted() const noexcept { return retransmitted_; }
+
+  // --- receiving ---
+  enum class Accept : std::uint8_t { kNew, kDuplicate, kGap };
+  Accept accept(std::uint64_t seq) noexcept;
+  [[nodiscard]] std::uint64_t cumulative_ack() const noexcept { return expected_ - 1; }
+
+  void reset() noexcept;
+
+ private:
+  struct Out {
+    std::uint64_t seq;
+    std::vector<Record> records;
+    std::uint64_t sent_at;
+    bool sent;
+  };
+  std::size_t capacity_;
+  std::deque<Out> out_;
+  std::size_t unacked_records_ = 0;
+  std::uint64_t next_seq_ = 1;
+  std::uint64_t expected_ = 1;
+  std::uint64_t retransmitted_ = 0;
+};
+
+template <class Fn>
+void Channel::due(std::uint64_t now, std::uint64_t rto, Fn&& emit) {
+  // Go-back-N: once the oldest batch timed out, everything after it goes again.
+  const bool resend = !out_.empty() && out_.front().sent && now >= out_.front().sent_at + rto;
+  for (Out& o : out_) {
+    if (o.sent && !resend) continue;
+    if (o.sent) ++retransmitted_;
+    o.sent = true;
+    o.sent_at = now;
+    emit(o.seq, o.records);
+  }
+}
+
+}  // namespace uepool::set

@@ -1,0 +1,249 @@
+// uepool/set/member.hpp — one SMF's side of the set protocol (DESIGN.md section 2).
+//
+// Overview
+//   A Member owns the blocks the Plan gives it, allocates only inside windows
+//   a quorum of its peers acknowledged, replicates its own usage to every
+//   peer (and keeps a replica of every peer's), and rebuilds itself after a
+//   restart from the most recent of `R` complete replicas. No sockets, no
+//   threads of its own, no clock: time is the `now` passed in.
+//
+//     MemberOptions opt;  opt.id = 1; opt.plan = plan; opt.pools = {cfg};
+//     opt.fresh = true;   // the set's very first start: nothing in use
+//     auto m = Member::create(opt);               // Result<unique_ptr<Member>>
+//     Member::Worker* w = m.value()->create_worker();     // one per SMF thread
+//     MemberAllocation a = m.value()->allocate(*w, 0);    // kOk / kNoneFree / kNotReady
+//     m.value()->release(*w, a.lease);             // at any member, never fails
+//     // the message thread, concurrently with the hot path:
+//     m.value()->on_frame(frame, now); m.value()->on_tick(now);
+//     for (Frame& f : m.value()->take_outgoing()) send(f);
+//
+// Threading: allocate / release / claim are called from many threads at once,
+//   each through its own Worker. on_frame / on_tick / take_outgoing /
+//   set_membership / view are called by one thread at a time (the message
+//   thread), concurrently with the hot path. The two sides meet only in
+//   window slots (an atomic state word each) and in per-worker release rings
+//   (single producer, single consumer); see member.cpp for the invariants.
+//
+// Not built yet (later issues): re-division on a new epoch (set_membership
+//   refuses a different plan), the leak audit (quarantined units and dropped
+//   releases stay leaked, and are counted), the wire encoding, chunking of
+//   bulk copies to a bounded frame size.
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <set>
+#include <vector>
+
+#include "uepool/base/status.hpp"
+#include "uepool/core/pool.hpp"
+#include "uepool/set/channel.hpp"
+#include "uepool/set/messages.hpp"
+#include "uepool/set/plan.hpp"
+
+namespace uepool::set {
+
+// Lease — what the embedding stores with the session and passes to release.
+struct Lease {
+  std::uint32_t pool = 0;
+  std::uint64_t unit = 0;
+  LeaseTag tag;
+  friend bool operator==(const Lease&, const Lease&) = default;
+};
+
+enum class MemberStatus : std::uint8_t {
+  kOk,
+  kNoneFree,    // every unit this member owns in the pool is in use
+  kNotReady,    // recovering, or no window acknowledged yet (replication stalled)
+  kNoSuchPool,  // a pool index beyond the configuration
+  kNotStatic,   // claim: the unit is not in a static range
+  kOutOfRange,  // claim: the unit is beyond the pool
+};
+const char* member_status_name(MemberStatus s) noexcept;
+
+struct MemberAllocation {
+  MemberStatus status = MemberStatus::kNotReady;
+  Lease lease;
+  [[nodiscard]] bool ok() const noexcept { return status == MemberStatus::kOk; }
+};
+
+// Observer — what the simulator's checker sees (null in production).
+class Observer {
+ public:
+  virtual ~Observer() = default;
+  // A peer applied `owner`'s window record (it now acknowledges it).
+  virtual void window_applied(std::uint32_t peer, std::uint32_t owner, const Incarnation& owner_inc,
+                              const OpenWindow& w) = 0;
+  // The owner reserved a window; its lease ends at `lease_end` (the owner's clock).
+  virtual void window_reserved(std::uint32_t owner, const Incarnation& inc, const OpenWindow& w,
+                               std::uint64_t lease_end) = 0;
+};
+
+namespace detail {
+// Rules — each protocol rule the model check found necessary, switchable
+// only so that tests can show each one matters. Production leaves all on.
+struct Rules {
+  bool peers_only_quorum = true;          // the owner never counts itself
+  bool complete_replica_votes = true;     // only a complete replica acks or answers
+  bool quarantine_open_windows = true;    // unconfirmed units of open windows are quarantined
+  bool restore_hold_down = true;          // recovery restores remaining hold-downs
+  bool reseed_quarantined_in_use = true;  // the re-seed shows quarantined units in use
+};
+}  // namespace detail
+
+struct MemberOptions {
+  std::uint32_t id = 0;
+  std::shared_ptr<const Plan> plan;
+  std::vector<core::PoolConfig> pools;  // in the plan's order; hold_down is applied by the member
+  bool fresh = false;                   // the set's first start (generation 1, nothing in use)
+  std::uint64_t nonce = 0;              // random, from the embedding: tells incarnations apart
+  std::uint32_t ack_quorum = 0;         // A; 0 = ceil(p/2)
+  std::uint32_t answer_quorum = 0;      // R; 0 = p - A + 1
+  std::uint64_t window_units = 64;      // per window (power of two; capped at the block size)
+  std::uint64_t lease = 10'000;         // a window's lease, from the reservation
+  std::uint32_t windows_ahead = 2;      // windows kept reserved per pool beyond the active ones
+  std::uint64_t retransmit = 40;        // channel retransmission timeout
+  std::uint64_t heartbeat = 25;         // a frame to every peer at least this often
+  std::size_t channel_capacity = 4096;  // unacknowledged records per peer
+  std::size_t release_ring = 4096;      // per worker: releases and claims waiting for the message thread
+  std::uint32_t max_workers = 64;
+  Observer* observer = nullptr;
+  detail::Rules rules;
+};
+
+enum class MemberPhase : std::uint8_t { kQueryingGeneration, kRecovering, kReady };
+
+// MemberCounters — everything the member counts (read on the message thread).
+struct MemberCounters {
+  std::uint64_t releases_dropped_full = 0;     // the owner's channel was full
+  std::uint64_t releases_dropped_gone = 0;     // addressed to an incarnation that is gone
+  std::uint64_t releases_to_gone_received = 0; // arrived here addressed to an older incarnation of us
+  std::uint64_t releases_ring_full = 0;        // a worker's ring was full
+  std::uint64_t double_releases = 0;
+  std::uint64_t stale_releases = 0;            // a release older than the unit's current allocation
+  std::uint64_t duplicate_claims = 0;
+  std::uint64_t refused_records = 0;           // for units the sender does not own, or malformed
+  std::uint64_t fenced_frames = 0;             // from an older incarnation
+  std::uint64_t incarnation_alarms = 0;        // same generation, another nonce
+  std::uint64_t stale_peers = 0;               // times a peer's buffer overflowed
+  std::uint64_t seeds_sent = 0;
+  std::uint64_t quarantined = 0;               // units quarantined at recovery
+  std::uint64_t windows_reserved = 0;
+  std::uint64_t undone_allocations = 0;        // a worker raced a closing window and gave the unit back
+};
+
+class Member {
+ public:
+  class Worker;
+
+  static Result<std::unique_ptr<Member>> create(const MemberOptions& options);
+  ~Member();
+  Member(const Member&) = delete;
+  Member& operator=(const Member&) = delete;
+
+  // --- hot path (any thread, through its own Worker) ---
+  // create_worker — a handle for one hot-path thread, owned by the member.
+  // A message-side call (or before the hot path starts); at most max_workers.
+  Worker* create_worker();
+  MemberAllocation allocate(Worker& w, std::uint32_t pool) noexcept;
+  // allocate_dual — an IPv4 unit and an IPv6 unit, all or nothing.
+  std::pair<MemberAllocation, MemberAllocation> allocate_dual(Worker& w, std::uint32_t pool_a,
+                                                              std::uint32_t pool_b) noexcept;
+  // release — end an allocation, at any member. Never fails, never blocks:
+  // a release that cannot be delivered is dropped and counted (a leak, never a conflict).
+  void release(Worker& w, const Lease& lease) noexcept;
+  // claim — a static unit (from UDM), at any member: accepted at once; the
+  // owner records it and counts a duplicate.
+  MemberStatus claim(Worker& w, std::uint32_t pool, std::uint64_t unit, Lease* lease) noexcept;
+
+  // --- message side (one thread at a time) ---
+  void on_frame(const Frame& frame, std::uint64_t now);
+  void on_tick(std::uint64_t now);
+  std::vector<Frame> take_outgoing();
+  // set_membership — re-division is a later issue: accepts only the current plan.
+  Status set_membership(std::shared_ptr<const Plan> plan);
+
+  // --- introspection (message thread) ---
+  [[nodiscard]] std::uint32_t id() const noexcept { return id_; }
+  [[nodiscard]] MemberPhase phase() const noexcept { return phase_; }
+  [[nodiscard]] bool ready() const noexcept { return phase_ == MemberPhase::kReady; }
+  [[nodiscard]] const char* not_ready_reason() const noexcept;
+  [[nodiscard]] const Incarnation& incarnation() const noexcept { return inc_; }
+  [[nodiscard]] const MemberCounters& counters() const noexcept { return counters_; }
+  [[nodiscard]] std::uint32_t ack_quorum() const noexcept { return ack_quorum_; }
+  [[nodiscard]] std::uint32_t answer_quorum() const noexcept { return answer_quorum_; }
+  [[nodiscard]] std::size_t pool_count() const noexcept { return pools_.size(); }
+  // in_use — the owner's view of its own unit (in use, quarantined or held down).
+  [[nodiscard]] bool in_use(std::uint32_t pool, std::uint64_t unit) const noexcept;
+  [[nodiscard]] bool quarantined(std::uint32_t pool, std::uint64_t unit) const noexcept;
+  [[nodiscard]] bool held_down(std::uint32_t pool, std::uint64_t unit) const noexcept;
+  // has_complete_replica — this member holds a complete replica of `owner`.
+  [[nodiscard]] bool has_complete_replica(std::uint32_t owner) const noexcept;
+  [[nodiscard]] std::size_t open_windows() const noexcept;
+  [[nodiscard]] const Plan& plan() const noexcept { return *plan_; }
+
+ private:
+  struct PoolState;
+  struct Peer;
+  struct Replica;
+  struct WindowSlot;
+  struct RingItem;
+  explicit Member(const MemberOptions& options);
+
+  // message-thread helpers (member.cpp)
+  Peer* peer(std::uint32_t id);
+  std::uint64_t emit_stream(Record r);
+  bool accept_incarnation(Peer& p, const Incarnation& inc);
+  void adopt(Peer& p, const Incarnation& inc);
+  void route_release(const RingItem& item);
+  void apply_own_release(std::uint32_t pool, std::uint64_t unit, const LeaseTag& tag);
+  void apply_own_claim(std::uint32_t pool, std::uint64_t unit);
+  void apply_records(Peer& p, const Frame& f);
+  void apply_stream_record(Peer& p, const Record& r);
+  void drain_rings();
+  void capture_allocations();
+  void capture_window(PoolState& ps, std::uint32_t pool, WindowSlot& s);
+  void close_windows();
+  void promote_windows();
+  void reserve_windows();
+  void expire_hold_downs();
+  void flush();
+  void query_generation();
+  void request_recovery();
+  void finish_recovery();
+  std::shared_ptr<const UsageSnapshot> own_snapshot() const;
+  std::shared_ptr<const UsageSnapshot> replica_snapshot(const Replica& r) const;
+  ReplicaReport report_for(const Peer& p) const;
+  Frame frame_to(const Peer& p, FrameKind kind) const;
+  std::uint32_t acks_for(std::uint64_t stream_seq) const;
+
+  std::uint32_t id_;
+  MemberOptions options_;
+  std::shared_ptr<const Plan> plan_;
+  std::vector<std::unique_ptr<PoolState>> pools_;
+  std::uint32_t ack_quorum_ = 0;
+  std::uint32_t answer_quorum_ = 0;
+
+  // Hot path meets message thread here.
+  std::atomic<std::uint64_t> now_{0};  // relaxed: a clock reading, not a synchronizer
+  std::vector<std::unique_ptr<Worker>> workers_;  // grows only in create_worker (a message-side call)
+
+  // Message thread only.
+  MemberPhase phase_ = MemberPhase::kQueryingGeneration;
+  Incarnation inc_;
+  std::uint64_t now_local_ = 0;
+  std::uint64_t stream_seq_ = 0;
+  std::uint32_t window_counter_ = 0;
+  std::uint64_t last_query_ = 0;
+  bool queried_once_ = false;
+  std::map<std::uint32_t, std::unique_ptr<Peer>> peers_;  // ordered: deterministic iteration
+  std::map<std::tuple<std::uint64_t, std::uint32_t, std::uint64_t>, bool> hold_;  // (until, pool, unit)
+  std::vector<RingItem> pending_own_;  // own releases and claims that arrived before recovery ended
+  std::vector<Frame> outgoing_;
+  MemberCounters counters_;
+  std::vector<std::unique_ptr<core::Pool::Worker>> msg_workers_;  // the message thread's pool workers
+};
+
+}  // namespace uepool::set

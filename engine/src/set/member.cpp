@@ -1,0 +1,1066 @@
+// Member: the set protocol's state machine. See uepool/set/member.hpp and DESIGN.md section 2.
+//
+// Where the hot path meets the message thread (the only shared state):
+//
+// 1. Window slots. A slot's `state` word is (serial << 3) | phase. Phases:
+//      Empty -> Pending  (message: reserved and streamed, waiting for A acks; invisible to workers)
+//      Pending -> Ready  (message: A peers acknowledged it; store-release publishes the fields)
+//      Ready -> Active   (a worker, by CAS-acquire: it then copies the fields and uses only its copy)
+//      Active -> Exhausted (the worker found it full)
+//      any open -> Closing (message, CAS seq_cst) -> Empty with serial + 1 (store-release)
+//    A worker holds a window as the exact state word it installed; any change of
+//    the word (a close, a reuse with a new serial) means the window is no longer its own.
+//
+// 2. The close protocol (no allocation escapes the stream). The message thread
+//    closes a window by CAS(state -> Closing, seq_cst), then reads every unit
+//    of the window with seq_cst loads (Pool::test) and streams what it has not
+//    streamed yet, then streams Close. A worker allocates with a seq_cst RMW
+//    on the bitmap word (core's allocation RMWs and leaf installs are seq_cst;
+//    on x86 the same lock-prefixed instruction as acq_rel) and then loads the
+//    state seq_cst. All four are in the single total order S:
+//      * if the worker's load precedes the CAS in S, the worker's RMW precedes
+//        the message thread's load of that word, which then sees the bit: the
+//        allocation is streamed before Close;
+//      * otherwise the worker's load sees Closing (or later), and the worker
+//        gives the unit back before using it (counted as undone).
+//    Either way no unit is handed out in a window whose Close was streamed
+//    without it. A unit that was streamed and then given back stays "in use"
+//    in the replicas: a leak in replicas only, never a conflict.
+//
+// 3. Release rings. Each Worker has a single-producer (that worker) single-
+//    consumer (the message thread) ring. The producer writes the item, then
+//    tail.store(release); the consumer reads tail with acquire, the items, then
+//    head.store(release); the producer reads head with acquire before reusing
+//    a cell. A full ring drops the release and counts it (a leak, never a conflict).
+//
+// 4. The clock. `now_` is written by the message thread and read relaxed by
+//    workers: a worker may see a slightly older time and allocate at the very
+//    end of a lease; the close protocol above still streams that allocation.
+#include "uepool/set/member.hpp"
+
+#include <algorithm>
+#include <array>
+
+namespace uepool::set {
+
+namespace {
+constexpr std::uint64_t kEmpty = 0, kPending = 1, kReady = 2, kActive = 3, kExhausted = 4, kClosing = 5;
+constexpr std::size_t kSlots = 32;
+constexpr std::size_t kPendingOwnMax = 1 << 16;
+constexpr std::uint64_t phase_of(std::uint64_t s) { return s & 7; }
+constexpr std::uint64_t with_phase(std::uint64_t s, std::uint64_t ph) { return (s & ~std::uint64_t{7}) | ph; }
+constexpr std::uint64_t pack_tag(LeaseTag t) { return (std::uint64_t{t.generation} << 32) | t.window; }
+constexpr LeaseTag unpack_tag(std::uint64_t v) {
+  return LeaseTag{static_cast<std::uint32_t>(v >> 32), static_cast<std::uint32_t>(v)};
+}
+bool is_stream(RecordKind k) { return k != RecordKind::kRelease && k != RecordKind::kClaim; }
+}  // namespace
+
+const char* member_status_name(MemberStatus s) noexcept {
+  switch (s) {
+    case MemberStatus::kOk: return "ok";
+    case MemberStatus::kNoneFree: return "none free";
+    case MemberStatus::kNotReady: return "not ready";
+    case MemberStatus::kNoSuchPool: return "no such pool";
+    case MemberStatus::kNotStatic: return "not a static unit";
+    case MemberStatus::kOutOfRange: return "unit beyond the pool";
+  }
+  return "?";
+}
+
+struct Member::WindowSlot {
+  std::atomic<std::uint64_t> state{0};
+  // Written by the message thread before the Ready store-release; read by a
+  // worker after its CAS-acquire. Relaxed: the state word orders them.
+  std::atomic<std::uint64_t> begin{0}, end{0}, lease_end{0}, tag{0};
+  // Message thread only.
+  std::uint64_t stream_seq = 0;
+};
+
+struct Member::RingItem {
+  std::uint8_t op = 0;  // 0 release, 1 claim
+  std::uint32_t pool = 0;
+  std::uint64_t unit = 0;
+  LeaseTag tag;
+};
+
+struct Member::PoolState {
+  std::unique_ptr<core::Pool> pool;
+  std::vector<core::UnitRange> owned;  // this member's blocks (plan)
+  std::vector<std::uint64_t> chunk_start;  // chunk index where each owned range starts
+  std::uint64_t chunks = 0;
+  std::uint64_t window_units = 64;
+  std::uint64_t hold_down = 0;
+  std::array<WindowSlot, kSlots> slots;
+  std::atomic<bool> exhausted{false};  // relaxed: a hint for "none free" vs "not ready"
+  // Message thread only.
+  ::Roaring mirror;       // units streamed as in use or held down (a superset of the truth)
+  ::Roaring held;         // of those, freed and waiting for their hold-down
+  ::Roaring quarantined;  // in use since recovery because they may be
+  std::uint64_t cursor = 0;      // next chunk to look at
+  bool scan_needed = true;       // a unit was freed since a full lap found nothing
+
+  core::UnitRange chunk(std::uint64_t k) const {
+    const auto it = std::upper_bound(chunk_start.begin(), chunk_start.end(), k) - 1;
+    const std::size_t r = static_cast<std::size_t>(it - chunk_start.begin());
+    const std::uint64_t b = owned[r].begin + (k - *it) * window_units;
+    return {b, std::min(b + window_units, owned[r].end)};
+  }
+};
+
+struct Member::Replica {
+  bool complete = false;
+  Incarnation of;
+  std::uint64_t seq = 0;
+  std::vector<::Roaring> in_use;
+  struct Win {
+    OpenWindow w;
+    std::uint64_t until;
+  };
+  std::vector<Win> windows;
+  std::map<std::pair<std::uint32_t, std::uint64_t>, std::uint64_t> held;  // (pool, unit) -> until
+};
+
+struct Member::Peer {
+  std::uint32_t id = 0;
+  Incarnation inc;  // the highest seen (fencing)
+  Channel ch;
+  bool needs_seed = true;
+  ReplicaReport report;  // its replica of us, as it last said
+  bool report_valid = false;
+  Replica replica;  // our replica of its usage
+  std::vector<Record> outbox;
+  std::uint64_t last_sent = 0;
+  bool owe = false;
+  bool gen_answered = false, gen_complete = false;
+  std::uint32_t gen_max = 0;
+  bool recover_answered = false, recover_complete = false;
+  std::shared_ptr<const UsageSnapshot> recover_snapshot;
+  std::uint64_t last_request = 0;
+};
+
+class Member::Worker {
+ public:
+  Worker(Member& m, std::size_t ring) : ring_(std::bit_ceil(std::max<std::size_t>(ring, 2))) {
+    for (auto& ps : m.pools_) pool_workers_.push_back(std::make_unique<core::Pool::Worker>(*ps->pool));
+    current_.resize(m.pools_.size());
+  }
+
+ private:
+  friend class Member;
+  struct Current {
+    WindowSlot* slot = nullptr;
+    std::uint64_t word = 0;
+    core::UnitRange range;
+    LeaseTag tag;
+    std::uint64_t lease_end = 0;
+  };
+  bool push(const RingItem& item) noexcept {
+    const std::uint64_t t = tail_.load(std::memory_order_relaxed);   // only this thread writes tail
+    const std::uint64_t h = head_.load(std::memory_order_acquire);   // cells below head are free again
+    if (t - h >= ring_.size()) {
+      ring_full_.fetch_add(1, std::memory_order_relaxed);
+      return false;
+    }
+    ring_[t & (ring_.size() - 1)] = item;
+    tail_.store(t + 1, std::memory_order_release);  // publishes the item
+    return true;
+  }
+
+  std::vector<std::unique_ptr<core::Pool::Worker>> pool_workers_;
+  std::vector<Current> current_;
+  std::uint32_t rotor_ = 0;
+  std::vector<RingItem> ring_;
+  alignas(64) std::atomic<std::uint64_t> tail_{0};
+  alignas(64) std::atomic<std::uint64_t> head_{0};
+  std::atomic<std::uint64_t> ring_full_{0};  // statistics (relaxed)
+  std::atomic<std::uint64_t> undone_{0};     // statistics (relaxed)
+  std::atomic<std::uint64_t> refused_{0};    // releases naming no unit of any pool (relaxed)
+};
+
+// ---------------------------------------------------------------- creation
+
+Member::Member(const MemberOptions& options) : id_(options.id), options_(options), plan_(options.plan) {}
+Member::~Member() = default;
+
+Result<std::unique_ptr<Member>> Member::create(const MemberOptions& options) {
+  if (!options.plan) return Status(StatusCode::kInvalidArgument, "member has no plan");
+  const Plan& plan = *options.plan;
+  if (!plan.has_member(options.id))
+    return Status(StatusCode::kNotFound, "member id is not in the plan").with_number(options.id, "member");
+  if (options.pools.size() != plan.pool_count())
+    return Status(StatusCode::kInvalidArgument, "pool count differs from the plan").with_number(options.pools.size(), "pools");
+  if (!std::has_single_bit(options.window_units) || options.window_units < 64)
+    return Status(StatusCode::kInvalidArgument, "window size is not a power of two of at least 64 units")
+        .with_number(options.window_units, "units");
+  if (options.lease == 0) return Status(StatusCode::kInvalidArgument, "lease is zero");
+  if (options.windows_ahead == 0 || options.windows_ahead > kSlots / 2)
+    return Status(StatusCode::kOutOfRange, "windows_ahead must be 1..16").with_number(options.windows_ahead);
+  const std::uint32_t p = static_cast<std::uint32_t>(plan.members().size() - 1);
+  std::uint32_t a = options.ack_quorum != 0 ? options.ack_quorum : (p + 1) / 2;
+  std::uint32_t r = options.answer_quorum != 0 ? options.answer_quorum : p - a + 1;
+  if (p == 0) a = r = 0;
+  if (p > 0 && (a > p || r > p || a + r <= p || 2 * r <= p))
+    return Status(StatusCode::kInvalidArgument, "quorums must satisfy A + R > p and 2R > p, A <= p, R <= p")
+        .with_number(p, "peers");
+
+  std::unique_ptr<Member> m(new Member(options));
+  m->ack_quorum_ = a;
+  m->answer_quorum_ = r;
+  for (std::size_t i = 0; i < options.pools.size(); ++i) {
+    core::PoolConfig cfg = options.pools[i];
+    const std::uint64_t hold = cfg.hold_down;
+    cfg.hold_down = 0;  // the member holds units down itself (the hold-down is replicated)
+    auto pool = core::Pool::create(cfg);
+    if (!pool.ok()) return pool.status();
+    if (pool.value()->size() != plan.units(i))
+      return Status(StatusCode::kInvalidArgument, "pool size differs from the plan").with_number(i, "pool");
+    auto ps = std::make_unique<PoolState>();
+    ps->pool = std::move(pool.value());
+    ps->hold_down = hold;
+    ps->window_units = std::min(options.window_units, plan.block_units(i));
+    ps->owned = plan.ranges_of(i, options.id);
+    for (const auto& rg : ps->owned) {
+      ps->chunk_start.push_back(ps->chunks);
+      ps->chunks += (rg.size() + ps->window_units - 1) / ps->window_units;
+    }
+    m->pools_.push_back(std::move(ps));
+  }
+  for (const MemberSpec& spec : plan.members()) {
+    if (spec.id == options.id) continue;
+    auto peer = std::make_unique<Peer>();
+    peer->id = spec.id;
+    peer->ch = Channel(options.channel_capacity);
+    m->peers_.emplace(spec.id, std::move(peer));
+  }
+  for (auto& ps : m->pools_) m->msg_workers_.push_back(std::make_unique<core::Pool::Worker>(*ps->pool));
+  if (options.fresh) {
+    m->inc_ = Incarnation{1, options.nonce};
+    m->phase_ = MemberPhase::kReady;
+  } else {
+    m->inc_ = Incarnation{0, options.nonce};
+  }
+  return m;
+}
+
+Member::Worker* Member::create_worker() {
+  if (workers_.size() >= options_.max_workers) return nullptr;
+  workers_.push_back(std::make_unique<Worker>(*this, options_.release_ring));
+  return workers_.back().get();
+}
+
+Status Member::set_membership(std::shared_ptr<const Plan> plan) {
+  if (!plan) return Status(StatusCode::kInvalidArgument, "no plan");
+  if (plan.get() == plan_.get() || plan->epoch() == plan_->epoch()) return Status::ok_status();
+  return Status(StatusCode::kFailedPrecondition, "re-division to a new epoch is not built yet")
+      .with_number(plan->epoch(), "epoch");
+}
+
+// ---------------------------------------------------------------- hot path
+
+MemberAllocation Member::allocate(Worker& w, std::uint32_t pool) noexcept {
+  if (pool >= pools_.size()) return {MemberStatus::kNoSuchPool, {}};
+  PoolState& ps = *pools_[pool];
+  Worker::Current& cur = w.current_[pool];
+  core::Pool::Worker& pw = *w.pool_workers_[pool];
+  const std::uint64_t now = now_.load(std::memory_order_relaxed);
+  for (std::size_t attempt = 0; attempt <= kSlots; ++attempt) {
+    if (cur.slot != nullptr) {
+      if (now < cur.lease_end) {
+        const core::PoolAllocation a = ps.pool->allocate_in(pw, cur.range, 0);
+        if (a.ok()) {
+          // seq_cst: pairs with the close CAS (see the top of this file).
+          if (cur.slot->state.load(std::memory_order_seq_cst) == cur.word) return {MemberStatus::kOk, {pool, a.unit, cur.tag}};
+          (void)ps.pool->release(pw, a.unit, 0);  // the window is closing: give it back unused
+          w.undone_.fetch_add(1, std::memory_order_relaxed);
+        } else {
+          std::uint64_t expect = cur.word;  // full: let the message thread close it
+          cur.slot->state.compare_exchange_strong(expect, with_phase(cur.word, kExhausted), std::memory_order_acq_rel,
+                                                  std::memory_order_relaxed);
+        }
+      }
+      cur.slot = nullptr;
+    }
+    bool found = false;
+    for (std::size_t k = 0; k < kSlots && !found; ++k) {
+      WindowSlot& s = ps.slots[(w.rotor_ + k) % kSlots];
+      std::uint64_t st = s.state.load(std::memory_order_acquire);
+      if (phase_of(st) != kReady) continue;
+      if (!s.state.compare_exchange_strong(st, with_phase(st, kActive), std::memory_order_acquire,
+                                           std::memory_order_relaxed))
+        continue;
+      cur.slot = &s;
+      cur.word = with_phase(st, kActive);
+      cur.range = {s.begin.load(std::memory_order_relaxed), s.end.load(std::memory_order_relaxed)};
+      cur.tag = unpack_tag(s.tag.load(std::memory_order_relaxed));
+      cur.lease_end = s.lease_end.load(std::memory_order_relaxed);
+      w.rotor_ = static_cast<std::uint32_t>((w.rotor_ + k + 1) % kSlots);
+      found = true;
+    }
+    if (!found) {
+      return {ps.exhausted.load(std::memory_order_relaxed) ? MemberStatus::kNoneFree : MemberStatus::kNotReady, {}};
+    }
+  }
+  return {MemberStatus::kNotReady, {}};
+}
+
+std::pair<MemberAllocation, MemberAllocation> Member::allocate_dual(Worker& w, std::uint32_t pool_a,
+                                                                    std::uint32_t pool_b) noexcept {
+  MemberAllocation a = allocate(w, pool_a);
+  if (!a.ok()) return {a, MemberAllocation{a.status, {}}};
+  MemberAllocation b = allocate(w, pool_b);
+  if (!b.ok()) {
+    release(w, a.lease);  // all or nothing
+    return {MemberAllocation{b.status, {}}, b};
+  }
+  return {a, b};
+}
+
+void Member::release(Worker& w, const Lease& lease) noexcept {
+  if (lease.pool >= pools_.size() || lease.unit >= pools_[lease.pool]->pool->size()) {
+    w.refused_.fetch_add(1, std::memory_order_relaxed);
+    return;
+  }
+  (void)w.push(RingItem{0, lease.pool, lease.unit, lease.tag});
+}
+
+MemberStatus Member::claim(Worker& w, std::uint32_t pool, std::uint64_t unit, Lease* lease) noexcept {
+  if (pool >= pools_.size()) return MemberStatus::kNoSuchPool;
+  if (unit >= pools_[pool]->pool->size()) return MemberStatus::kOutOfRange;
+  if (!pools_[pool]->pool->is_static(unit)) return MemberStatus::kNotStatic;
+  (void)w.push(RingItem{1, pool, unit, {}});
+  if (lease != nullptr) *lease = Lease{pool, unit, LeaseTag{0, 0}};
+  return MemberStatus::kOk;
+}
+
+// ---------------------------------------------------------------- message side
+
+Member::Peer* Member::peer(std::uint32_t id) {
+  auto it = peers_.find(id);
+  return it == peers_.end() ? nullptr : it->second.get();
+}
+
+void Member::adopt(Peer& p, const Incarnation& inc) {
+  // A new incarnation of the peer: what was queued for the old one is gone
+  // with it (releases are never re-sent to a later incarnation).
+  auto count_releases = [&](const std::vector<Record>& rs) {
+    for (const Record& r : rs)
+      if (r.kind == RecordKind::kRelease) ++counters_.releases_dropped_gone;
+  };
+  p.ch.for_each_unacked(count_releases);
+  count_releases(p.outbox);
+  p.outbox.clear();
+  p.ch.reset();
+  p.inc = inc;
+  p.needs_seed = true;
+  p.report_valid = false;
+  p.report = {};
+  p.recover_answered = false;
+  p.recover_snapshot.reset();
+}
+
+bool Member::accept_incarnation(Peer& p, const Incarnation& inc) {
+  if (inc.generation > p.inc.generation) {
+    adopt(p, inc);
+    return true;
+  }
+  if (inc.generation == p.inc.generation) {
+    if (inc.nonce == p.inc.nonce) return true;
+    ++counters_.incarnation_alarms;  // two incarnations of one generation: the first seen wins
+    return false;
+  }
+  ++counters_.fenced_frames;
+  return false;
+}
+
+Frame Member::frame_to(const Peer& p, FrameKind kind) const {
+  Frame f;
+  f.kind = kind;
+  f.from = id_;
+  f.to = p.id;
+  f.from_inc = inc_;
+  f.to_inc = p.inc;
+  f.ack = p.ch.cumulative_ack();
+  f.replica = report_for(p);
+  return f;
+}
+
+ReplicaReport Member::report_for(const Peer& p) const {
+  ReplicaReport r;
+  r.complete = (p.replica.complete && p.replica.of == p.inc) || !options_.rules.complete_replica_votes;
+  r.seq = p.replica.seq;
+  return r;
+}
+
+std::uint64_t Member::emit_stream(Record r) {
+  r.stream_seq = ++stream_seq_;
+  for (auto& [pid, p] : peers_)
+    if (p->inc.generation != 0 && !p->needs_seed) p->outbox.push_back(r);
+  return r.stream_seq;
+}
+
+void Member::on_frame(const Frame& f, std::uint64_t now) {
+  now_local_ = std::max(now_local_, now);
+  now_.store(now_local_, std::memory_order_relaxed);
+  Peer* pp = f.to == id_ ? peer(f.from) : nullptr;
+  if (pp == nullptr) {
+    ++counters_.refused_records;
+    return;
+  }
+  Peer& p = *pp;
+  if (f.kind == FrameKind::kGenQuery) {
+    Frame a = frame_to(p, FrameKind::kGenAnswer);
+    a.to_inc = f.from_inc;
+    a.max_generation = p.inc.generation;
+    a.complete = p.replica.complete || !options_.rules.complete_replica_votes;
+    a.replica = {};
+    outgoing_.push_back(std::move(a));
+    return;
+  }
+  if (f.from_inc.generation == 0) return;  // only queries come from a member without a generation
+  if (!accept_incarnation(p, f.from_inc)) return;
+  if (f.kind == FrameKind::kGenAnswer) {
+    if (phase_ == MemberPhase::kQueryingGeneration && f.to_inc == inc_) {
+      p.gen_answered = true;
+      p.gen_max = f.max_generation;
+      p.gen_complete = f.complete;
+    }
+    return;
+  }
+  if (!(f.to_inc == inc_) || inc_.generation == 0) {
+    // Addressed to an older incarnation of us (or sent before the peer knew us).
+    for (const Record& r : f.records)
+      if (r.kind == RecordKind::kRelease) ++counters_.releases_to_gone_received;
+    return;
+  }
+  switch (f.kind) {
+    case FrameKind::kRecoverRequest: {
+      Frame a = frame_to(p, FrameKind::kRecoverAnswer);
+      a.complete = p.replica.complete || !options_.rules.complete_replica_votes;
+      if (a.complete) a.snapshot = replica_snapshot(p.replica);
+      outgoing_.push_back(std::move(a));
+      return;
+    }
+    case FrameKind::kRecoverAnswer:
+      if (phase_ == MemberPhase::kRecovering && !p.recover_answered) {
+        p.recover_answered = true;
+        p.recover_complete = f.complete && f.snapshot != nullptr;
+        p.recover_snapshot = f.snapshot;
+      }
+      return;
+    case FrameKind::kData: {
+      p.ch.on_ack(f.ack);
+      p.report = f.replica;
+      p.report_valid = true;
+      if (!f.replica.complete && phase_ == MemberPhase::kReady && !p.needs_seed && p.ch.unacked_batches() == 0)
+        p.needs_seed = true;  // it lost or never got our bulk copy
+      if (f.seq != 0) {
+        if (p.ch.accept(f.seq) == Channel::Accept::kNew) apply_records(p, f);
+        p.owe = true;
+      }
+      return;
+    }
+    default: return;
+  }
+}
+
+void Member::apply_records(Peer& p, const Frame& f) {
+  for (const Record& r : f.records) {
+    if (is_stream(r.kind)) {
+      apply_stream_record(p, r);
+      continue;
+    }
+    if (r.pool >= pools_.size() || r.unit >= pools_[r.pool]->pool->size() || plan_->owner(r.pool, r.unit) != id_) {
+      ++counters_.refused_records;  // not ours in this epoch: counted and ignored
+      continue;
+    }
+    RingItem item{static_cast<std::uint8_t>(r.kind == RecordKind::kClaim ? 1 : 0), r.pool, r.unit, r.tag};
+    route_release(item);
+  }
+}
+
+void Member::apply_stream_record(Peer& p, const Record& r) {
+  Replica& rp = p.replica;
+  if (r.kind == RecordKind::kSeed) {
+    const UsageSnapshot* s = r.seed.get();
+    bool valid = s != nullptr && s->in_use.size() == pools_.size();
+    for (std::size_t i = 0; valid && i < s->in_use.size(); ++i)
+      for (std::uint32_t u : s->in_use[i])
+        if (u >= pools_[i]->pool->size() || plan_->owner(i, u) != p.id) {
+          valid = false;
+          break;
+        }
+    if (!valid) {
+      ++counters_.refused_records;
+      rp.complete = false;
+      return;
+    }
+    rp.complete = true;
+    rp.of = p.inc;
+    rp.seq = r.stream_seq;
+    rp.in_use = s->in_use;
+    rp.windows.clear();
+    rp.held.clear();
+    for (const OpenWindow& w : s->windows) {
+      rp.windows.push_back({w, now_local_ + w.lease_left});
+      if (options_.observer != nullptr) options_.observer->window_applied(id_, p.id, p.inc, w);
+    }
+    for (const HeldUnit& h : s->held) rp.held[{h.pool, h.unit}] = now_local_ + h.remaining;
+    return;
+  }
+  if (!options_.rules.complete_replica_votes && !(rp.complete && rp.of == p.inc)) {
+    // Rule switched off (tests only): a peer without a bulk copy follows the stream as if it had one.
+    rp.complete = true;
+    rp.of = p.inc;
+    rp.in_use.assign(pools_.size(), ::Roaring());
+    rp.seq = r.stream_seq - 1;
+  }
+  if (!rp.complete || !(rp.of == p.inc)) return;  // waiting for a bulk copy
+  if (r.stream_seq != rp.seq + 1) {
+    ++counters_.refused_records;  // a gap: the replica can no longer be trusted
+    rp.complete = false;
+    return;
+  }
+  const bool pool_ok = r.pool < pools_.size();
+  const std::uint64_t units = pool_ok ? pools_[r.pool]->pool->size() : 0;
+  bool ok = pool_ok && r.unit < units;
+  if (ok && r.kind == RecordKind::kWindow)
+    ok = r.end > r.unit && r.end <= units && r.end - r.unit <= plan_->block_units(r.pool) &&
+         plan_->owner(r.pool, r.end - 1) == p.id;
+  if (ok) ok = plan_->owner(r.pool, r.unit) == p.id;
+  if (!ok) {
+    ++counters_.refused_records;  // a record for a block its sender does not own: refused
+    rp.complete = false;
+    return;
+  }
+  rp.seq = r.stream_seq;
+  switch (r.kind) {
+    case RecordKind::kWindow: {
+      OpenWindow w{r.pool, r.unit, r.end, r.tag, r.lease};
+      rp.windows.push_back({w, now_local_ + r.lease});
+      if (options_.observer != nullptr) options_.observer->window_applied(id_, p.id, p.inc, w);
+      break;
+    }
+    case RecordKind::kAlloc:
+      rp.in_use[r.pool].add(static_cast<std::uint32_t>(r.unit));
+      rp.held.erase({r.pool, r.unit});
+      break;
+    case RecordKind::kFree:
+      rp.in_use[r.pool].remove(static_cast<std::uint32_t>(r.unit));
+      rp.held[{r.pool, r.unit}] = now_local_ + pools_[r.pool]->hold_down;
+      break;
+    case RecordKind::kClose:
+      std::erase_if(rp.windows, [&](const Replica::Win& w) { return w.w.tag == r.tag && w.w.pool == r.pool; });
+      break;
+    default: break;
+  }
+}
+
+void Member::route_release(const RingItem& item) {
+  const std::uint32_t owner = plan_->owner(item.pool, item.unit);
+  if (owner == id_) {
+    if (phase_ != MemberPhase::kReady) {
+      if (pending_own_.size() < kPendingOwnMax) {
+        pending_own_.push_back(item);
+      } else if (item.op == 0) {
+        ++counters_.releases_dropped_full;
+      }
+      return;
+    }
+    if (item.op == 0) {
+      apply_own_release(item.pool, item.unit, item.tag);
+    } else {
+      apply_own_claim(item.pool, item.unit);
+    }
+    return;
+  }
+  Peer* p = peer(owner);
+  if (p == nullptr || p->inc.generation == 0) {
+    if (item.op == 0) ++counters_.releases_dropped_gone;  // no incarnation of the owner is known
+    return;
+  }
+  Record r;
+  r.kind = item.op == 0 ? RecordKind::kRelease : RecordKind::kClaim;
+  r.pool = item.pool;
+  r.unit = item.unit;
+  r.tag = item.tag;
+  p->outbox.push_back(r);
+}
+
+void Member::apply_own_release(std::uint32_t pool, std::uint64_t unit, const LeaseTag& tag) {
+  PoolState& ps = *pools_[pool];
+  if (tag.generation > inc_.generation) {
+    ++counters_.stale_releases;  // names an allocation no incarnation of ours made
+    return;
+  }
+  const std::uint32_t u = static_cast<std::uint32_t>(unit);
+  if (ps.held.contains(u)) {
+    ++counters_.double_releases;
+    return;
+  }
+  if (!ps.mirror.contains(u)) {
+    if (!ps.pool->test(unit)) {
+      ++counters_.double_releases;
+      return;
+    }
+    ps.mirror.add(u);  // allocated since the last capture: stream it before its free
+    Record a;
+    a.kind = RecordKind::kAlloc;
+    a.pool = pool;
+    a.unit = unit;
+    emit_stream(a);
+  }
+  ps.quarantined.remove(u);
+  Record fr;
+  fr.kind = RecordKind::kFree;
+  fr.pool = pool;
+  fr.unit = unit;
+  emit_stream(fr);
+  if (ps.hold_down > 0) {
+    ps.held.add(u);
+    hold_[{now_local_ + ps.hold_down, pool, unit}] = true;
+  } else {
+    (void)ps.pool->release(*msg_workers_[pool], unit, 0);
+    ps.mirror.remove(u);
+    ps.scan_needed = true;
+  }
+}
+
+void Member::apply_own_claim(std::uint32_t pool, std::uint64_t unit) {
+  PoolState& ps = *pools_[pool];
+  if (!ps.pool->is_static(unit)) {
+    ++counters_.refused_records;
+    return;
+  }
+  const core::UnitStatus st = ps.pool->claim(*msg_workers_[pool], unit);
+  if (st == core::UnitStatus::kInUse) {
+    ++counters_.duplicate_claims;  // reported: two sessions were given this static unit
+    return;
+  }
+  if (st != core::UnitStatus::kOk) {
+    ++counters_.refused_records;
+    return;
+  }
+  ps.mirror.add(static_cast<std::uint32_t>(unit));
+  Record a;
+  a.kind = RecordKind::kAlloc;
+  a.pool = pool;
+  a.unit = unit;
+  emit_stream(a);
+}
+
+void Member::drain_rings() {
+  for (auto& w : workers_) {
+    const std::uint64_t h = w->head_.load(std::memory_order_relaxed);  // only this thread writes head
+    const std::uint64_t t = w->tail_.load(std::memory_order_acquire);  // items below tail are written
+    for (std::uint64_t i = h; i < t; ++i) route_release(w->ring_[i & (w->ring_.size() - 1)]);
+    w->head_.store(t, std::memory_order_release);  // the producer may reuse these cells
+  }
+}
+
+void Member::capture_window(PoolState& ps, std::uint32_t pool, WindowSlot& s) {
+  const std::uint64_t b = s.begin.load(std::memory_order_relaxed);
+  const std::uint64_t e = s.end.load(std::memory_order_relaxed);
+  for (std::uint64_t u = b; u < e; ++u) {
+    if (ps.mirror.contains(static_cast<std::uint32_t>(u))) continue;
+    if (!ps.pool->test(u)) continue;  // seq_cst loads: see the close protocol at the top
+    ps.mirror.add(static_cast<std::uint32_t>(u));
+    Record a;
+    a.kind = RecordKind::kAlloc;
+    a.pool = pool;
+    a.unit = u;
+    emit_stream(a);
+  }
+}
+
+void Member::capture_allocations() {
+  for (std::uint32_t i = 0; i < pools_.size(); ++i) {
+    PoolState& ps = *pools_[i];
+    for (WindowSlot& s : ps.slots) {
+      const std::uint64_t ph = phase_of(s.state.load(std::memory_order_acquire));
+      if (ph == kActive || ph == kExhausted) capture_window(ps, i, s);
+    }
+  }
+}
+
+void Member::close_windows() {
+  for (std::uint32_t i = 0; i < pools_.size(); ++i) {
+    PoolState& ps = *pools_[i];
+    for (WindowSlot& s : ps.slots) {
+      std::uint64_t st = s.state.load(std::memory_order_acquire);
+      const std::uint64_t ph = phase_of(st);
+      if (ph == kEmpty) continue;
+      const bool expired = now_local_ >= s.lease_end.load(std::memory_order_relaxed);
+      if (!(expired || ph == kExhausted)) continue;
+      // Workers change the word only Ready -> Active -> Exhausted; retry until Closing sticks.
+      while (!s.state.compare_exchange_weak(st, with_phase(st, kClosing), std::memory_order_seq_cst,
+                                            std::memory_order_seq_cst)) {
+      }
+      capture_window(ps, i, s);
+      Record c;
+      c.kind = RecordKind::kClose;
+      c.pool = i;
+      c.unit = s.begin.load(std::memory_order_relaxed);
+      c.tag = unpack_tag(s.tag.load(std::memory_order_relaxed));
+      emit_stream(c);
+      ps.scan_needed = true;
+      s.state.store(((st >> 3) + 1) << 3 | kEmpty, std::memory_order_release);
+    }
+  }
+}
+
+std::uint32_t Member::acks_for(std::uint64_t stream_seq) const {
+  std::uint32_t n = options_.rules.peers_only_quorum ? 0 : 1;
+  for (const auto& [pid, p] : peers_)
+    if (p->report_valid && p->report.complete && p->report.seq >= stream_seq) ++n;
+  return n;
+}
+
+void Member::promote_windows() {
+  for (auto& psp : pools_) {
+    for (WindowSlot& s : psp->slots) {
+      const std::uint64_t st = s.state.load(std::memory_order_relaxed);
+      if (phase_of(st) != kPending) continue;
+      if (acks_for(s.stream_seq) >= ack_quorum_) s.state.store(with_phase(st, kReady), std::memory_order_release);
+    }
+  }
+}
+
+void Member::reserve_windows() {
+  for (std::uint32_t i = 0; i < pools_.size(); ++i) {
+    PoolState& ps = *pools_[i];
+    std::uint32_t waiting = 0;
+    bool free_slot = false;
+    for (WindowSlot& s : ps.slots) {
+      const std::uint64_t ph = phase_of(s.state.load(std::memory_order_relaxed));
+      if (ph == kPending || ph == kReady) ++waiting;
+      if (ph == kEmpty) free_slot = true;
+    }
+    bool found_any = false;
+    while (waiting < options_.windows_ahead && free_slot && ps.scan_needed && ps.chunks > 0) {
+      // Next chunk (a window-sized piece of an owned block) not open already and with a free dynamic unit.
+      bool found = false;
+      core::UnitRange range;
+      for (std::uint64_t n = 0; n < ps.chunks && !found; ++n) {
+        const std::uint64_t k = (ps.cursor + n) % ps.chunks;
+        range = ps.chunk(k);
+        bool open = false;
+        for (WindowSlot& s : ps.slots)
+          if (phase_of(s.state.load(std::memory_order_relaxed)) != kEmpty &&
+              s.begin.load(std::memory_order_relaxed) == range.begin)
+            open = true;
+        if (open) continue;
+        for (std::uint64_t u = range.begin; u < range.end && !found; ++u)
+          found = !ps.pool->test(u) && !ps.pool->is_excluded(u) && !ps.pool->is_static(u);
+        if (found) ps.cursor = (k + 1) % ps.chunks;
+      }
+      if (!found) {
+        ps.scan_needed = false;  // a full lap found nothing: look again once something is freed
+        break;
+      }
+      found_any = true;
+      WindowSlot* slot = nullptr;
+      for (WindowSlot& s : ps.slots)
+        if (phase_of(s.state.load(std::memory_order_relaxed)) == kEmpty) {
+          slot = &s;
+          break;
+        }
+      const LeaseTag tag{inc_.generation, ++window_counter_};
+      const std::uint64_t lease_end = now_local_ + options_.lease;
+      slot->begin.store(range.begin, std::memory_order_relaxed);
+      slot->end.store(range.end, std::memory_order_relaxed);
+      slot->lease_end.store(lease_end, std::memory_order_relaxed);
+      slot->tag.store(pack_tag(tag), std::memory_order_relaxed);
+      Record r;
+      r.kind = RecordKind::kWindow;
+      r.pool = i;
+      r.unit = range.begin;
+      r.end = range.end;
+      r.lease = options_.lease;
+      r.tag = tag;
+      slot->stream_seq = emit_stream(r);
+      ++counters_.windows_reserved;
+      if (options_.observer != nullptr)
+        options_.observer->window_reserved(id_, inc_, OpenWindow{i, range.begin, range.end, tag, options_.lease},
+                                           lease_end);
+      const std::uint64_t st = slot->state.load(std::memory_order_relaxed);
+      slot->state.store(with_phase(st, kPending), std::memory_order_release);
+      ++waiting;
+      free_slot = false;
+      for (WindowSlot& s : ps.slots)
+        if (phase_of(s.state.load(std::memory_order_relaxed)) == kEmpty) free_slot = true;
+    }
+    ps.exhausted.store(!found_any && waiting == 0 && !ps.scan_needed, std::memory_order_relaxed);
+  }
+}
+
+void Member::expire_hold_downs() {
+  while (!hold_.empty() && std::get<0>(hold_.begin()->first) <= now_local_) {
+    const auto [until, pool, unit] = hold_.begin()->first;
+    hold_.erase(hold_.begin());
+    PoolState& ps = *pools_[pool];
+    (void)ps.pool->release(*msg_workers_[pool], unit, 0);
+    ps.mirror.remove(static_cast<std::uint32_t>(unit));
+    ps.held.remove(static_cast<std::uint32_t>(unit));
+    ps.scan_needed = true;
+  }
+}
+
+std::shared_ptr<const UsageSnapshot> Member::own_snapshot() const {
+  auto s = std::make_shared<UsageSnapshot>();
+  s->of = inc_;
+  s->stream_seq = stream_seq_;
+  for (std::uint32_t i = 0; i < pools_.size(); ++i) {
+    const PoolState& ps = *pools_[i];
+    ::Roaring in_use = ps.mirror - ps.held;
+    if (!options_.rules.reseed_quarantined_in_use) in_use -= ps.quarantined;
+    s->in_use.push_back(std::move(in_use));
+    for (const WindowSlot& w : ps.slots) {
+      if (phase_of(w.state.load(std::memory_order_relaxed)) == kEmpty) continue;
+      const std::uint64_t end = w.lease_end.load(std::memory_order_relaxed);
+      s->windows.push_back(OpenWindow{i, w.begin.load(std::memory_order_relaxed), w.end.load(std::memory_order_relaxed),
+                                      unpack_tag(w.tag.load(std::memory_order_relaxed)),
+                                      end > now_local_ ? end - now_local_ : 0});
+    }
+  }
+  for (const auto& [key, unused] : hold_) {
+    const auto [until, pool, unit] = key;
+    s->held.push_back({pool, unit, until > now_local_ ? until - now_local_ : 0});
+  }
+  return s;
+}
+
+std::shared_ptr<const UsageSnapshot> Member::replica_snapshot(const Replica& r) const {
+  auto s = std::make_shared<UsageSnapshot>();
+  s->of = r.of;
+  s->stream_seq = r.seq;
+  s->in_use = r.in_use;
+  if (s->in_use.size() != pools_.size()) s->in_use.assign(pools_.size(), ::Roaring());
+  for (const auto& w : r.windows) {
+    OpenWindow ow = w.w;
+    ow.lease_left = w.until > now_local_ ? w.until - now_local_ : 0;
+    s->windows.push_back(ow);
+  }
+  for (const auto& [key, until] : r.held)
+    if (until > now_local_) s->held.push_back({key.first, key.second, until - now_local_});
+  return s;
+}
+
+void Member::query_generation() {
+  const std::uint32_t need = options_.rules.peers_only_quorum ? answer_quorum_ : (answer_quorum_ > 0 ? answer_quorum_ - 1 : 0);
+  std::uint32_t complete = 0;
+  std::uint32_t max_gen = 0;
+  for (auto& [pid, p] : peers_) {
+    if (!p->gen_answered) continue;
+    max_gen = std::max(max_gen, p->gen_max);
+    if (p->gen_complete) ++complete;
+  }
+  if (!peers_.empty() && complete >= need) {
+    inc_ = Incarnation{max_gen + 1, options_.nonce};
+    phase_ = MemberPhase::kRecovering;
+    for (auto& [pid, p] : peers_) p->last_request = 0;
+    request_recovery();
+    return;
+  }
+  if (queried_once_ && now_local_ < last_query_ + options_.retransmit) return;
+  queried_once_ = true;
+  last_query_ = now_local_;
+  for (auto& [pid, p] : peers_) {
+    if (p->gen_answered) continue;
+    Frame f;
+    f.kind = FrameKind::kGenQuery;
+    f.from = id_;
+    f.to = pid;
+    f.from_inc = inc_;
+    outgoing_.push_back(std::move(f));
+  }
+}
+
+void Member::request_recovery() {
+  const std::uint32_t need = options_.rules.peers_only_quorum ? answer_quorum_ : (answer_quorum_ > 0 ? answer_quorum_ - 1 : 0);
+  std::uint32_t complete = 0;
+  for (auto& [pid, p] : peers_)
+    if (p->recover_answered && p->recover_complete) ++complete;
+  if (complete >= need) {
+    finish_recovery();
+    return;
+  }
+  for (auto& [pid, p] : peers_) {
+    if (p->recover_answered || p->inc.generation == 0) continue;
+    if (p->last_request != 0 && now_local_ < p->last_request + options_.retransmit) continue;
+    p->last_request = now_local_ + (now_local_ == 0 ? 1 : 0);
+    outgoing_.push_back(frame_to(*p, FrameKind::kRecoverRequest));
+  }
+}
+
+void Member::finish_recovery() {
+  // The most recent replica, by (generation, stream sequence); ties: the lowest peer id (map order).
+  const UsageSnapshot* best = nullptr;
+  for (auto& [pid, p] : peers_) {
+    if (!p->recover_answered || !p->recover_complete) continue;
+    const UsageSnapshot* s = p->recover_snapshot.get();
+    if (best == nullptr || std::pair(s->of.generation, s->stream_seq) > std::pair(best->of.generation, best->stream_seq))
+      best = s;
+  }
+  UsageSnapshot empty;
+  empty.in_use.assign(pools_.size(), ::Roaring());
+  if (best == nullptr) best = &empty;  // only when the owner counted itself (a rule switched off)
+  for (std::uint32_t i = 0; i < pools_.size() && i < best->in_use.size(); ++i) {
+    PoolState& ps = *pools_[i];
+    for (std::uint32_t u : best->in_use[i]) {
+      if (u >= ps.pool->size() || plan_->owner(i, u) != id_ || ps.pool->is_excluded(u)) continue;
+      (void)ps.pool->claim(*msg_workers_[i], u);
+      ps.mirror.add(u);
+    }
+  }
+  if (options_.rules.quarantine_open_windows) {
+    for (const OpenWindow& w : best->windows) {
+      if (w.pool >= pools_.size()) continue;
+      PoolState& ps = *pools_[w.pool];
+      for (std::uint64_t u = w.begin; u < w.end && u < ps.pool->size(); ++u) {
+        const auto u32 = static_cast<std::uint32_t>(u);
+        if (ps.mirror.contains(u32) || plan_->owner(w.pool, u) != id_ || ps.pool->is_excluded(u) ||
+            ps.pool->is_static(u))
+          continue;
+        (void)ps.pool->claim(*msg_workers_[w.pool], u);  // maybe in use: quarantined until an audit
+        ps.mirror.add(u32);
+        ps.quarantined.add(u32);
+        ++counters_.quarantined;
+      }
+    }
+  }
+  if (options_.rules.restore_hold_down) {
+    for (const HeldUnit& h : best->held) {
+      if (h.pool >= pools_.size()) continue;
+      PoolState& ps = *pools_[h.pool];
+      const auto u32 = static_cast<std::uint32_t>(h.unit);
+      if (h.unit >= ps.pool->size() || ps.mirror.contains(u32) || plan_->owner(h.pool, h.unit) != id_ ||
+          ps.pool->is_excluded(h.unit))
+        continue;
+      (void)ps.pool->claim(*msg_workers_[h.pool], h.unit);
+      ps.mirror.add(u32);
+      ps.held.add(u32);
+      hold_[{now_local_ + h.remaining, h.pool, h.unit}] = true;
+    }
+  }
+  stream_seq_ = 0;
+  for (auto& [pid, p] : peers_) {
+    p->needs_seed = true;  // the re-seed: our rebuilt state, quarantined units in use
+    p->recover_snapshot.reset();
+  }
+  phase_ = MemberPhase::kReady;
+  std::vector<RingItem> pending;
+  pending.swap(pending_own_);
+  for (const RingItem& item : pending) route_release(item);
+}
+
+void Member::flush() {
+  for (auto& [pid, pp] : peers_) {
+    Peer& p = *pp;
+    bool sent = false;
+    if (p.inc.generation != 0 && inc_.generation != 0) {
+      if (phase_ == MemberPhase::kReady && p.needs_seed && p.ch.unacked_records() <= p.ch.capacity() / 2) {
+        std::erase_if(p.outbox, [](const Record& r) { return is_stream(r.kind); });  // the seed covers them
+        Record seed;
+        seed.kind = RecordKind::kSeed;
+        seed.stream_seq = stream_seq_;
+        seed.seed = own_snapshot();
+        if (p.ch.push({std::move(seed)}) != 0) {
+          p.needs_seed = false;
+          ++counters_.seeds_sent;
+        }
+      }
+      if (!p.outbox.empty()) {
+        if (p.ch.push(p.outbox) == 0) {
+          bool stream = false;
+          for (const Record& r : p.outbox) {
+            if (r.kind == RecordKind::kRelease) ++counters_.releases_dropped_full;
+            if (is_stream(r.kind)) stream = true;
+          }
+          if (stream && !p.needs_seed) {
+            p.needs_seed = true;  // stale: a bulk copy later
+            ++counters_.stale_peers;
+          }
+        }
+        p.outbox.clear();
+      }
+      p.ch.due(now_local_, options_.retransmit, [&](std::uint64_t seq, const std::vector<Record>& records) {
+        Frame f = frame_to(p, FrameKind::kData);
+        f.seq = seq;
+        f.records = records;
+        outgoing_.push_back(std::move(f));
+        sent = true;
+      });
+    }
+    if (sent || p.owe || now_local_ >= p.last_sent + options_.heartbeat) {
+      if (!sent && inc_.generation != 0) outgoing_.push_back(frame_to(p, FrameKind::kData));
+      p.last_sent = now_local_;
+      p.owe = false;
+    }
+  }
+}
+
+void Member::on_tick(std::uint64_t now) {
+  now_local_ = std::max(now_local_, now);
+  now_.store(now_local_, std::memory_order_relaxed);
+  if (phase_ == MemberPhase::kQueryingGeneration) query_generation();
+  if (phase_ == MemberPhase::kRecovering) request_recovery();
+  drain_rings();
+  if (phase_ == MemberPhase::kReady) {
+    capture_allocations();
+    close_windows();
+    expire_hold_downs();
+    promote_windows();
+    reserve_windows();
+  }
+  std::uint64_t undone = 0, full = 0;
+  for (auto& w : workers_) {
+    undone += w->undone_.load(std::memory_order_relaxed);
+    full += w->ring_full_.load(std::memory_order_relaxed);
+  }
+  counters_.undone_allocations = undone;
+  counters_.releases_ring_full = full;
+  for (auto& [pid, p] : peers_)
+    std::erase_if(p->replica.held, [&](const auto& kv) { return kv.second <= now_local_; });
+  flush();
+}
+
+std::vector<Frame> Member::take_outgoing() {
+  std::vector<Frame> out;
+  out.swap(outgoing_);
+  return out;
+}
+
+const char* Member::not_ready_reason() const noexcept {
+  switch (phase_) {
+    case MemberPhase::kQueryingGeneration:
+      return peers_.empty() ? "restarted with no peers: rebuild from the session store"
+                            : "waiting for R peers with a complete replica of this member to state its generation";
+    case MemberPhase::kRecovering: return "waiting for R peers with a complete replica to send it";
+    case MemberPhase::kReady: return "";
+  }
+  return "";
+}
+
+bool Member::in_use(std::uint32_t pool, std::uint64_t unit) const noexcept {
+  return pool < pools_.size() && pools_[pool]->pool->test(unit);
+}
+bool Member::quarantined(std::uint32_t pool, std::uint64_t unit) const noexcept {
+  return pool < pools_.size() && pools_[pool]->quarantined.contains(static_cast<std::uint32_t>(unit));
+}
+bool Member::held_down(std::uint32_t pool, std::uint64_t unit) const noexcept {
+  return pool < pools_.size() && pools_[pool]->held.contains(static_cast<std::uint32_t>(unit));
+}
+bool Member::has_complete_replica(std::uint32_t owner) const noexcept {
+  auto it = peers_.find(owner);
+  return it != peers_.end() && it->second->replica.complete;
+}
+std::size_t Member::open_windows() const noexcept {
+  std::size_t n = 0;
+  for (const auto& ps : pools_)
+    for (const WindowSlot& s : ps->slots)
+      if (phase_of(s.state.load(std::memory_order_relaxed)) != kEmpty) ++n;
+  return n;
+}
+
+}  // namespace uepool::set

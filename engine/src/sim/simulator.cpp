@@ -1,0 +1,1 @@
+namespace uepool::sim {}
