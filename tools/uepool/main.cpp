@@ -1,9 +1,10 @@
-// uepool — the command line: `uepool net ...` (more subcommands come with
-// later layers: sim, plan, node, demo, inspect, bench).
+// uepool — the command line: `uepool net ...`, `uepool sim ...`, `uepool example`
+// (more subcommands come with later layers: plan, node, demo, inspect, bench).
 #include <CLI/CLI.hpp>
 
 #include "example_command.hpp"
 #include "net_command.hpp"
+#include "sim_command.hpp"
 
 int main(int argc, char** argv) {
   CLI::App app{"uepool — lock-free UE IP address and prefix allocation for 5G SMF sets"};
@@ -11,6 +12,7 @@ int main(int argc, char** argv) {
   int exit_code = 0;
   uepool::tools::add_net_command(app, exit_code);
   uepool::tools::add_example_command(app, exit_code);
+  uepool::tools::add_sim_command(app, exit_code);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

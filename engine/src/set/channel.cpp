@@ -1,4 +1,4 @@
-// Channel: go-back-N with cumulative acks. See uepool/set/channel.hpp.
+// Channel: sequence numbers, cumulative acks, a reorder buffer. See uepool/set/channel.hpp.
 #include "uepool/set/channel.hpp"
 
 namespace uepool::set {
@@ -18,19 +18,12 @@ void Channel::on_ack(std::uint64_t ack) noexcept {
   }
 }
 
-Channel::Accept Channel::accept(std::uint64_t seq) noexcept {
-  if (seq == expected_) {
-    ++expected_;
-    return Accept::kNew;
-  }
-  return seq < expected_ ? Accept::kDuplicate : Accept::kGap;
-}
-
 void Channel::reset() noexcept {
   out_.clear();
   unacked_records_ = 0;
   next_seq_ = 1;
   expected_ = 1;
+  reorder_.clear();
 }
 
 }  // namespace uepool::set

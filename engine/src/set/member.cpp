@@ -82,6 +82,7 @@ struct Member::RingItem {
   std::uint32_t pool = 0;
   std::uint64_t unit = 0;
   LeaseTag tag;
+  std::uint64_t claim = 0;
 };
 
 struct Member::PoolState {
@@ -97,6 +98,9 @@ struct Member::PoolState {
   ::Roaring mirror;       // units streamed as in use or held down (a superset of the truth)
   ::Roaring held;         // of those, freed and waiting for their hold-down
   ::Roaring quarantined;  // in use since recovery because they may be
+  std::map<std::uint64_t, std::uint64_t> claimed_by;  // static unit -> claim id (0: unknown, after recovery)
+  std::set<std::uint64_t> overtaken;                  // claims whose release arrived first (bounded)
+  std::multimap<std::uint64_t, std::uint64_t> waiting;  // static unit -> claims that found it claimed (bounded)
   std::uint64_t cursor = 0;      // next chunk to look at
   bool scan_needed = true;       // a unit was freed since a full lap found nothing
 
@@ -141,7 +145,8 @@ struct Member::Peer {
 
 class Member::Worker {
  public:
-  Worker(Member& m, std::size_t ring) : ring_(std::bit_ceil(std::max<std::size_t>(ring, 2))) {
+  Worker(Member& m, std::size_t ring, std::uint64_t claim_base)
+      : claim_next_(claim_base | 1), ring_(std::bit_ceil(std::max<std::size_t>(ring, 2))) {
     for (auto& ps : m.pools_) pool_workers_.push_back(std::make_unique<core::Pool::Worker>(*ps->pool));
     current_.resize(m.pools_.size());
   }
@@ -170,6 +175,7 @@ class Member::Worker {
   std::vector<std::unique_ptr<core::Pool::Worker>> pool_workers_;
   std::vector<Current> current_;
   std::uint32_t rotor_ = 0;
+  std::uint64_t claim_next_;  // claim ids: a random 64-bit base per worker, counting up
   std::vector<RingItem> ring_;
   alignas(64) std::atomic<std::uint64_t> tail_{0};
   alignas(64) std::atomic<std::uint64_t> head_{0};
@@ -245,7 +251,8 @@ Result<std::unique_ptr<Member>> Member::create(const MemberOptions& options) {
 
 Member::Worker* Member::create_worker() {
   if (workers_.size() >= options_.max_workers) return nullptr;
-  workers_.push_back(std::make_unique<Worker>(*this, options_.release_ring));
+  const std::uint64_t base = detail::mix64(options_.nonce ^ detail::mix64((std::uint64_t{id_} << 32) | workers_.size()));
+  workers_.push_back(std::make_unique<Worker>(*this, options_.release_ring, base));
   return workers_.back().get();
 }
 
@@ -321,15 +328,16 @@ void Member::release(Worker& w, const Lease& lease) noexcept {
     w.refused_.fetch_add(1, std::memory_order_relaxed);
     return;
   }
-  (void)w.push(RingItem{0, lease.pool, lease.unit, lease.tag});
+  (void)w.push(RingItem{0, lease.pool, lease.unit, lease.tag, lease.claim});
 }
 
 MemberStatus Member::claim(Worker& w, std::uint32_t pool, std::uint64_t unit, Lease* lease) noexcept {
   if (pool >= pools_.size()) return MemberStatus::kNoSuchPool;
   if (unit >= pools_[pool]->pool->size()) return MemberStatus::kOutOfRange;
   if (!pools_[pool]->pool->is_static(unit)) return MemberStatus::kNotStatic;
-  (void)w.push(RingItem{1, pool, unit, {}});
-  if (lease != nullptr) *lease = Lease{pool, unit, LeaseTag{0, 0}};
+  const std::uint64_t claim_id = w.claim_next_ += 2;  // odd base + 2k: unique per worker, never 0 ("unknown")
+  (void)w.push(RingItem{1, pool, unit, {}, claim_id});
+  if (lease != nullptr) *lease = Lease{pool, unit, LeaseTag{0, 0}, claim_id};
   return MemberStatus::kOk;
 }
 
@@ -344,8 +352,10 @@ void Member::adopt(Peer& p, const Incarnation& inc) {
   // A new incarnation of the peer: what was queued for the old one is gone
   // with it (releases are never re-sent to a later incarnation).
   auto count_releases = [&](const std::vector<Record>& rs) {
-    for (const Record& r : rs)
+    for (const Record& r : rs) {
       if (r.kind == RecordKind::kRelease) ++counters_.releases_dropped_gone;
+      if (r.kind == RecordKind::kClaim) ++counters_.claims_dropped;
+    }
   };
   p.ch.for_each_unacked(count_releases);
   count_releases(p.outbox);
@@ -429,8 +439,10 @@ void Member::on_frame(const Frame& f, std::uint64_t now) {
   }
   if (!(f.to_inc == inc_) || inc_.generation == 0) {
     // Addressed to an older incarnation of us (or sent before the peer knew us).
-    for (const Record& r : f.records)
+    for (const Record& r : f.records) {
       if (r.kind == RecordKind::kRelease) ++counters_.releases_to_gone_received;
+      if (r.kind == RecordKind::kClaim) ++counters_.claims_dropped;
+    }
     return;
   }
   switch (f.kind) {
@@ -455,7 +467,7 @@ void Member::on_frame(const Frame& f, std::uint64_t now) {
       if (!f.replica.complete && phase_ == MemberPhase::kReady && !p.needs_seed && p.ch.unacked_batches() == 0)
         p.needs_seed = true;  // it lost or never got our bulk copy
       if (f.seq != 0) {
-        if (p.ch.accept(f.seq) == Channel::Accept::kNew) apply_records(p, f);
+        (void)p.ch.receive(f.seq, f.records, [&](const std::vector<Record>& records) { apply_records(p, records); });
         p.owe = true;
       }
       return;
@@ -464,8 +476,8 @@ void Member::on_frame(const Frame& f, std::uint64_t now) {
   }
 }
 
-void Member::apply_records(Peer& p, const Frame& f) {
-  for (const Record& r : f.records) {
+void Member::apply_records(Peer& p, const std::vector<Record>& records) {
+  for (const Record& r : records) {
     if (is_stream(r.kind)) {
       apply_stream_record(p, r);
       continue;
@@ -474,7 +486,7 @@ void Member::apply_records(Peer& p, const Frame& f) {
       ++counters_.refused_records;  // not ours in this epoch: counted and ignored
       continue;
     }
-    RingItem item{static_cast<std::uint8_t>(r.kind == RecordKind::kClaim ? 1 : 0), r.pool, r.unit, r.tag};
+    RingItem item{static_cast<std::uint8_t>(r.kind == RecordKind::kClaim ? 1 : 0), r.pool, r.unit, r.tag, r.claim};
     route_release(item);
   }
 }
@@ -562,21 +574,21 @@ void Member::route_release(const RingItem& item) {
     if (phase_ != MemberPhase::kReady) {
       if (pending_own_.size() < kPendingOwnMax) {
         pending_own_.push_back(item);
-      } else if (item.op == 0) {
-        ++counters_.releases_dropped_full;
+      } else {
+        ++(item.op == 0 ? counters_.releases_dropped_full : counters_.claims_dropped);
       }
       return;
     }
     if (item.op == 0) {
-      apply_own_release(item.pool, item.unit, item.tag);
+      apply_own_release(item.pool, item.unit, item.tag, item.claim);
     } else {
-      apply_own_claim(item.pool, item.unit);
+      apply_own_claim(item.pool, item.unit, item.claim);
     }
     return;
   }
   Peer* p = peer(owner);
   if (p == nullptr || p->inc.generation == 0) {
-    if (item.op == 0) ++counters_.releases_dropped_gone;  // no incarnation of the owner is known
+    ++(item.op == 0 ? counters_.releases_dropped_gone : counters_.claims_dropped);  // no incarnation known
     return;
   }
   Record r;
@@ -584,16 +596,43 @@ void Member::route_release(const RingItem& item) {
   r.pool = item.pool;
   r.unit = item.unit;
   r.tag = item.tag;
+  r.claim = item.claim;
   p->outbox.push_back(r);
 }
 
-void Member::apply_own_release(std::uint32_t pool, std::uint64_t unit, const LeaseTag& tag) {
+void Member::apply_own_release(std::uint32_t pool, std::uint64_t unit, const LeaseTag& tag, std::uint64_t claim) {
   PoolState& ps = *pools_[pool];
   if (tag.generation > inc_.generation) {
     ++counters_.stale_releases;  // names an allocation no incarnation of ours made
     return;
   }
   const std::uint32_t u = static_cast<std::uint32_t>(unit);
+  if (claim != 0 && ps.pool->is_static(unit)) {
+    // A static claim and its release travel different paths (the session may
+    // have moved): the release can arrive first. Then the claim is void.
+    auto it = ps.claimed_by.find(unit);
+    const bool ours = it != ps.claimed_by.end() && (it->second == claim || it->second == 0);
+    if (!ours) {
+      auto [b, e] = ps.waiting.equal_range(unit);
+      for (auto w = b; w != e; ++w) {
+        if (w->second == claim) {
+          ps.waiting.erase(w);  // it never held the unit: nothing to free
+          return;
+        }
+      }
+      if (ps.overtaken.size() >= kPendingOwnMax) ps.overtaken.erase(ps.overtaken.begin());
+      ps.overtaken.insert(claim);
+      ++counters_.claims_overtaken;
+      return;
+    }
+    auto next = ps.waiting.find(unit);
+    if (next != ps.waiting.end()) {
+      it->second = next->second;  // the claim that waited (its session's release of the old one was late)
+      ps.waiting.erase(next);
+      return;
+    }
+    ps.claimed_by.erase(it);
+  }
   if (ps.held.contains(u)) {
     ++counters_.double_releases;
     return;
@@ -616,7 +655,7 @@ void Member::apply_own_release(std::uint32_t pool, std::uint64_t unit, const Lea
   fr.pool = pool;
   fr.unit = unit;
   emit_stream(fr);
-  if (ps.hold_down > 0) {
+  if (ps.hold_down > 0 && !ps.pool->is_static(unit)) {  // a static unit belongs to one UE: no hold-down
     ps.held.add(u);
     hold_[{now_local_ + ps.hold_down, pool, unit}] = true;
   } else {
@@ -626,21 +665,27 @@ void Member::apply_own_release(std::uint32_t pool, std::uint64_t unit, const Lea
   }
 }
 
-void Member::apply_own_claim(std::uint32_t pool, std::uint64_t unit) {
+void Member::apply_own_claim(std::uint32_t pool, std::uint64_t unit, std::uint64_t claim) {
   PoolState& ps = *pools_[pool];
   if (!ps.pool->is_static(unit)) {
     ++counters_.refused_records;
     return;
   }
+  if (ps.overtaken.erase(claim) != 0) return;  // its release came first: the session has ended
   const core::UnitStatus st = ps.pool->claim(*msg_workers_[pool], unit);
   if (st == core::UnitStatus::kInUse) {
-    ++counters_.duplicate_claims;  // reported: two sessions were given this static unit
+    // Reported: claimed twice. Either two sessions were given this static unit
+    // (UDM), or the first session's release is still on its way; the claim
+    // waits and takes the unit over when that release arrives.
+    ++counters_.duplicate_claims;
+    if (ps.waiting.size() < kPendingOwnMax) ps.waiting.emplace(unit, claim);
     return;
   }
   if (st != core::UnitStatus::kOk) {
     ++counters_.refused_records;
     return;
   }
+  ps.claimed_by[unit] = claim;
   ps.mirror.add(static_cast<std::uint32_t>(unit));
   Record a;
   a.kind = RecordKind::kAlloc;
@@ -975,6 +1020,7 @@ void Member::flush() {
           bool stream = false;
           for (const Record& r : p.outbox) {
             if (r.kind == RecordKind::kRelease) ++counters_.releases_dropped_full;
+            if (r.kind == RecordKind::kClaim) ++counters_.claims_dropped;
             if (is_stream(r.kind)) stream = true;
           }
           if (stream && !p.needs_seed) {

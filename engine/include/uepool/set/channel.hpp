@@ -1,8 +1,10 @@
 // uepool/set/channel.hpp — the reliable, ordered channel to one peer (sans I/O).
 //
-// Go-back-N: each batch of records gets the next sequence number; the
-// receiver accepts only the next one in order (a duplicate or a batch after a
-// gap is dropped: the sender retransmits), and acknowledges cumulatively.
+// Each batch of records gets the next sequence number. The receiver delivers
+// batches strictly in order: a batch after a gap waits in a bounded reorder
+// buffer (a frame network reorders freely), a duplicate is dropped, and the
+// acknowledgement is cumulative. On a timeout the sender sends every
+// unacknowledged batch again; the receiver's buffer absorbs what it had.
 // Unacknowledged records are bounded (`capacity`): `push` refuses a batch that
 // does not fit, and the member decides what that means (a stale peer to
 // re-seed later; a dropped, counted release). Never "a release is
@@ -14,6 +16,7 @@
 
 #include <cstdint>
 #include <deque>
+#include <map>
 #include <vector>
 
 #include "uepool/set/messages.hpp"
@@ -46,8 +49,11 @@ class Channel {
   [[nodiscard]] std::uint64_t retransmitted() const noexcept { return retransmitted_; }
 
   // --- receiving ---
-  enum class Accept : std::uint8_t { kNew, kDuplicate, kGap };
-  Accept accept(std::uint64_t seq) noexcept;
+  enum class Accept : std::uint8_t { kNew, kDuplicate, kBuffered, kRefused };
+  // receive — calls deliver(records) for this batch and every buffered one
+  // it unblocks, in sequence order. kRefused: too far ahead of the gap.
+  template <class Fn>
+  Accept receive(std::uint64_t seq, const std::vector<Record>& records, Fn&& deliver);
   [[nodiscard]] std::uint64_t cumulative_ack() const noexcept { return expected_ - 1; }
 
   void reset() noexcept;
@@ -65,7 +71,26 @@ class Channel {
   std::uint64_t next_seq_ = 1;
   std::uint64_t expected_ = 1;
   std::uint64_t retransmitted_ = 0;
+  std::map<std::uint64_t, std::vector<Record>> reorder_;  // seq -> batch, seq > expected_
+  static constexpr std::uint64_t kReorderWindow = 4096;   // batches buffered after a gap, at most
 };
+
+template <class Fn>
+Channel::Accept Channel::receive(std::uint64_t seq, const std::vector<Record>& records, Fn&& deliver) {
+  if (seq < expected_) return Accept::kDuplicate;
+  if (seq > expected_) {
+    if (seq - expected_ > kReorderWindow) return Accept::kRefused;
+    reorder_.emplace(seq, records);  // a duplicate of a buffered batch is ignored by emplace
+    return Accept::kBuffered;
+  }
+  deliver(records);
+  ++expected_;
+  for (auto it = reorder_.begin(); it != reorder_.end() && it->first == expected_; it = reorder_.erase(it)) {
+    deliver(it->second);
+    ++expected_;
+  }
+  return Accept::kNew;
+}
 
 template <class Fn>
 void Channel::due(std::uint64_t now, std::uint64_t rto, Fn&& emit) {

@@ -50,6 +50,7 @@ struct Lease {
   std::uint32_t pool = 0;
   std::uint64_t unit = 0;
   LeaseTag tag;
+  std::uint64_t claim = 0;  // static claims: names the claim (its release may overtake it on the way to the owner)
   friend bool operator==(const Lease&, const Lease&) = default;
 };
 
@@ -124,6 +125,8 @@ struct MemberCounters {
   std::uint64_t double_releases = 0;
   std::uint64_t stale_releases = 0;            // a release older than the unit's current allocation
   std::uint64_t duplicate_claims = 0;
+  std::uint64_t claims_dropped = 0;             // a static claim that could not reach its owner (its record only)
+  std::uint64_t claims_overtaken = 0;          // a static release arrived before its claim: the claim is void
   std::uint64_t refused_records = 0;           // for units the sender does not own, or malformed
   std::uint64_t fenced_frames = 0;             // from an older incarnation
   std::uint64_t incarnation_alarms = 0;        // same generation, another nonce
@@ -198,9 +201,9 @@ class Member {
   bool accept_incarnation(Peer& p, const Incarnation& inc);
   void adopt(Peer& p, const Incarnation& inc);
   void route_release(const RingItem& item);
-  void apply_own_release(std::uint32_t pool, std::uint64_t unit, const LeaseTag& tag);
-  void apply_own_claim(std::uint32_t pool, std::uint64_t unit);
-  void apply_records(Peer& p, const Frame& f);
+  void apply_own_release(std::uint32_t pool, std::uint64_t unit, const LeaseTag& tag, std::uint64_t claim);
+  void apply_own_claim(std::uint32_t pool, std::uint64_t unit, std::uint64_t claim);
+  void apply_records(Peer& p, const std::vector<Record>& records);
   void apply_stream_record(Peer& p, const Record& r);
   void drain_rings();
   void capture_allocations();

@@ -77,6 +77,7 @@ struct Record {
   std::uint64_t lease = 0;  // kWindow: lease length
   LeaseTag tag;             // kWindow, kClose, kRelease
   std::uint64_t stream_seq = 0;
+  std::uint64_t claim = 0;                    // kClaim, kRelease of a static unit: the claim's id
   std::shared_ptr<const UsageSnapshot> seed;  // kSeed
 };
 

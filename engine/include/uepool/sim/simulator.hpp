@@ -1,0 +1,206 @@
+// uepool/sim/simulator.hpp — a deterministic simulator that tries to break the set protocol.
+//
+// Overview
+//   One thread, one seeded PRNG (the project's own integer code: no std::
+//   distributions), simulated time. Every seed derives its own parameters —
+//   members, pools, windows, leases, hold-down, fault rates — and prints them.
+//   Ground truth is a session store (the set's UDSF): sessions are created
+//   (dynamic or static, single or dual-stack), moved between members,
+//   released by whichever member holds them; a crashed member loses all
+//   state and its sessions are taken over later, or end.
+//
+//     SimParams p = SimParams::derive(42, Mode::kSafety, 10'000);
+//     Simulator sim(p);
+//     SimResult r = sim.run();           // r.ok, r.failure, r.trace_hash
+//
+//   Checks after every step, incrementally:
+//     * no unit is held by two sessions;
+//     * a member hands out a unit only inside a window that A of its peers
+//       acknowledged (applied to a complete replica), before the lease ends;
+//     * no unit is handed out during its hold-down.
+//   Liveness mode (bounded faults, then a quiet phase) also checks at the
+//   end: every member is ready, or not ready for an allowed reason (no valid
+//   quorum of complete replicas exists); every unit is held by exactly one
+//   session, free at its owner, or leaked with a fault that explains it.
+//
+//   The scripted API (create_session, end_session, crash, restart, block,
+//   run_steps) drives the same machinery without random activity: the
+//   protocol-model counterexamples are written with it.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <optional>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "uepool/set/member.hpp"
+
+namespace uepool::sim {
+
+// Rng — xoshiro256** seeded by splitmix64; integer-only helpers.
+class Rng {
+ public:
+  explicit Rng(std::uint64_t seed);
+  std::uint64_t next() noexcept;
+  // below — uniform in [0, n), by rejection (exact, no modulo bias). Requires n > 0.
+  std::uint64_t below(std::uint64_t n) noexcept;
+  // between — uniform in [lo, hi].
+  std::uint64_t between(std::uint64_t lo, std::uint64_t hi) noexcept { return lo + below(hi - lo + 1); }
+  // chance — true with probability ppm / 1,000,000.
+  bool chance(std::uint64_t ppm) noexcept { return below(1'000'000) < ppm; }
+
+ private:
+  std::uint64_t s_[4];
+};
+
+enum class Mode : std::uint8_t { kSafety, kLiveness };
+
+struct SimPool {
+  bool ipv6 = false;
+  unsigned bits = 8;              // 2^bits units
+  std::uint64_t block_units = 64;
+};
+
+struct SimParams {
+  std::uint64_t seed = 0;
+  Mode mode = Mode::kSafety;
+  std::uint64_t steps = 10'000;
+  std::uint32_t members = 3;
+  std::vector<SimPool> pools;
+  std::uint64_t window_units = 64;
+  std::uint64_t lease = 2'000;
+  std::uint64_t hold_down = 0;
+  std::uint32_t windows_ahead = 2;
+  std::size_t channel_capacity = 4096;
+  std::uint64_t retransmit = 30;
+  // faults (per step; ppm = per million)
+  std::uint64_t loss_ppm = 0;
+  std::uint64_t dup_ppm = 0;
+  std::uint64_t delay_max = 3;         // delivery after 1..delay_max steps (reordering)
+  std::uint64_t partition_ppm = 0;     // a new partition between two members
+  std::uint64_t partition_len = 500;   // its longest duration
+  std::uint64_t crash_ppm = 0;         // per live member
+  std::uint64_t restart_max = 1'000;   // a crashed member restarts after 1..restart_max steps
+  std::uint64_t takeover_max = 2'000;  // an orphaned session is taken over (or ends) after 1..takeover_max
+  // session activity (per step)
+  std::uint64_t create_ppm = 300'000;
+  std::uint64_t end_ppm = 250'000;
+  std::uint64_t move_ppm = 50'000;
+
+  // derive — everything from the seed (swarm testing: each seed a different mix).
+  static SimParams derive(std::uint64_t seed, Mode mode, std::uint64_t steps);
+  // quiet — no random faults and no random sessions (for scripted scenarios).
+  static SimParams quiet(std::uint32_t members, std::vector<SimPool> pools);
+  [[nodiscard]] std::string describe() const;
+};
+
+struct SimStats {
+  std::uint64_t allocations = 0, releases = 0, claims = 0, moves = 0, crashes = 0, restarts = 0, takeovers = 0;
+  std::uint64_t frames_sent = 0, frames_delivered = 0, frames_lost = 0;
+  std::uint64_t not_ready = 0, none_free = 0;
+  std::uint64_t leaked = 0, leak_budget = 0;
+};
+
+struct SimResult {
+  bool ok = true;
+  std::string failure;  // the first invariant that failed, and where
+  std::uint64_t trace_hash = 0;
+  std::uint64_t steps_run = 0;
+  SimStats stats;
+};
+
+class Simulator : private set::Observer {
+ public:
+  using SessionId = std::uint64_t;
+
+  explicit Simulator(const SimParams& params, const set::detail::Rules& rules = {});
+  ~Simulator() override;
+
+  // run — the random driver: params.steps steps (then the quiet phase and
+  // final checks in liveness mode). Stops at the first failure.
+  SimResult run();
+
+  // --- scripted API ---
+  void run_steps(std::uint64_t n);
+  std::optional<SessionId> create_session(std::uint32_t member, std::uint32_t pool);
+  void end_session(SessionId id, std::uint32_t at_member);
+  void crash(std::uint32_t member);
+  void restart(std::uint32_t member);
+  void block(std::uint32_t a, std::uint32_t b);    // both directions, until unblocked
+  void unblock(std::uint32_t a, std::uint32_t b);
+  void isolate(std::uint32_t member);              // block it from every other member
+  void heal();                                     // remove every block
+  [[nodiscard]] bool failed() const noexcept { return !result_.ok; }
+  [[nodiscard]] const std::string& failure() const noexcept { return result_.failure; }
+  [[nodiscard]] set::Member* member(std::uint32_t id);  // null while crashed
+  [[nodiscard]] const set::Plan& plan() const noexcept { return *plan_; }
+  [[nodiscard]] std::uint64_t now() const noexcept { return now_; }
+  [[nodiscard]] std::optional<set::Lease> lease_of(SessionId id, std::size_t k = 0) const;
+  [[nodiscard]] const SimResult& result() const noexcept { return result_; }
+  // liveness_check — the end-of-run checks (quiet set): readiness and leaks.
+  void liveness_check();
+  // watch — print (to stderr) every event of one unit: who holds it, releases, crashes.
+  void watch(std::uint32_t pool, std::uint64_t unit) {
+    watch_ = true;
+    watch_pool_ = pool;
+    watch_unit_ = unit;
+  }
+
+ private:
+  struct Node;
+  struct Session;
+  struct WindowFacts;
+  struct InFlight;
+
+  void step(bool random);
+  void random_activity();
+  void random_faults();
+  void deliver();
+  void send(set::Frame f);
+  bool blocked(std::uint32_t a, std::uint32_t b) const;
+  void start_member(std::uint32_t id, bool fresh);
+  bool check_allocation(std::uint32_t member, const set::Lease& lease);
+  void hold(SessionId sid, const set::Lease& lease);
+  void end_session_at(Session& s, std::uint32_t at_member);
+  void fail(const std::string& what);
+  void trace(std::uint64_t a, std::uint64_t b = 0, std::uint64_t c = 0, std::uint64_t d = 0);
+  std::uint32_t random_live_member();
+
+  // set::Observer
+  void window_applied(std::uint32_t peer, std::uint32_t owner, const set::Incarnation& owner_inc,
+                      const set::OpenWindow& w) override;
+  void window_reserved(std::uint32_t owner, const set::Incarnation& inc, const set::OpenWindow& w,
+                       std::uint64_t lease_end) override;
+
+  SimParams params_;
+  set::detail::Rules rules_;
+  Rng rng_;
+  std::shared_ptr<const set::Plan> plan_;
+  std::vector<core::PoolConfig> pool_configs_;
+  std::vector<std::unique_ptr<Node>> nodes_;  // index = member id - 1
+  std::uint64_t now_ = 0;
+  std::uint64_t next_frame_ = 0;
+  std::multimap<std::pair<std::uint64_t, std::uint64_t>, set::Frame> network_;  // (deliver at, order) -> frame
+  std::map<std::pair<std::uint32_t, std::uint32_t>, std::uint64_t> blocks_;     // (a < b) -> until
+  std::map<SessionId, std::unique_ptr<Session>> sessions_;
+  std::vector<SessionId> session_order_;  // for random picks
+  SessionId next_session_ = 1;
+  std::vector<std::vector<SessionId>> holder_;         // [pool][unit] -> session (0 = none)
+  std::vector<std::vector<std::uint64_t>> released_at_;  // [pool][unit] -> last release time + 1 (0 = never)
+  std::map<std::tuple<std::uint32_t, std::uint32_t, std::uint64_t, std::uint64_t>, std::unique_ptr<WindowFacts>>
+      windows_;  // (owner, generation, nonce, packed tag)
+  [[nodiscard]] bool watched(const set::Lease& l) const noexcept {
+    return watch_ && l.pool == watch_pool_ && l.unit == watch_unit_;
+  }
+  bool watch_ = false;
+  std::uint32_t watch_pool_ = 0;
+  std::uint64_t watch_unit_ = 0;
+  bool faults_on_ = true;
+  bool any_fault_ = false;
+  SimResult result_;
+};
+
+}  // namespace uepool::sim

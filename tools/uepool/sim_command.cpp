@@ -1,0 +1,132 @@
+// `uepool sim --mode safety|liveness --seed N | --seeds A..B [--steps N]`
+//
+// Contract: per seed, the derived parameters, then exactly one line
+// `trace-hash: <16 hex digits>` (no timings in it: identical on every run and
+// compiler), then `ok` or the failure and the command that replays it. A
+// summary with steps per second goes to stderr. Exit status: 0 all passed,
+// 1 an invariant failed (stops at the first failing seed), 2 usage error.
+#include "sim_command.hpp"
+
+#include <chrono>
+#include <cstdio>
+#include <string>
+
+#include "uepool/sim/simulator.hpp"
+
+namespace uepool::tools {
+
+namespace {
+
+bool parse_u64(const std::string& s, std::uint64_t& out) {
+  if (s.empty() || s.size() > 19) return false;
+  out = 0;
+  for (char c : s) {
+    if (c < '0' || c > '9') return false;
+    out = out * 10 + static_cast<std::uint64_t>(c - '0');
+  }
+  return true;
+}
+
+struct SimArgs {
+  std::string mode = "safety";
+  std::string seed;
+  std::string seeds;
+  std::uint64_t steps = 10'000;
+  bool quiet = false;
+  std::string watch;  // POOL:UNIT
+};
+
+int run_sim(const SimArgs& a) {
+  sim::Mode mode;
+  if (a.mode == "safety") {
+    mode = sim::Mode::kSafety;
+  } else if (a.mode == "liveness") {
+    mode = sim::Mode::kLiveness;
+  } else {
+    std::fprintf(stderr, "error: --mode must be safety or liveness, not '%s'\n", a.mode.c_str());
+    return 2;
+  }
+  std::uint64_t first = 0, last = 0;
+  if (!a.seed.empty() == !a.seeds.empty()) {
+    std::fprintf(stderr, "error: give exactly one of --seed N and --seeds A..B\n");
+    return 2;
+  }
+  if (!a.seed.empty()) {
+    if (!parse_u64(a.seed, first)) {
+      std::fprintf(stderr, "error: --seed '%s' is not a non-negative integer\n", a.seed.c_str());
+      return 2;
+    }
+    last = first;
+  } else {
+    const auto dots = a.seeds.find("..");
+    if (dots == std::string::npos || !parse_u64(a.seeds.substr(0, dots), first) ||
+        !parse_u64(a.seeds.substr(dots + 2), last) || last < first) {
+      std::fprintf(stderr, "error: --seeds '%s' is not A..B with A <= B\n", a.seeds.c_str());
+      return 2;
+    }
+  }
+  if (a.steps == 0) {
+    std::fprintf(stderr, "error: --steps must be at least 1\n");
+    return 2;
+  }
+  const auto t0 = std::chrono::steady_clock::now();
+  std::uint64_t steps = 0, seeds = 0;
+  for (std::uint64_t seed = first;; ++seed) {
+    const sim::SimParams p = sim::SimParams::derive(seed, mode, a.steps);
+    if (!a.quiet) std::printf("params: %s\n", p.describe().c_str());
+    sim::Simulator s(p);
+    if (!a.watch.empty()) {
+      const auto colon = a.watch.find(':');
+      std::uint64_t pool = 0, unit = 0;
+      if (colon == std::string::npos || !parse_u64(a.watch.substr(0, colon), pool) ||
+          !parse_u64(a.watch.substr(colon + 1), unit)) {
+        std::fprintf(stderr, "error: --watch '%s' is not POOL:UNIT\n", a.watch.c_str());
+        return 2;
+      }
+      s.watch(static_cast<std::uint32_t>(pool), unit);
+    }
+    const sim::SimResult r = s.run();
+    steps += r.steps_run;
+    ++seeds;
+    std::printf("trace-hash: %016llx\n", static_cast<unsigned long long>(r.trace_hash));
+    if (!r.ok) {
+      std::printf("FAILED seed %llu: %s\n", static_cast<unsigned long long>(seed), r.failure.c_str());
+      std::printf("replay: uepool sim --mode %s --seed %llu --steps %llu\n", a.mode.c_str(),
+                  static_cast<unsigned long long>(seed), static_cast<unsigned long long>(a.steps));
+      return 1;
+    }
+    if (!a.quiet) {
+      const sim::SimStats& st = r.stats;
+      std::printf(
+          "ok: %llu allocations, %llu releases, %llu claims, %llu moves, %llu crashes, %llu takeovers, %llu frames "
+          "(%llu lost), leaked %llu\n",
+          static_cast<unsigned long long>(st.allocations), static_cast<unsigned long long>(st.releases),
+          static_cast<unsigned long long>(st.claims), static_cast<unsigned long long>(st.moves),
+          static_cast<unsigned long long>(st.crashes), static_cast<unsigned long long>(st.takeovers),
+          static_cast<unsigned long long>(st.frames_sent), static_cast<unsigned long long>(st.frames_lost),
+          static_cast<unsigned long long>(st.leaked));
+    }
+    if (seed == last) break;
+  }
+  std::fflush(stdout);
+  const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  std::fprintf(stderr, "%llu seeds passed, %llu steps, %.0f steps/s\n", static_cast<unsigned long long>(seeds),
+               static_cast<unsigned long long>(steps), secs > 0 ? static_cast<double>(steps) / secs : 0.0);
+  return 0;
+}
+
+}  // namespace
+
+void add_sim_command(CLI::App& app, int& exit_code) {
+  auto args = std::make_shared<SimArgs>();
+  CLI::App* cmd = app.add_subcommand("sim", "run the deterministic simulator of the SMF-set protocol");
+  cmd->add_option("--mode", args->mode, "safety (unbounded faults) or liveness (bounded faults, then quiet)");
+  cmd->add_option("--seed", args->seed, "one seed");
+  cmd->add_option("--seeds", args->seeds, "seeds A..B, inclusive; stops at the first failure");
+  cmd->add_option("--steps", args->steps, "steps per seed (default 10000)");
+  cmd->add_option("--watch", args->watch, "POOL:UNIT — print that unit's events to stderr");
+  cmd->add_flag("--quiet", args->quiet, "print only the trace-hash line per seed");
+  cmd->callback([args, &exit_code] { exit_code = run_sim(*args); });
+}
+
+}  // namespace uepool::tools
