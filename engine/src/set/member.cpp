@@ -427,9 +427,9 @@ void Member::on_frame(const Frame& f, std::uint64_t now) {
     outgoing_.push_back(std::move(a));
     return;
   }
-  if (f.from_inc.generation == 0) return;  // only queries come from a member without a generation
-  if (!accept_incarnation(p, f.from_inc)) return;
   if (f.kind == FrameKind::kGenAnswer) {
+    // The answerer may itself be restarting (no generation yet): it answers all the same.
+    if (f.from_inc.generation != 0 && !accept_incarnation(p, f.from_inc)) return;
     if (phase_ == MemberPhase::kQueryingGeneration && f.to_inc == inc_) {
       p.gen_answered = true;
       p.gen_max = f.max_generation;
@@ -437,6 +437,8 @@ void Member::on_frame(const Frame& f, std::uint64_t now) {
     }
     return;
   }
+  if (f.from_inc.generation == 0) return;  // only queries and answers come from a member without a generation
+  if (!accept_incarnation(p, f.from_inc)) return;
   if (!(f.to_inc == inc_) || inc_.generation == 0) {
     // Addressed to an older incarnation of us (or sent before the peer knew us).
     for (const Record& r : f.records) {
