@@ -135,6 +135,7 @@ struct Member::Peer {
   Replica replica;  // our replica of its usage
   std::vector<Record> outbox;
   std::uint64_t last_sent = 0;
+  bool greeted = false;
   bool owe = false;
   bool gen_answered = false, gen_complete = false;
   std::uint32_t gen_max = 0;
@@ -1040,8 +1041,11 @@ void Member::flush() {
         sent = true;
       });
     }
-    if (sent || p.owe || now_local_ >= p.last_sent + options_.heartbeat) {
-      if (!sent && inc_.generation != 0) outgoing_.push_back(frame_to(p, FrameKind::kData));
+    if (sent || p.owe || !p.greeted || now_local_ >= p.last_sent + options_.heartbeat) {
+      if (!sent && inc_.generation != 0) {
+        outgoing_.push_back(frame_to(p, FrameKind::kData));
+        p.greeted = true;  // the first heartbeat goes out at once: peers learn our incarnation
+      }
       p.last_sent = now_local_;
       p.owe = false;
     }

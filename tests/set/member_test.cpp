@@ -1,0 +1,318 @@
+// Member: configuration errors, readiness, windows, releases and claims at any
+// member, recovery, fencing and hostile records. A tiny lossless in-test network.
+#include "uepool/set/member.hpp"
+
+#include <gtest/gtest.h>
+
+#include <map>
+
+namespace uepool::set {
+namespace {
+
+core::PoolConfig v4_pool() {
+  core::PoolConfig c;
+  c.name = "v4";
+  c.prefix = net::Prefix::parse("10.1.0.0/22").value();  // 1,024 units
+  c.unit_length = 32;
+  c.static_ranges = {net::Prefix::parse("10.1.3.240/28").value()};  // units 1008..1023
+  return c;
+}
+
+std::shared_ptr<const Plan> plan_for(std::uint32_t members, std::uint64_t epoch = 1) {
+  std::vector<MemberSpec> specs;
+  for (std::uint32_t i = 1; i <= members; ++i) specs.push_back({i, 1});
+  std::vector<PoolSpec> pools = {{"v4", 1024, 64}};
+  return std::make_shared<const Plan>(Plan::create(epoch, specs, pools).value());
+}
+
+struct Net {
+  std::shared_ptr<const Plan> plan;
+  std::map<std::uint32_t, std::unique_ptr<Member>> m;
+  std::map<std::uint32_t, Member::Worker*> w;
+  std::uint64_t now = 0;
+  std::uint64_t nonce = 1;
+  std::set<std::uint32_t> down;  // frames to and from these are lost
+
+  explicit Net(std::uint32_t members, std::size_t capacity = 4096) : plan(plan_for(members)) {
+    for (std::uint32_t i = 1; i <= members; ++i) start(i, true, capacity);
+  }
+  MemberOptions options(std::uint32_t id, bool fresh, std::size_t capacity) {
+    MemberOptions o;
+    o.id = id;
+    o.plan = plan;
+    o.pools = {v4_pool()};
+    o.fresh = fresh;
+    o.nonce = nonce++;
+    o.lease = 100'000;
+    o.channel_capacity = capacity;
+    return o;
+  }
+  void start(std::uint32_t id, bool fresh, std::size_t capacity = 4096) {
+    auto r = Member::create(options(id, fresh, capacity));
+    ASSERT_TRUE(r.ok()) << r.status().to_string();
+    m[id] = std::move(r.value());
+    w[id] = m[id]->create_worker();
+  }
+  void crash(std::uint32_t id) {
+    m.erase(id);
+    w.erase(id);
+  }
+  void step(int n = 1) {
+    for (int k = 0; k < n; ++k) {
+      ++now;
+      std::vector<Frame> frames;
+      for (auto& [id, mem] : m) {
+        mem->on_tick(now);
+        for (Frame& f : mem->take_outgoing()) frames.push_back(std::move(f));
+      }
+      for (const Frame& f : frames) {
+        if (down.count(f.from) || down.count(f.to) || !m.count(f.to)) continue;
+        m[f.to]->on_frame(f, now);
+      }
+    }
+  }
+  // An owner of pool 0 with the most units.
+  std::uint32_t big_owner() const {
+    std::uint32_t best = 1;
+    for (std::uint32_t i = 1; i <= plan->members().size(); ++i)
+      if (plan->units_of(0, i) > plan->units_of(0, best)) best = i;
+    return best;
+  }
+};
+
+TEST(MemberCreate, RefusesBadConfiguration) {
+  Net net(3);
+  MemberOptions o = net.options(1, true, 64);
+  o.plan = nullptr;
+  EXPECT_EQ(Member::create(o).status().reason(), std::string("member has no plan"));
+  o = net.options(9, true, 64);
+  EXPECT_EQ(Member::create(o).status().reason(), std::string("member id is not in the plan"));
+  o = net.options(1, true, 64);
+  o.pools.clear();
+  EXPECT_EQ(Member::create(o).status().reason(), std::string("pool count differs from the plan"));
+  o = net.options(1, true, 64);
+  o.window_units = 48;
+  EXPECT_FALSE(Member::create(o).ok());
+  o = net.options(1, true, 64);
+  o.ack_quorum = 1;
+  o.answer_quorum = 1;  // p = 2: A + R = 2 is not > p
+  EXPECT_EQ(Member::create(o).status().code(), StatusCode::kInvalidArgument);
+  o = net.options(1, true, 64);
+  o.pools[0].prefix = net::Prefix::parse("10.2.0.0/23").value();  // 512 units, the plan says 1,024
+  o.pools[0].static_ranges.clear();
+  EXPECT_EQ(Member::create(o).status().reason(), std::string("pool size differs from the plan"));
+  EXPECT_EQ(net.m[1]->ack_quorum(), 1u);     // p = 2: A = ceil(2/2)
+  EXPECT_EQ(net.m[1]->answer_quorum(), 2u);  // R = p - A + 1
+  EXPECT_FALSE(net.m[1]->set_membership(plan_for(4, 2)).ok());  // re-division: a later issue
+}
+
+TEST(Member, NotReadyUntilAWindowIsAcknowledged) {
+  Net net(3);
+  const std::uint32_t o = net.big_owner();
+  EXPECT_EQ(net.m[o]->allocate(*net.w[o], 0).status, MemberStatus::kNotReady);
+  EXPECT_EQ(net.m[o]->allocate(*net.w[o], 7).status, MemberStatus::kNoSuchPool);
+  net.step(5);
+  const MemberAllocation a = net.m[o]->allocate(*net.w[o], 0);
+  ASSERT_TRUE(a.ok());
+  EXPECT_EQ(net.plan->owner(0, a.lease.unit), o);
+  EXPECT_EQ(a.lease.tag.generation, 1u);
+  EXPECT_GE(a.lease.tag.window, 1u);
+  EXPECT_TRUE(net.m[o]->in_use(0, a.lease.unit));
+}
+
+TEST(Member, WithoutPeersNoWindowOpens) {
+  Net net(3);
+  const std::uint32_t o = net.big_owner();
+  for (auto& [id, mem] : net.m)
+    if (id != o) net.down.insert(id);
+  net.step(20);
+  EXPECT_EQ(net.m[o]->allocate(*net.w[o], 0).status, MemberStatus::kNotReady);
+  net.down.clear();
+  net.step(60);  // the next heartbeats introduce everyone; bulk copies, then acks
+  EXPECT_TRUE(net.m[o]->allocate(*net.w[o], 0).ok());
+}
+
+TEST(Member, ReleaseAtAnyMemberFreesAtTheOwner) {
+  Net net(2);
+  const std::uint32_t o = net.big_owner();
+  const std::uint32_t other = o == 1 ? 2 : 1;
+  net.step(5);
+  const MemberAllocation a = net.m[o]->allocate(*net.w[o], 0);
+  ASSERT_TRUE(a.ok());
+  net.step(3);
+  net.m[other]->release(*net.w[other], a.lease);  // the session moved, and ended there
+  net.step(5);
+  EXPECT_FALSE(net.m[o]->in_use(0, a.lease.unit));
+  net.m[other]->release(*net.w[other], a.lease);  // again: a double release, reported, harmless
+  net.step(5);
+  EXPECT_EQ(net.m[o]->counters().double_releases, 1u);
+  Lease bogus{5, 1, {}, 0};
+  net.m[o]->release(*net.w[o], bogus);  // no such pool: ignored, never a crash
+  net.step(2);
+}
+
+TEST(Member, StaticClaimsAtAnyMemberReachTheOwner) {
+  Net net(2);
+  net.step(5);
+  const std::uint64_t unit = 1010;
+  const std::uint32_t owner = net.plan->owner(0, unit);
+  const std::uint32_t other = owner == 1 ? 2 : 1;
+  Lease l1, l2;
+  EXPECT_EQ(net.m[other]->claim(*net.w[other], 0, 5, &l1), MemberStatus::kNotStatic);
+  EXPECT_EQ(net.m[other]->claim(*net.w[other], 0, 5000, &l1), MemberStatus::kOutOfRange);
+  ASSERT_EQ(net.m[other]->claim(*net.w[other], 0, unit, &l1), MemberStatus::kOk);
+  net.step(5);
+  EXPECT_TRUE(net.m[owner]->in_use(0, unit));
+  ASSERT_EQ(net.m[owner]->claim(*net.w[owner], 0, unit, &l2), MemberStatus::kOk);  // UDM gave it twice
+  net.step(3);
+  EXPECT_EQ(net.m[owner]->counters().duplicate_claims, 1u);
+  net.m[owner]->release(*net.w[owner], l1);  // the first holder ends: the waiting claim takes over
+  net.step(3);
+  EXPECT_TRUE(net.m[owner]->in_use(0, unit));
+  net.m[other]->release(*net.w[other], l2);
+  net.step(5);
+  EXPECT_FALSE(net.m[owner]->in_use(0, unit));
+}
+
+TEST(Member, ExhaustionIsNoneFree) {
+  Net net(2);
+  const std::uint32_t o = net.big_owner();
+  std::uint64_t units = 0;
+  for (std::uint64_t u = 0; u < 1008; ++u) units += net.plan->owner(0, u) == o ? 1 : 0;
+  std::uint64_t got = 0;
+  for (int i = 0; i < 5000 && got < units; ++i) {
+    if (net.m[o]->allocate(*net.w[o], 0).ok()) {
+      ++got;
+    } else {
+      net.step(1);
+    }
+  }
+  EXPECT_EQ(got, units);
+  net.step(3);
+  EXPECT_EQ(net.m[o]->allocate(*net.w[o], 0).status, MemberStatus::kNoneFree);
+}
+
+TEST(Member, RecoversItsUsageFromPeers) {
+  Net net(3);
+  const std::uint32_t o = net.big_owner();
+  net.step(5);
+  std::vector<Lease> held;
+  for (int i = 0; i < 20; ++i) {
+    const MemberAllocation a = net.m[o]->allocate(*net.w[o], 0);
+    ASSERT_TRUE(a.ok());
+    held.push_back(a.lease);
+  }
+  net.step(5);
+  net.crash(o);
+  net.step(3);
+  net.start(o, /*fresh=*/false);
+  EXPECT_FALSE(net.m[o]->ready());
+  EXPECT_NE(std::string(net.m[o]->not_ready_reason()), "");
+  net.step(10);
+  ASSERT_TRUE(net.m[o]->ready());
+  EXPECT_EQ(net.m[o]->incarnation().generation, 2u);
+  for (const Lease& l : held) EXPECT_TRUE(net.m[o]->in_use(0, l.unit));
+  // Its open windows were quarantined: nothing handed out again collides.
+  net.step(5);
+  for (int i = 0; i < 50; ++i) {
+    const MemberAllocation a = net.m[o]->allocate(*net.w[o], 0);
+    if (!a.ok()) {
+      net.step(1);
+      continue;
+    }
+    for (const Lease& l : held) ASSERT_NE(a.lease.unit, l.unit);
+  }
+  // A release of the old incarnation's allocation still ends it.
+  net.m[o]->release(*net.w[o], held[0]);
+  net.step(3);
+  EXPECT_FALSE(net.m[o]->in_use(0, held[0].unit));
+}
+
+TEST(Member, FencesOlderIncarnationsAndAlarmsOnTwins) {
+  Net net(2);
+  net.step(5);
+  Frame f;
+  f.kind = FrameKind::kData;
+  f.from = 2;
+  f.to = 1;
+  f.to_inc = net.m[1]->incarnation();
+  f.from_inc = Incarnation{1, 999};  // generation 1 again, another nonce: a twin
+  net.m[1]->on_frame(f, net.now);
+  EXPECT_EQ(net.m[1]->counters().incarnation_alarms, 1u);
+  f.from_inc = Incarnation{3, 5};  // a newer incarnation of member 2 ...
+  net.m[1]->on_frame(f, net.now);
+  f.from_inc = net.m[2]->incarnation();  // ... so generation 1 is fenced from now on
+  net.m[1]->on_frame(f, net.now);
+  EXPECT_EQ(net.m[1]->counters().fenced_frames, 1u);
+}
+
+// Member 2 is played by hand: every frame it sends is forged here.
+TEST(Member, RefusesRecordsForBlocksTheSenderDoesNotOwn) {
+  Net net(2);
+  net.crash(2);
+  const Incarnation me = net.m[1]->incarnation();
+  Frame f;
+  f.kind = FrameKind::kData;
+  f.from = 2;
+  f.to = 1;
+  f.from_inc = Incarnation{1, 77};
+  net.m[1]->on_frame(f, net.now);  // a heartbeat: member 1 learns this incarnation
+  f.to_inc = me;
+  Record seed;
+  seed.kind = RecordKind::kSeed;
+  auto snap = std::make_shared<UsageSnapshot>();
+  snap->of = f.from_inc;
+  snap->in_use.resize(1);
+  seed.seed = snap;
+  f.seq = 1;
+  f.records = {seed};
+  net.m[1]->on_frame(f, net.now);
+  ASSERT_TRUE(net.m[1]->has_complete_replica(2));
+  std::uint64_t foreign = 0;  // a block member 1 owns
+  while (net.plan->owner(0, foreign) != 1) ++foreign;
+  Record w;
+  w.kind = RecordKind::kWindow;
+  w.pool = 0;
+  w.unit = foreign / 64 * 64;
+  w.end = w.unit + 64;
+  w.stream_seq = 1;
+  w.lease = 100;
+  f.seq = 2;
+  f.records = {w};
+  const std::uint64_t before = net.m[1]->counters().refused_records;
+  net.m[1]->on_frame(f, net.now);
+  EXPECT_EQ(net.m[1]->counters().refused_records, before + 1);
+  EXPECT_FALSE(net.m[1]->has_complete_replica(2));  // it will not vote for member 2 now
+  // A release for a unit beyond the pool, and one for a unit member 1 does not own: counted, ignored.
+  Record r;
+  r.kind = RecordKind::kRelease;
+  r.pool = 0;
+  r.unit = 5000;
+  Record r2 = r;
+  r2.pool = 3;
+  f.seq = 3;
+  f.records = {r, r2};
+  net.m[1]->on_frame(f, net.now);
+  EXPECT_EQ(net.m[1]->counters().refused_records, before + 3);
+}
+
+TEST(Member, StalePeerIsReseeded) {
+  Net net(2, /*capacity=*/8);
+  const std::uint32_t o = net.big_owner();
+  const std::uint32_t other = o == 1 ? 2 : 1;
+  net.step(5);
+  const std::uint64_t seeds = net.m[o]->counters().seeds_sent;
+  net.down.insert(other);  // its acks stop: our buffer to it fills
+  for (int i = 0; i < 40; ++i) {
+    (void)net.m[o]->allocate(*net.w[o], 0);
+    net.step(1);
+  }
+  EXPECT_GE(net.m[o]->counters().stale_peers, 1u);
+  net.down.clear();
+  net.step(200);
+  EXPECT_GT(net.m[o]->counters().seeds_sent, seeds);
+  EXPECT_TRUE(net.m[other]->has_complete_replica(o));
+}
+
+}  // namespace
+}  // namespace uepool::set
