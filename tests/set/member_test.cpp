@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 
 #include <map>
+#include <set>
 
 namespace uepool::set {
 namespace {
@@ -172,6 +173,38 @@ TEST(Member, StaticClaimsAtAnyMemberReachTheOwner) {
   net.m[other]->release(*net.w[other], l2);
   net.step(5);
   EXPECT_FALSE(net.m[owner]->in_use(0, unit));
+}
+
+// Regression (sim seed 33): consecutive claims of one worker must get distinct ids.
+TEST(Member, ClaimIdsAreUnique) {
+  Net net(2);
+  std::set<std::uint64_t> ids;
+  for (std::uint64_t u = 1008; u < 1024; ++u) {
+    Lease l;
+    ASSERT_EQ(net.m[1]->claim(*net.w[1], 0, u, &l), MemberStatus::kOk);
+    EXPECT_NE(l.claim, 0u);
+    EXPECT_TRUE(ids.insert(l.claim).second) << "claim id repeated";
+  }
+}
+
+// A release that overtakes its claim (the session moved) voids the claim.
+TEST(Member, ReleaseOvertakingItsClaimVoidsIt) {
+  Net net(3);
+  net.step(5);
+  const std::uint64_t unit = 1012;
+  const std::uint32_t owner = net.plan->owner(0, unit);
+  const std::uint32_t a = owner == 1 ? 2 : 1;
+  const std::uint32_t b = 6 - owner - a;
+  Lease l;
+  net.down.insert(a);  // the claim waits at member a
+  ASSERT_EQ(net.m[a]->claim(*net.w[a], 0, unit, &l), MemberStatus::kOk);
+  net.step(2);
+  net.m[b]->release(*net.w[b], l);  // the session moved to b and ended there
+  net.step(3);
+  EXPECT_EQ(net.m[owner]->counters().claims_overtaken, 1u);
+  net.down.clear();
+  net.step(80);
+  EXPECT_FALSE(net.m[owner]->in_use(0, unit)) << "the late claim must not hold the unit";
 }
 
 TEST(Member, ExhaustionIsNoneFree) {

@@ -231,32 +231,54 @@ namespace uepool::sim {
 namespace {
 
 // Each rule switched off is a deliberately broken member (test code only):
-// the random safety sweep must catch it. These seeds are the first that did
-// (found by sweeping seeds 1..400 at 5,000 steps); with every rule on they pass.
-struct BrokenSeed {
-  const char* rule;
-  std::uint64_t seed;
-  void (*off)(set::detail::Rules&);
-};
-
+// the random safety sweep must catch it within a few dozen seeds (sweeping
+// seeds 1..150 at 5,000 steps found each within the first 21), and the seed
+// that catches it must pass with every rule on.
 TEST(BrokenMember, RandomSweepCatchesEveryRuleSwitchedOff) {
-  const BrokenSeed cases[] = {
-      {"peers_only_quorum", 5, [](set::detail::Rules& r) { r.peers_only_quorum = false; }},
-      {"complete_replica_votes", 4, [](set::detail::Rules& r) { r.complete_replica_votes = false; }},
-      {"quarantine_open_windows", 6, [](set::detail::Rules& r) { r.quarantine_open_windows = false; }},
-      {"restore_hold_down", 4, [](set::detail::Rules& r) { r.restore_hold_down = false; }},
-      {"reseed_quarantined_in_use", 8, [](set::detail::Rules& r) { r.reseed_quarantined_in_use = false; }},
+  struct Case {
+    const char* rule;
+    void (*off)(set::detail::Rules&);
   };
-  for (const BrokenSeed& c : cases) {
+  const Case cases[] = {
+      {"peers_only_quorum", [](set::detail::Rules& r) { r.peers_only_quorum = false; }},
+      {"complete_replica_votes", [](set::detail::Rules& r) { r.complete_replica_votes = false; }},
+      {"quarantine_open_windows", [](set::detail::Rules& r) { r.quarantine_open_windows = false; }},
+      {"restore_hold_down", [](set::detail::Rules& r) { r.restore_hold_down = false; }},
+      {"reseed_quarantined_in_use", [](set::detail::Rules& r) { r.reseed_quarantined_in_use = false; }},
+  };
+  for (const Case& c : cases) {
     set::detail::Rules rules;
     c.off(rules);
-    const SimParams p = SimParams::derive(c.seed, Mode::kSafety, 5'000);
-    Simulator broken(p, rules);
-    const SimResult bad = broken.run();
-    EXPECT_FALSE(bad.ok) << c.rule << " switched off was not caught by seed " << c.seed;
-    Simulator correct(p);
+    std::uint64_t caught = 0;
+    for (std::uint64_t seed = 1; seed <= 60 && caught == 0; ++seed) {
+      Simulator broken(SimParams::derive(seed, Mode::kSafety, 5'000), rules);
+      const SimResult r = broken.run();
+      if (!r.ok) {
+        caught = seed;
+        std::printf("%s switched off: seed %llu: %s\n", c.rule, static_cast<unsigned long long>(seed),
+                    r.failure.c_str());
+      }
+    }
+    ASSERT_NE(caught, 0u) << c.rule << " switched off was not caught by seeds 1..60";
+    Simulator correct(SimParams::derive(caught, Mode::kSafety, 5'000));
     const SimResult good = correct.run();
-    EXPECT_TRUE(good.ok) << c.rule << ": seed " << c.seed << " fails with every rule on: " << good.failure;
+    EXPECT_TRUE(good.ok) << c.rule << ": seed " << caught << " fails with every rule on: " << good.failure;
+  }
+}
+
+// Seeds on which the sweeps found bugs (liveness, 3,000 steps); they pass now.
+//   2, 16, 45: a static claim's release overtook the claim on another path;
+//              a claim that found its unit claimed was lost;
+//   33: two claims of one worker got the same id (++x | 1 repeats);
+//   8, 277: a unit freed or released at the very end was reported as leaked
+//           (hold-down, releases in flight: the check now settles first);
+//   14: go-back-N stalled for thousands of steps under reordering (the
+//       channel now buffers out-of-order batches).
+TEST(Regression, SeedsThatFoundBugs) {
+  for (std::uint64_t seed : {2u, 8u, 14u, 16u, 33u, 45u, 277u}) {
+    Simulator s(SimParams::derive(seed, Mode::kLiveness, 3'000));
+    const SimResult r = s.run();
+    EXPECT_TRUE(r.ok) << "seed " << seed << ": " << r.failure;
   }
 }
 
