@@ -2,7 +2,7 @@
 # tools/test.sh — set up, build and run every test suite of uepool.
 #
 #   release : unit tests, the differential test against Python's ipaddress,
-#             fuzz corpora replayed                                  (g++, -O2)
+#             fuzz corpora replayed, the simulator's sweeps          (g++, -O2)
 #   debug   : unit tests and stress under AddressSanitizer + UBSan  (g++)
 #   tsan    : unit tests and concurrency stress under ThreadSanitizer (g++)
 #   fuzz    : the whole tree under clang++ 14 -Werror, corpora replayed, then
@@ -12,7 +12,12 @@
 #   UEPOOL_STRESS_SECONDS  seconds per stress test        (default 2)
 #   UEPOOL_FUZZ_SECONDS    seconds per fuzz target        (default 20)
 #   UEPOOL_DIFFERENTIAL_CASES  cases per net operation    (default 40000; x3 operations)
+#   UEPOOL_SIM_SEEDS       simulator seeds per mode       (default 500)
+#   UEPOOL_SIM_STEPS       steps per simulated seed       (default 5000)
+#   UEPOOL_SIM_FIRST_SEED  first seed of the sweeps       (default: drawn at random, printed)
 #   UEPOOL_PRESETS         which presets to run           (default "release debug tsan fuzz")
+# After release and fuzz: the simulator's trace hashes must be identical
+# under g++ and clang++ (tests/sim/determinism.sh).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -22,12 +27,17 @@ stress_seconds=${UEPOOL_STRESS_SECONDS:-2}
 fuzz_seconds=${UEPOOL_FUZZ_SECONDS:-20}
 differential_cases=${UEPOOL_DIFFERENTIAL_CASES:-40000}
 presets=${UEPOOL_PRESETS:-release debug tsan fuzz}
+sim_seeds=${UEPOOL_SIM_SEEDS:-500}
+sim_steps=${UEPOOL_SIM_STEPS:-5000}
+sim_first=${UEPOOL_SIM_FIRST_SEED:-$(( (RANDOM << 15 | RANDOM) + 1 ))}
+echo "simulator sweeps: seeds $sim_first..$((sim_first + sim_seeds - 1)) per mode, $sim_steps steps each"
 jobs=$(nproc)
 
 for preset in $presets; do
   echo "=== preset: $preset ==="
   cmake --preset "$preset" -DUEPOOL_STRESS_SECONDS="$stress_seconds" \
-        -DUEPOOL_DIFFERENTIAL_CASES="$differential_cases" >/dev/null
+        -DUEPOOL_DIFFERENTIAL_CASES="$differential_cases" -DUEPOOL_SIM_SEEDS="$sim_seeds" \
+        -DUEPOOL_SIM_STEPS="$sim_steps" -DUEPOOL_SIM_FIRST_SEED="$sim_first" >/dev/null
   cmake --build --preset "$preset" -j "$jobs"
   ctest --preset "$preset" -j "$jobs"
   if [[ $preset == fuzz ]]; then
@@ -41,4 +51,8 @@ for preset in $presets; do
     done
   fi
 done
+if [[ " $presets " == *" release "* && " $presets " == *" fuzz "* ]]; then
+  echo "=== simulator determinism: g++ against clang++ ==="
+  tests/sim/determinism.sh build/release/tools/uepool build/fuzz/tools/uepool
+fi
 echo "=== all test suites passed ==="
