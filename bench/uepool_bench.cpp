@@ -9,6 +9,7 @@
 // Families
 //   ceiling               two uncontended atomic RMWs per pair, thread-private line
 //   churn_dense/<impl>    IPv4 /16 (65,536 units), 50 % full, FIFO per thread
+//                         (also churn_dense/member: the set layer's Member, member_impl.hpp)
 //   churn_full95/<impl>   2^22 units, 95 % full, random release order
 //   churn_full999/<impl>  2^22 units, 99.9 % full, random release order
 //   churn_sparse/<impl>   2^32 units (an IPv6 /32 in /64s), 10^6 held, FIFO
@@ -33,6 +34,7 @@
 #include <vector>
 
 #include "baselines/baselines.hpp"
+#include "member_impl.hpp"
 #include "uepool/core/pool_table.hpp"
 
 namespace uepool::bench {
@@ -414,6 +416,7 @@ int main(int argc, char** argv) {
   register_impl<TbbQueueImpl>();
   register_impl<MutexSetImpl>();
   register_impl<SegmentListImpl>();
+  register_churn<MemberImpl, 0>();  // churn_dense/member: the set layer's hot path
   register_churn<UepoolImpl, 4>();
   register_churn<MutexStackImpl, 4>();
   register_churn<TbbQueueImpl, 4>();

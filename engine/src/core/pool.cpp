@@ -170,6 +170,28 @@ PoolAllocation Pool::allocate_in_ranges(Worker& w, std::span<const UnitRange> bl
   return finish(dynamic_.allocate_in_ranges(w.dynamic_, blocks));
 }
 
+std::uint64_t Pool::reserved_mask(std::uint64_t word) const noexcept {
+  const std::uint64_t b = word << 6;
+  const std::uint64_t e = b + 64;
+  std::uint64_t mask = 0;
+  for (const auto* ranges : {&excluded_ranges_, &static_ranges_}) {
+    auto it = std::upper_bound(ranges->begin(), ranges->end(), b,
+                               [](std::uint64_t x, const UnitRange& r) { return x < r.end; });
+    for (; it != ranges->end() && it->begin < e; ++it) {
+      const std::uint64_t lo = std::max(it->begin, b) - b;
+      const std::uint64_t hi = std::min(it->end, e) - b;
+      mask |= (hi == 64 ? ~std::uint64_t{0} : (std::uint64_t{1} << hi) - 1) & ~((std::uint64_t{1} << lo) - 1);
+    }
+  }
+  return mask;
+}
+
+std::uint64_t Pool::dynamic_word(std::uint64_t word) const noexcept {
+  const std::uint64_t v = dynamic_.load_word(word);
+  if (v == 0 || (excluded_ranges_.empty() && static_ranges_.empty())) return v;
+  return v & ~reserved_mask(word);
+}
+
 bool Pool::is_excluded(std::uint64_t unit) const noexcept {
   return in_ranges(excluded_ranges_, unit);
 }

@@ -95,9 +95,26 @@ struct Member::PoolState {
   std::array<WindowSlot, kSlots> slots;
   std::atomic<bool> exhausted{false};  // relaxed: a hint for "none free" vs "not ready"
   // Message thread only.
-  ::Roaring mirror;       // units streamed as in use or held down (a superset of the truth)
-  ::Roaring held;         // of those, freed and waiting for their hold-down
+  // What the peers were told, word by word: dynamic units in use (nonzero
+  // words only). Allocations reach it from window captures; releases from
+  // dirty words (hot path) and own releases (message thread); hold-down
+  // expiries in workers' ... none: with a hold-down every release goes
+  // through the message thread. A periodic sweep re-reads mirrored words.
+  std::map<std::uint64_t, std::uint64_t> mirror;
+  std::map<std::uint64_t, std::uint64_t> held_words;  // word -> units freed and waiting out their hold-down
+  ::Roaring statics;      // static units streamed as claimed
   ::Roaring quarantined;  // in use since recovery because they may be
+  std::uint64_t sweep = 0;  // next mirrored word the sweep re-reads
+
+  [[nodiscard]] bool held(std::uint64_t u) const {
+    auto it = held_words.find(u >> 6);
+    return it != held_words.end() && ((it->second >> (u & 63)) & 1) != 0;
+  }
+  void set_held(std::uint64_t u, bool on) {
+    std::uint64_t& w = held_words[u >> 6];
+    w = on ? (w | (std::uint64_t{1} << (u & 63))) : (w & ~(std::uint64_t{1} << (u & 63)));
+    if (w == 0) held_words.erase(u >> 6);
+  }
   std::map<std::uint64_t, std::uint64_t> claimed_by;  // static unit -> claim id (0: unknown, after recovery)
   std::set<std::uint64_t> overtaken;                  // claims whose release arrived first (bounded)
   std::multimap<std::uint64_t, std::uint64_t> waiting;  // static unit -> claims that found it claimed (bounded)
@@ -116,7 +133,8 @@ struct Member::Replica {
   bool complete = false;
   Incarnation of;
   std::uint64_t seq = 0;
-  std::vector<::Roaring> in_use;
+  std::vector<std::map<std::uint64_t, std::uint64_t>> words;  // per pool: word -> dynamic units in use
+  std::vector<::Roaring> statics;                              // per pool: static units claimed
   struct Win {
     OpenWindow w;
     std::uint64_t until;
@@ -147,7 +165,9 @@ struct Member::Peer {
 class Member::Worker {
  public:
   Worker(Member& m, std::size_t ring, std::uint64_t claim_base)
-      : claim_next_(claim_base | 1), ring_(std::bit_ceil(std::max<std::size_t>(ring, 2))) {
+      : claim_next_(claim_base | 1),
+        ring_(std::bit_ceil(std::max<std::size_t>(ring, 2))),
+        dirty_(std::bit_ceil(std::max<std::size_t>(ring, 2))) {
     for (auto& ps : m.pools_) pool_workers_.push_back(std::make_unique<core::Pool::Worker>(*ps->pool));
     current_.resize(m.pools_.size());
   }
@@ -177,12 +197,37 @@ class Member::Worker {
   std::vector<Current> current_;
   std::uint32_t rotor_ = 0;
   std::uint64_t claim_next_;  // claim ids: a random 64-bit base per worker, counting up
+  // mark_dirty — word `word` of `pool` changed by a direct release: the
+  // message thread re-reads it. Skipped while the same word is still queued
+  // (not yet read: its position is at or after the consumer's head).
+  void mark_dirty(std::uint32_t pool, std::uint64_t word) noexcept {
+    const std::uint64_t key = (std::uint64_t{pool} << 56) | word;
+    const std::uint64_t h = dirty_head_.load(std::memory_order_acquire);
+    if (key == last_dirty_ && last_dirty_pos_ >= h && dirty_tail_.load(std::memory_order_relaxed) > h) return;
+    const std::uint64_t t = dirty_tail_.load(std::memory_order_relaxed);
+    if (t - h >= dirty_.size()) {
+      dirty_overflow_.store(true, std::memory_order_relaxed);  // the message thread sweeps everything
+      return;
+    }
+    dirty_[t & (dirty_.size() - 1)] = key;
+    dirty_tail_.store(t + 1, std::memory_order_release);  // publishes the key
+    last_dirty_ = key;
+    last_dirty_pos_ = t;
+  }
+
   std::vector<RingItem> ring_;
   alignas(64) std::atomic<std::uint64_t> tail_{0};
   alignas(64) std::atomic<std::uint64_t> head_{0};
+  std::vector<std::uint64_t> dirty_;  // (pool << 56) | word; single producer, single consumer like ring_
+  std::uint64_t last_dirty_ = UINT64_MAX;
+  std::uint64_t last_dirty_pos_ = 0;
+  alignas(64) std::atomic<std::uint64_t> dirty_tail_{0};
+  alignas(64) std::atomic<std::uint64_t> dirty_head_{0};
+  std::atomic<bool> dirty_overflow_{false};
   std::atomic<std::uint64_t> ring_full_{0};  // statistics (relaxed)
   std::atomic<std::uint64_t> undone_{0};     // statistics (relaxed)
   std::atomic<std::uint64_t> refused_{0};    // releases naming no unit of any pool (relaxed)
+  std::atomic<std::uint64_t> double_{0};     // direct releases of a unit not in use (relaxed)
 };
 
 // ---------------------------------------------------------------- creation
@@ -244,6 +289,7 @@ Result<std::unique_ptr<Member>> Member::create(const MemberOptions& options) {
   if (options.fresh) {
     m->inc_ = Incarnation{1, options.nonce};
     m->phase_ = MemberPhase::kReady;
+    m->ready_.store(true, std::memory_order_release);
   } else {
     m->inc_ = Incarnation{0, options.nonce};
   }
@@ -275,7 +321,7 @@ MemberAllocation Member::allocate(Worker& w, std::uint32_t pool) noexcept {
   for (std::size_t attempt = 0; attempt <= kSlots; ++attempt) {
     if (cur.slot != nullptr) {
       if (now < cur.lease_end) {
-        const core::PoolAllocation a = ps.pool->allocate_in(pw, cur.range, 0);
+        const core::Allocation a = ps.pool->allocate_unit_in(pw, cur.range, now);
         if (a.ok()) {
           // seq_cst: pairs with the close CAS (see the top of this file).
           if (cur.slot->state.load(std::memory_order_seq_cst) == cur.word) return {MemberStatus::kOk, {pool, a.unit, cur.tag}};
@@ -327,6 +373,20 @@ std::pair<MemberAllocation, MemberAllocation> Member::allocate_dual(Worker& w, s
 void Member::release(Worker& w, const Lease& lease) noexcept {
   if (lease.pool >= pools_.size() || lease.unit >= pools_[lease.pool]->pool->size()) {
     w.refused_.fetch_add(1, std::memory_order_relaxed);
+    return;
+  }
+  PoolState& ps = *pools_[lease.pool];
+  // Our own dynamic unit, no hold-down, state rebuilt: free it here and let
+  // the message thread re-read its word. Everything else (another owner's
+  // unit, a static unit, a hold-down, a member still recovering) goes
+  // through the ring to the message thread.
+  if (ps.hold_down == 0 && ready_.load(std::memory_order_acquire) && plan_->owner(lease.pool, lease.unit) == id_ &&
+      !ps.pool->is_static(lease.unit)) {
+    if (ps.pool->release(*w.pool_workers_[lease.pool], lease.unit, 0) != core::UnitStatus::kOk) {
+      w.double_.fetch_add(1, std::memory_order_relaxed);  // reported; nothing changed
+      return;
+    }
+    w.mark_dirty(lease.pool, lease.unit >> 6);
     return;
   }
   (void)w.push(RingItem{0, lease.pool, lease.unit, lease.tag, lease.claim});
@@ -411,8 +471,10 @@ std::uint64_t Member::emit_stream(Record r) {
 }
 
 void Member::on_frame(const Frame& f, std::uint64_t now) {
-  now_local_ = std::max(now_local_, now);
-  now_.store(now_local_, std::memory_order_relaxed);
+  if (now > now_local_) {
+    now_local_ = now;
+    now_.store(now_local_, std::memory_order_relaxed);  // only when it moves: workers read this line
+  }
   Peer* pp = f.to == id_ ? peer(f.from) : nullptr;
   if (pp == nullptr) {
     ++counters_.refused_records;
@@ -513,7 +575,17 @@ void Member::apply_stream_record(Peer& p, const Record& r) {
     rp.complete = true;
     rp.of = p.inc;
     rp.seq = r.stream_seq;
-    rp.in_use = s->in_use;
+    rp.words.assign(pools_.size(), {});
+    rp.statics.assign(pools_.size(), ::Roaring());
+    for (std::size_t i = 0; i < s->in_use.size(); ++i) {
+      for (std::uint32_t u : s->in_use[i]) {
+        if (pools_[i]->pool->is_static(u)) {
+          rp.statics[i].add(u);
+        } else {
+          rp.words[i][u >> 6] |= std::uint64_t{1} << (u & 63);
+        }
+      }
+    }
     rp.windows.clear();
     rp.held.clear();
     for (const OpenWindow& w : s->windows) {
@@ -527,7 +599,8 @@ void Member::apply_stream_record(Peer& p, const Record& r) {
     // Rule switched off (tests only): a peer without a bulk copy follows the stream as if it had one.
     rp.complete = true;
     rp.of = p.inc;
-    rp.in_use.assign(pools_.size(), ::Roaring());
+    rp.words.assign(pools_.size(), {});
+    rp.statics.assign(pools_.size(), ::Roaring());
     rp.seq = r.stream_seq - 1;
   }
   if (!rp.complete || !(rp.of == p.inc)) return;  // waiting for a bulk copy
@@ -538,17 +611,20 @@ void Member::apply_stream_record(Peer& p, const Record& r) {
   }
   const bool pool_ok = r.pool < pools_.size();
   const std::uint64_t units = pool_ok ? pools_[r.pool]->pool->size() : 0;
-  bool ok = pool_ok && r.unit < units;
+  const bool words_ok = r.kind != RecordKind::kWords || r.unit < (std::uint64_t{1} << 57);
+  const std::uint64_t first = r.kind == RecordKind::kWords && words_ok ? r.unit << 6 : r.unit;
+  bool ok = pool_ok && words_ok && first < units;
   if (ok && r.kind == RecordKind::kWindow)
     ok = r.end > r.unit && r.end <= units && r.end - r.unit <= plan_->block_units(r.pool) &&
          plan_->owner(r.pool, r.end - 1) == p.id;
-  if (ok) ok = plan_->owner(r.pool, r.unit) == p.id;
+  if (ok) ok = plan_->owner(r.pool, first) == p.id;  // a word lies in one block (blocks are >= 64 units)
   if (!ok) {
     ++counters_.refused_records;  // a record for a block its sender does not own: refused
     rp.complete = false;
     return;
   }
   rp.seq = r.stream_seq;
+  const std::uint64_t hold = pools_[r.pool]->hold_down;
   switch (r.kind) {
     case RecordKind::kWindow: {
       OpenWindow w{r.pool, r.unit, r.end, r.tag, r.lease};
@@ -556,13 +632,38 @@ void Member::apply_stream_record(Peer& p, const Record& r) {
       if (options_.observer != nullptr) options_.observer->window_applied(id_, p.id, p.inc, w);
       break;
     }
+    case RecordKind::kWords: {
+      auto& words = rp.words[r.pool];
+      auto it = words.find(r.unit);
+      const std::uint64_t old = it == words.end() ? 0 : it->second;
+      // Units that went from in use to free without a Free record (a unit
+      // given back in a close race): held down from now, to be safe.
+      for (std::uint64_t freed = old & ~r.bits; hold > 0 && freed != 0; freed &= freed - 1)
+        rp.held.try_emplace({r.pool, (r.unit << 6) | static_cast<std::uint64_t>(std::countr_zero(freed))},
+                            now_local_ + hold);
+      for (std::uint64_t taken = rp.held.empty() ? 0 : r.bits & ~old; taken != 0; taken &= taken - 1)
+        rp.held.erase({r.pool, (r.unit << 6) | static_cast<std::uint64_t>(std::countr_zero(taken))});
+      if (r.bits == 0) {
+        if (it != words.end()) words.erase(it);
+      } else {
+        words[r.unit] = r.bits;
+      }
+      break;
+    }
     case RecordKind::kAlloc:
-      rp.in_use[r.pool].add(static_cast<std::uint32_t>(r.unit));
-      rp.held.erase({r.pool, r.unit});
+      if (pools_[r.pool]->pool->is_static(r.unit)) rp.statics[r.pool].add(static_cast<std::uint32_t>(r.unit));
       break;
     case RecordKind::kFree:
-      rp.in_use[r.pool].remove(static_cast<std::uint32_t>(r.unit));
-      rp.held[{r.pool, r.unit}] = now_local_ + pools_[r.pool]->hold_down;
+      if (pools_[r.pool]->pool->is_static(r.unit)) {
+        rp.statics[r.pool].remove(static_cast<std::uint32_t>(r.unit));
+      } else {
+        auto it = rp.words[r.pool].find(r.unit >> 6);
+        if (it != rp.words[r.pool].end()) {
+          it->second &= ~(std::uint64_t{1} << (r.unit & 63));
+          if (it->second == 0) rp.words[r.pool].erase(it);
+        }
+        rp.held[{r.pool, r.unit}] = now_local_ + hold;
+      }
       break;
     case RecordKind::kClose:
       std::erase_if(rp.windows, [&](const Replica::Win& w) { return w.w.tag == r.tag && w.w.pool == r.pool; });
@@ -636,36 +737,45 @@ void Member::apply_own_release(std::uint32_t pool, std::uint64_t unit, const Lea
     }
     ps.claimed_by.erase(it);
   }
-  if (ps.held.contains(u)) {
-    ++counters_.double_releases;
-    return;
-  }
-  if (!ps.mirror.contains(u)) {
-    if (!ps.pool->test(unit)) {
+  if (ps.pool->is_static(unit)) {
+    if (ps.pool->release(*msg_workers_[pool], unit, 0) != core::UnitStatus::kOk) {
       ++counters_.double_releases;
       return;
     }
-    ps.mirror.add(u);  // allocated since the last capture: stream it before its free
-    Record a;
-    a.kind = RecordKind::kAlloc;
-    a.pool = pool;
-    a.unit = unit;
-    emit_stream(a);
+    ps.statics.remove(u);
+    Record fr;
+    fr.kind = RecordKind::kFree;
+    fr.pool = pool;
+    fr.unit = unit;
+    emit_stream(fr);
+    return;
+  }
+  if (ps.held(unit) || !ps.pool->test(unit)) {
+    ++counters_.double_releases;
+    return;
   }
   ps.quarantined.remove(u);
-  Record fr;
-  fr.kind = RecordKind::kFree;
-  fr.pool = pool;
-  fr.unit = unit;
-  emit_stream(fr);
-  if (ps.hold_down > 0 && !ps.pool->is_static(unit)) {  // a static unit belongs to one UE: no hold-down
-    ps.held.add(u);
+  if (ps.hold_down > 0) {
+    // Held down: the bit stays set until it ends; the peers hear of the free
+    // now and time the hold-down from its receipt.
+    diff_word(pool, unit >> 6);  // an allocation not captured yet goes first
+    ps.set_held(unit, true);
     hold_[{now_local_ + ps.hold_down, pool, unit}] = true;
+    auto it = ps.mirror.find(unit >> 6);
+    if (it != ps.mirror.end()) {
+      it->second &= ~(std::uint64_t{1} << (unit & 63));
+      if (it->second == 0) ps.mirror.erase(it);
+    }
+    Record fr;
+    fr.kind = RecordKind::kFree;
+    fr.pool = pool;
+    fr.unit = unit;
+    emit_stream(fr);
   } else {
     (void)ps.pool->release(*msg_workers_[pool], unit, 0);
-    ps.mirror.remove(u);
-    ps.scan_needed = true;
+    diff_word(pool, unit >> 6);
   }
+  ps.scan_needed = true;
 }
 
 void Member::apply_own_claim(std::uint32_t pool, std::uint64_t unit, std::uint64_t claim) {
@@ -689,7 +799,7 @@ void Member::apply_own_claim(std::uint32_t pool, std::uint64_t unit, std::uint64
     return;
   }
   ps.claimed_by[unit] = claim;
-  ps.mirror.add(static_cast<std::uint32_t>(unit));
+  ps.statics.add(static_cast<std::uint32_t>(unit));
   Record a;
   a.kind = RecordKind::kAlloc;
   a.pool = pool;
@@ -703,21 +813,64 @@ void Member::drain_rings() {
     const std::uint64_t t = w->tail_.load(std::memory_order_acquire);  // items below tail are written
     for (std::uint64_t i = h; i < t; ++i) route_release(w->ring_[i & (w->ring_.size() - 1)]);
     w->head_.store(t, std::memory_order_release);  // the producer may reuse these cells
+    const std::uint64_t dh = w->dirty_head_.load(std::memory_order_relaxed);
+    const std::uint64_t dt = w->dirty_tail_.load(std::memory_order_acquire);
+    for (std::uint64_t i = dh; i < dt; ++i) {
+      const std::uint64_t key = w->dirty_[i & (w->dirty_.size() - 1)];
+      diff_word(static_cast<std::uint32_t>(key >> 56), key & ((std::uint64_t{1} << 56) - 1));
+    }
+    w->dirty_head_.store(dt, std::memory_order_release);
+    if (w->dirty_overflow_.exchange(false, std::memory_order_relaxed)) {
+      ++counters_.dirty_overflows;
+      for (std::uint32_t i = 0; i < pools_.size(); ++i) {
+        std::vector<std::uint64_t> words;
+        for (const auto& [word, bits] : pools_[i]->mirror) words.push_back(word);
+        for (std::uint64_t word : words) diff_word(i, word);
+      }
+    }
   }
 }
 
+void Member::diff_word(std::uint32_t pool, std::uint64_t word) {
+  PoolState& ps = *pools_[pool];
+  std::uint64_t v = ps.pool->dynamic_word(word);  // seq_cst loads: see the close protocol at the top
+  auto h = ps.held_words.find(word);
+  if (h != ps.held_words.end()) v &= ~h->second;  // held down: the peers heard of the free already
+  auto it = ps.mirror.find(word);
+  const std::uint64_t old = it == ps.mirror.end() ? 0 : it->second;
+  if (v == old) return;
+  if (v == 0) {
+    ps.mirror.erase(it);
+  } else if (it == ps.mirror.end()) {
+    ps.mirror.emplace(word, v);
+  } else {
+    it->second = v;
+  }
+  Record r;
+  r.kind = RecordKind::kWords;
+  r.pool = pool;
+  r.unit = word;
+  r.bits = v;
+  emit_stream(r);
+}
+
 void Member::capture_window(PoolState& ps, std::uint32_t pool, WindowSlot& s) {
+  (void)ps;
   const std::uint64_t b = s.begin.load(std::memory_order_relaxed);
   const std::uint64_t e = s.end.load(std::memory_order_relaxed);
-  for (std::uint64_t u = b; u < e; ++u) {
-    if (ps.mirror.contains(static_cast<std::uint32_t>(u))) continue;
-    if (!ps.pool->test(u)) continue;  // seq_cst loads: see the close protocol at the top
-    ps.mirror.add(static_cast<std::uint32_t>(u));
-    Record a;
-    a.kind = RecordKind::kAlloc;
-    a.pool = pool;
-    a.unit = u;
-    emit_stream(a);
+  for (std::uint64_t w = b >> 6; w < (e + 63) >> 6; ++w) diff_word(pool, w);
+}
+
+void Member::sweep_words() {
+  // Re-read a few mirrored words each tick: catches anything a dirty mark
+  // missed (the mirror is what peers were told; the bitmap is the truth).
+  for (std::uint32_t i = 0; i < pools_.size(); ++i) {
+    PoolState& ps = *pools_[i];
+    std::vector<std::uint64_t> words;
+    for (auto it = ps.mirror.lower_bound(ps.sweep); it != ps.mirror.end() && words.size() < 16; ++it)
+      words.push_back(it->first);
+    ps.sweep = words.size() < 16 ? 0 : words.back() + 1;
+    for (std::uint64_t w : words) diff_word(i, w);
   }
 }
 
@@ -848,8 +1001,8 @@ void Member::expire_hold_downs() {
     hold_.erase(hold_.begin());
     PoolState& ps = *pools_[pool];
     (void)ps.pool->release(*msg_workers_[pool], unit, 0);
-    ps.mirror.remove(static_cast<std::uint32_t>(unit));
-    ps.held.remove(static_cast<std::uint32_t>(unit));
+    ps.set_held(unit, false);
+    diff_word(pool, unit >> 6);  // normally nothing to tell: the free was streamed
     ps.scan_needed = true;
   }
 }
@@ -860,7 +1013,10 @@ std::shared_ptr<const UsageSnapshot> Member::own_snapshot() const {
   s->stream_seq = stream_seq_;
   for (std::uint32_t i = 0; i < pools_.size(); ++i) {
     const PoolState& ps = *pools_[i];
-    ::Roaring in_use = ps.mirror - ps.held;
+    ::Roaring in_use = ps.statics;
+    for (const auto& [word, bits] : ps.mirror)
+      for (std::uint64_t b = bits; b != 0; b &= b - 1)
+        in_use.add(static_cast<std::uint32_t>((word << 6) | static_cast<std::uint64_t>(std::countr_zero(b))));
     if (!options_.rules.reseed_quarantined_in_use) in_use -= ps.quarantined;
     s->in_use.push_back(std::move(in_use));
     for (const WindowSlot& w : ps.slots) {
@@ -882,8 +1038,14 @@ std::shared_ptr<const UsageSnapshot> Member::replica_snapshot(const Replica& r) 
   auto s = std::make_shared<UsageSnapshot>();
   s->of = r.of;
   s->stream_seq = r.seq;
-  s->in_use = r.in_use;
-  if (s->in_use.size() != pools_.size()) s->in_use.assign(pools_.size(), ::Roaring());
+  s->in_use.assign(pools_.size(), ::Roaring());
+  for (std::size_t i = 0; i < pools_.size(); ++i) {
+    if (i < r.statics.size()) s->in_use[i] = r.statics[i];
+    if (i >= r.words.size()) continue;
+    for (const auto& [word, bits] : r.words[i])
+      for (std::uint64_t b = bits; b != 0; b &= b - 1)
+        s->in_use[i].add(static_cast<std::uint32_t>((word << 6) | static_cast<std::uint64_t>(std::countr_zero(b))));
+  }
   for (const auto& w : r.windows) {
     OpenWindow ow = w.w;
     ow.lease_left = w.until > now_local_ ? w.until - now_local_ : 0;
@@ -953,12 +1115,18 @@ void Member::finish_recovery() {
   UsageSnapshot empty;
   empty.in_use.assign(pools_.size(), ::Roaring());
   if (best == nullptr) best = &empty;  // only when the owner counted itself (a rule switched off)
+  std::vector<std::set<std::uint64_t>> touched(pools_.size());  // words to mirror
   for (std::uint32_t i = 0; i < pools_.size() && i < best->in_use.size(); ++i) {
     PoolState& ps = *pools_[i];
     for (std::uint32_t u : best->in_use[i]) {
       if (u >= ps.pool->size() || plan_->owner(i, u) != id_ || ps.pool->is_excluded(u)) continue;
       (void)ps.pool->claim(*msg_workers_[i], u);
-      ps.mirror.add(u);
+      if (ps.pool->is_static(u)) {
+        ps.statics.add(u);
+        ps.claimed_by[u] = 0;  // claim id unknown: any release of it ends it
+      } else {
+        touched[i].insert(u >> 6);
+      }
     }
   }
   if (options_.rules.quarantine_open_windows) {
@@ -966,13 +1134,11 @@ void Member::finish_recovery() {
       if (w.pool >= pools_.size()) continue;
       PoolState& ps = *pools_[w.pool];
       for (std::uint64_t u = w.begin; u < w.end && u < ps.pool->size(); ++u) {
-        const auto u32 = static_cast<std::uint32_t>(u);
-        if (ps.mirror.contains(u32) || plan_->owner(w.pool, u) != id_ || ps.pool->is_excluded(u) ||
-            ps.pool->is_static(u))
+        if (ps.pool->test(u) || plan_->owner(w.pool, u) != id_ || ps.pool->is_excluded(u) || ps.pool->is_static(u))
           continue;
         (void)ps.pool->claim(*msg_workers_[w.pool], u);  // maybe in use: quarantined until an audit
-        ps.mirror.add(u32);
-        ps.quarantined.add(u32);
+        ps.quarantined.add(static_cast<std::uint32_t>(u));
+        touched[w.pool].insert(u >> 6);
         ++counters_.quarantined;
       }
     }
@@ -981,14 +1147,21 @@ void Member::finish_recovery() {
     for (const HeldUnit& h : best->held) {
       if (h.pool >= pools_.size()) continue;
       PoolState& ps = *pools_[h.pool];
-      const auto u32 = static_cast<std::uint32_t>(h.unit);
-      if (h.unit >= ps.pool->size() || ps.mirror.contains(u32) || plan_->owner(h.pool, h.unit) != id_ ||
-          ps.pool->is_excluded(h.unit))
+      if (h.unit >= ps.pool->size() || ps.pool->test(h.unit) || plan_->owner(h.pool, h.unit) != id_ ||
+          ps.pool->is_excluded(h.unit) || ps.pool->is_static(h.unit))
         continue;
-      (void)ps.pool->claim(*msg_workers_[h.pool], h.unit);
-      ps.mirror.add(u32);
-      ps.held.add(u32);
+      (void)ps.pool->claim(*msg_workers_[h.pool], h.unit);  // not allocatable until its hold-down ends
+      ps.set_held(h.unit, true);
       hold_[{now_local_ + h.remaining, h.pool, h.unit}] = true;
+    }
+  }
+  for (std::uint32_t i = 0; i < pools_.size(); ++i) {
+    PoolState& ps = *pools_[i];
+    for (std::uint64_t word : touched[i]) {
+      std::uint64_t v = ps.pool->dynamic_word(word);
+      auto h = ps.held_words.find(word);
+      if (h != ps.held_words.end()) v &= ~h->second;
+      if (v != 0) ps.mirror[word] = v;
     }
   }
   stream_seq_ = 0;
@@ -997,6 +1170,7 @@ void Member::finish_recovery() {
     p->recover_snapshot.reset();
   }
   phase_ = MemberPhase::kReady;
+  ready_.store(true, std::memory_order_release);  // the rebuilt bitmap happens-before any direct release
   std::vector<RingItem> pending;
   pending.swap(pending_own_);
   for (const RingItem& item : pending) route_release(item);
@@ -1053,23 +1227,29 @@ void Member::flush() {
 }
 
 void Member::on_tick(std::uint64_t now) {
-  now_local_ = std::max(now_local_, now);
-  now_.store(now_local_, std::memory_order_relaxed);
+  if (now > now_local_) {
+    now_local_ = now;
+    now_.store(now_local_, std::memory_order_relaxed);
+  }
   if (phase_ == MemberPhase::kQueryingGeneration) query_generation();
   if (phase_ == MemberPhase::kRecovering) request_recovery();
   drain_rings();
   if (phase_ == MemberPhase::kReady) {
     capture_allocations();
+    sweep_words();
     close_windows();
     expire_hold_downs();
     promote_windows();
     reserve_windows();
   }
-  std::uint64_t undone = 0, full = 0;
+  std::uint64_t undone = 0, full = 0, doubles = 0;
   for (auto& w : workers_) {
     undone += w->undone_.load(std::memory_order_relaxed);
     full += w->ring_full_.load(std::memory_order_relaxed);
+    doubles += w->double_.load(std::memory_order_relaxed);
   }
+  counters_.double_releases += doubles - direct_doubles_seen_;
+  direct_doubles_seen_ = doubles;
   counters_.undone_allocations = undone;
   counters_.releases_ring_full = full;
   for (auto& [pid, p] : peers_)
@@ -1101,7 +1281,7 @@ bool Member::quarantined(std::uint32_t pool, std::uint64_t unit) const noexcept 
   return pool < pools_.size() && pools_[pool]->quarantined.contains(static_cast<std::uint32_t>(unit));
 }
 bool Member::held_down(std::uint32_t pool, std::uint64_t unit) const noexcept {
-  return pool < pools_.size() && pools_[pool]->held.contains(static_cast<std::uint32_t>(unit));
+  return pool < pools_.size() && pools_[pool]->held(unit);
 }
 bool Member::has_complete_replica(std::uint32_t owner) const noexcept {
   auto it = peers_.find(owner);

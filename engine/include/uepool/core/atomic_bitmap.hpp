@@ -145,6 +145,10 @@ class BasicAtomicBitmap {
   ReleaseStatus release(Worker& w, std::uint64_t unit) noexcept;
   // test — whether the unit is in use (false beyond the capacity).
   [[nodiscard]] bool test(std::uint64_t unit) const noexcept;
+  // load_word — the 64 bits of units [64 * word, 64 * word + 64): bit i set =
+  // unit 64 * word + i in use (0 for a leaf never materialized or beyond the
+  // capacity). seq_cst loads, like test().
+  [[nodiscard]] std::uint64_t load_word(std::uint64_t word) const noexcept;
 
   // claim_bulk — claim every unit of a sorted, duplicate-free list, one RMW
   // per word. Returns: the number of units newly claimed; `already_in_use`

@@ -114,6 +114,12 @@ class Pool {
   PoolAllocation allocate(Worker& w, std::uint64_t now = 0) noexcept;
   // allocate_in — restricted to units [range.begin, range.end) (a window).
   PoolAllocation allocate_in(Worker& w, UnitRange range, std::uint64_t now = 0) noexcept;
+  // allocate_unit_in — allocate_in without building the prefix (the set
+  // layer's hot path, which hands out unit indices).
+  Allocation allocate_unit_in(Worker& w, UnitRange range, std::uint64_t now = 0) noexcept {
+    if (w.held_size_ != 0) w.drain(now);
+    return dynamic_.allocate_in(w.dynamic_, range);
+  }
   // allocate_in_ranges — restricted to a list of blocks (those a member owns).
   PoolAllocation allocate_in_ranges(Worker& w, std::span<const UnitRange> blocks, std::uint64_t now = 0) noexcept;
 
@@ -128,6 +134,16 @@ class Pool {
   UnitStatus release(Worker& w, const net::Prefix& unit, std::uint64_t now = 0) noexcept;
   // test — in use (dynamic or static, or held down); false for excluded units.
   [[nodiscard]] bool test(std::uint64_t unit) const noexcept;
+  // dynamic_word — units [64 * word, 64 * word + 64) in dynamic use (allocated,
+  // claimed, or held down), excluded and static units masked out; bit i is
+  // unit 64 * word + i. seq_cst loads (see AtomicBitmap::load_word).
+  [[nodiscard]] std::uint64_t dynamic_word(std::uint64_t word) const noexcept;
+  // has_free_dynamic — some unit of that word can be allocated dynamically.
+  [[nodiscard]] bool has_free_dynamic(std::uint64_t word) const noexcept {
+    return dynamic_.load_word(word) != ~std::uint64_t{0} && (word << 6) < units_;
+  }
+  // is_held_down — released, waiting out its hold-down in a worker's queue.
+  [[nodiscard]] bool is_held_down(std::uint64_t unit) const noexcept { return held_marks_.test(unit); }
 
   // count — units held: dynamic and static, including those held down.
   [[nodiscard]] std::uint64_t count() const noexcept;
@@ -186,6 +202,7 @@ class Pool {
   std::uint64_t units_;
   std::vector<UnitRange> excluded_ranges_;  // sorted, disjoint
   std::vector<UnitRange> static_ranges_;    // sorted, disjoint
+  std::uint64_t reserved_mask(std::uint64_t word) const noexcept;
   std::uint64_t reserved_units_ = 0;
   AtomicBitmap dynamic_;        // 1 = in use, held down, excluded or static
   AtomicBitmap static_claims_;  // 1 = static unit claimed

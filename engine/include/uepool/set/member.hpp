@@ -135,6 +135,7 @@ struct MemberCounters {
   std::uint64_t quarantined = 0;               // units quarantined at recovery
   std::uint64_t windows_reserved = 0;
   std::uint64_t undone_allocations = 0;        // a worker raced a closing window and gave the unit back
+  std::uint64_t dirty_overflows = 0;           // a worker's dirty-word ring was full: a full sweep followed
 };
 
 class Member {
@@ -208,6 +209,8 @@ class Member {
   void drain_rings();
   void capture_allocations();
   void capture_window(PoolState& ps, std::uint32_t pool, WindowSlot& s);
+  void diff_word(std::uint32_t pool, std::uint64_t word);
+  void sweep_words();
   void close_windows();
   void promote_windows();
   void reserve_windows();
@@ -230,11 +233,19 @@ class Member {
   std::uint32_t answer_quorum_ = 0;
 
   // Hot path meets message thread here.
-  std::atomic<std::uint64_t> now_{0};  // relaxed: a clock reading, not a synchronizer
   std::vector<std::unique_ptr<Worker>> workers_;  // grows only in create_worker (a message-side call)
 
+  // Read by every hot-path call, written by the message thread once per tick
+  // at most: a cache line of their own, away from the message thread's
+  // busy fields below.
+  alignas(64) std::atomic<std::uint64_t> now_{0};  // relaxed: a clock reading, not a synchronizer
+  // ready_ — the owner's own state is rebuilt: the hot path may release its
+  // own units directly. Written by the message thread (release), read by
+  // workers (acquire): the rebuilt bitmap happens-before a direct release.
+  std::atomic<bool> ready_{false};
+
   // Message thread only.
-  MemberPhase phase_ = MemberPhase::kQueryingGeneration;
+  alignas(64) MemberPhase phase_ = MemberPhase::kQueryingGeneration;
   Incarnation inc_;
   std::uint64_t now_local_ = 0;
   std::uint64_t stream_seq_ = 0;
@@ -246,6 +257,7 @@ class Member {
   std::vector<RingItem> pending_own_;  // own releases and claims that arrived before recovery ended
   std::vector<Frame> outgoing_;
   MemberCounters counters_;
+  std::uint64_t direct_doubles_seen_ = 0;
   std::vector<std::unique_ptr<core::Pool::Worker>> msg_workers_;  // the message thread's pool workers
 };
 

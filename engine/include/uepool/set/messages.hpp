@@ -61,8 +61,9 @@ enum class RecordKind : std::uint8_t {
   // The owner's usage stream (stream_seq set; replicated by every peer):
   kSeed,    // a bulk copy: replaces the replica (seed)
   kWindow,  // a window reserved: [unit, end), tag, lease
-  kAlloc,   // unit allocated or claimed
-  kFree,    // unit freed: hold-down starts at receipt
+  kWords,   // the dynamic units of word `unit` (units 64*unit ..) now in use: `bits`
+  kAlloc,   // static unit claimed
+  kFree,    // unit freed with a hold-down (or a static unit freed): hold-down starts at receipt
   kClose,   // window `tag` closed: every allocation in it was streamed before
   // Requests to the owner (not part of its stream):
   kRelease,  // end the allocation (unit, tag)
@@ -78,6 +79,7 @@ struct Record {
   LeaseTag tag;             // kWindow, kClose, kRelease
   std::uint64_t stream_seq = 0;
   std::uint64_t claim = 0;                    // kClaim, kRelease of a static unit: the claim's id
+  std::uint64_t bits = 0;                     // kWords
   std::shared_ptr<const UsageSnapshot> seed;  // kSeed
 };
 

@@ -550,6 +550,22 @@ ReleaseStatus BasicAtomicBitmap<Atom>::release(Worker& w, std::uint64_t unit) no
 }
 
 template <template <class> class Atom>
+std::uint64_t BasicAtomicBitmap<Atom>::load_word(std::uint64_t word) const noexcept {
+  const std::uint64_t unit = word << 6;
+  if (word >= (std::uint64_t{1} << 58) || unit >= capacity_) return 0;
+  const Node* n = root_;
+  for (int level = levels_; level >= 1; --level) {
+    // seq_cst: as in test() (the set layer's window-close protocol).
+    const void* child =
+        n->child[(unit >> (kLeafShift + kFanShift * (level - 1))) & 63].load(std::memory_order_seq_cst);
+    if (child == nullptr) return 0;
+    if (level == 1) return static_cast<const Leaf*>(child)->words[(unit >> 6) & 63].load(std::memory_order_seq_cst);
+    n = static_cast<const Node*>(child);
+  }
+  return 0;
+}
+
+template <template <class> class Atom>
 bool BasicAtomicBitmap<Atom>::test(std::uint64_t unit) const noexcept {
   if (unit >= capacity_) return false;
   const Node* n = root_;

@@ -1,0 +1,114 @@
+// member_impl.hpp — the set layer's Member as a churn implementation
+// ("churn_dense/member"): the hot path as an SMF worker sees it.
+//
+// A two-member set in one process: the measured member owns about half of a
+// pool of 2 x capacity units (so about `capacity` units), its peer acks its
+// windows, and a message thread (as in production: its own thread) ticks
+// both members every 20 microseconds and carries their frames. Windows are
+// acknowledged before the timed loop starts (the pre-fill waits for them);
+// in the loop, allocate and release are the Member's: a window check, the
+// allocation in the window, and a release pushed to the worker's ring. The
+// message thread's work (draining releases, streaming, re-filling windows)
+// runs beside the measured threads, on the same cores.
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <memory>
+#include <thread>
+
+#include "uepool/set/member.hpp"
+
+namespace uepool::bench {
+
+class MemberImpl {
+ public:
+  static constexpr const char* kName = "member";
+  static constexpr bool kHolds2To32 = false;
+  static constexpr bool kCanClaim = false;
+
+  explicit MemberImpl(std::uint64_t capacity) {
+    std::vector<set::MemberSpec> specs = {{1, 1}, {2, 1}};
+    std::vector<set::PoolSpec> pools = {{"bench", 2 * capacity, 1024}};
+    plan_ = std::make_shared<const set::Plan>(set::Plan::create(1, specs, pools).value());
+    core::PoolConfig cfg;
+    cfg.name = "bench";
+    int bits = 0;
+    while ((std::uint64_t{1} << bits) < 2 * capacity) ++bits;
+    cfg.prefix = net::Prefix::make(net::IpAddress(net::Ipv4Address(0x0a000000)), 32 - bits).value();
+    cfg.unit_length = 32;
+    for (std::uint32_t i = 0; i < 2; ++i) {
+      set::MemberOptions o;
+      o.id = i + 1;
+      o.plan = plan_;
+      o.pools = {cfg};
+      o.fresh = true;
+      o.nonce = 11 + i;
+      o.window_units = 1024;
+      o.windows_ahead = 16;
+      o.lease = std::uint64_t{1} << 50;  // microseconds: no lease runs out during a benchmark
+      o.heartbeat = 100;
+      o.retransmit = 1'000;
+      o.channel_capacity = std::size_t{1} << 22;
+      o.release_ring = std::size_t{1} << 16;
+      members_[i] = std::move(set::Member::create(o).value());
+    }
+    // create_worker is a message-side call: make them before the message thread starts.
+    for (auto& w : spare_) w = members_[0]->create_worker();
+    message_ = std::thread([this] { message_loop(); });
+  }
+  ~MemberImpl() {
+    stop_.store(true);
+    message_.join();
+  }
+  MemberImpl(const MemberImpl&) = delete;
+  MemberImpl& operator=(const MemberImpl&) = delete;
+
+  struct Worker {
+    explicit Worker(MemberImpl& impl) : w(impl.spare_[impl.next_spare_.fetch_add(1) % kSpare]) {}
+    set::Member::Worker* w = nullptr;
+  };
+
+  bool allocate(Worker& w, std::uint64_t& unit) noexcept {
+    for (int spin = 0;; ++spin) {
+      const set::MemberAllocation a = members_[0]->allocate(*w.w, 0);
+      if (a.ok()) {
+        unit = a.lease.unit;
+        return true;
+      }
+      if (a.status != set::MemberStatus::kNotReady || spin > 2'000'000) return false;
+      std::this_thread::yield();  // the next window is on its way
+    }
+  }
+  void release(Worker& w, std::uint64_t unit) noexcept {
+    members_[0]->release(*w.w, set::Lease{0, unit, set::LeaseTag{1, 1}, 0});
+  }
+  bool claim(Worker&, std::uint64_t) noexcept { return false; }
+
+ private:
+  void message_loop() {
+    const auto t0 = std::chrono::steady_clock::now();
+    while (!stop_.load(std::memory_order_relaxed)) {
+      const auto now = static_cast<std::uint64_t>(
+          std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::steady_clock::now() - t0).count() + 1);
+      frames_.clear();
+      for (auto& m : members_) {
+        m->on_tick(now);
+        for (set::Frame& f : m->take_outgoing()) frames_.push_back(std::move(f));
+      }
+      for (const set::Frame& f : frames_) members_[f.to - 1]->on_frame(f, now);
+      std::this_thread::sleep_for(std::chrono::microseconds(20));
+    }
+  }
+
+  std::shared_ptr<const set::Plan> plan_;
+  std::unique_ptr<set::Member> members_[2];
+  std::vector<set::Frame> frames_;
+  std::atomic<bool> stop_{false};
+  static constexpr std::size_t kSpare = 64;  // Google Benchmark makes one Worker per thread per run
+  set::Member::Worker* spare_[kSpare] = {};
+  std::atomic<std::size_t> next_spare_{0};
+  std::thread message_;
+};
+
+}  // namespace uepool::bench
