@@ -48,6 +48,7 @@ class MemberImpl {
       o.windows_ahead = 16;
       o.lease = std::uint64_t{1} << 50;  // microseconds: no lease runs out during a benchmark
       o.heartbeat = 100;
+      o.stream_interval = 200;  // microseconds
       o.retransmit = 1'000;
       o.channel_capacity = std::size_t{1} << 22;
       o.release_ring = std::size_t{1} << 16;
@@ -57,6 +58,7 @@ class MemberImpl {
     for (auto& w : spare_) w = members_[0]->create_worker();
     message_ = std::thread([this] { message_loop(); });
   }
+  std::atomic<std::uint64_t> waits_{0};  // allocations that found no acknowledged window and waited
   ~MemberImpl() {
     stop_.store(true);
     message_.join();
@@ -77,6 +79,7 @@ class MemberImpl {
         return true;
       }
       if (a.status != set::MemberStatus::kNotReady || spin > 2'000'000) return false;
+      waits_.fetch_add(1, std::memory_order_relaxed);
       std::this_thread::yield();  // the next window is on its way
     }
   }

@@ -238,6 +238,7 @@ void churn(benchmark::State& state, const ChurnSpec& spec) {
     state.counters["skipped_releases"] = static_cast<double>(skipped);
   }
   s.head[t] = head;
+  if constexpr (requires { impl.waits_; }) state.counters["window_waits"] = static_cast<double>(impl.waits_.load());
   if (failed) state.SkipWithError("allocate failed during churn");
   state.counters["pairs_per_second"] =
       benchmark::Counter(static_cast<double>(state.iterations()), benchmark::Counter::kIsRate);

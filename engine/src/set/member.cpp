@@ -286,6 +286,11 @@ Result<std::unique_ptr<Member>> Member::create(const MemberOptions& options) {
     m->peers_.emplace(spec.id, std::move(peer));
   }
   for (auto& ps : m->pools_) m->msg_workers_.push_back(std::make_unique<core::Pool::Worker>(*ps->pool));
+  m->self_index_ = plan.member_index(options.id);
+  for (std::size_t i = 0; i < m->pools_.size(); ++i) {
+    PoolState& ps = *m->pools_[i];
+    m->hot_.push_back(HotPool{ps.pool.get(), plan.owner_table(i), plan.run_shift(i), ps.pool->size(), ps.hold_down == 0});
+  }
   if (options.fresh) {
     m->inc_ = Incarnation{1, options.nonce};
     m->phase_ = MemberPhase::kReady;
@@ -313,7 +318,8 @@ Status Member::set_membership(std::shared_ptr<const Plan> plan) {
 // ---------------------------------------------------------------- hot path
 
 MemberAllocation Member::allocate(Worker& w, std::uint32_t pool) noexcept {
-  if (pool >= pools_.size()) return {MemberStatus::kNoSuchPool, {}};
+  if (pool >= hot_.size()) return {MemberStatus::kNoSuchPool, {}};
+  core::Pool& core_pool = *hot_[pool].pool;
   PoolState& ps = *pools_[pool];
   Worker::Current& cur = w.current_[pool];
   core::Pool::Worker& pw = *w.pool_workers_[pool];
@@ -321,11 +327,11 @@ MemberAllocation Member::allocate(Worker& w, std::uint32_t pool) noexcept {
   for (std::size_t attempt = 0; attempt <= kSlots; ++attempt) {
     if (cur.slot != nullptr) {
       if (now < cur.lease_end) {
-        const core::Allocation a = ps.pool->allocate_unit_in(pw, cur.range, now);
+        const core::Allocation a = core_pool.allocate_unit_in(pw, cur.range, now);
         if (a.ok()) {
           // seq_cst: pairs with the close CAS (see the top of this file).
           if (cur.slot->state.load(std::memory_order_seq_cst) == cur.word) return {MemberStatus::kOk, {pool, a.unit, cur.tag}};
-          (void)ps.pool->release(pw, a.unit, 0);  // the window is closing: give it back unused
+          (void)core_pool.release(pw, a.unit, 0);  // the window is closing: give it back unused
           w.undone_.fetch_add(1, std::memory_order_relaxed);
         } else {
           std::uint64_t expect = cur.word;  // full: let the message thread close it
@@ -371,18 +377,18 @@ std::pair<MemberAllocation, MemberAllocation> Member::allocate_dual(Worker& w, s
 }
 
 void Member::release(Worker& w, const Lease& lease) noexcept {
-  if (lease.pool >= pools_.size() || lease.unit >= pools_[lease.pool]->pool->size()) {
+  if (lease.pool >= hot_.size() || lease.unit >= hot_[lease.pool].units) {
     w.refused_.fetch_add(1, std::memory_order_relaxed);
     return;
   }
-  PoolState& ps = *pools_[lease.pool];
+  const HotPool& hp = hot_[lease.pool];
   // Our own dynamic unit, no hold-down, state rebuilt: free it here and let
   // the message thread re-read its word. Everything else (another owner's
   // unit, a static unit, a hold-down, a member still recovering) goes
   // through the ring to the message thread.
-  if (ps.hold_down == 0 && ready_.load(std::memory_order_acquire) && plan_->owner(lease.pool, lease.unit) == id_ &&
-      !ps.pool->is_static(lease.unit)) {
-    if (ps.pool->release(*w.pool_workers_[lease.pool], lease.unit, 0) != core::UnitStatus::kOk) {
+  if (hp.direct_release && hp.run_owner[lease.unit >> hp.run_shift] == self_index_ &&
+      ready_.load(std::memory_order_acquire) && !hp.pool->is_static(lease.unit)) {
+    if (hp.pool->release(*w.pool_workers_[lease.pool], lease.unit, 0) != core::UnitStatus::kOk) {
       w.double_.fetch_add(1, std::memory_order_relaxed);  // reported; nothing changed
       return;
     }
@@ -807,19 +813,20 @@ void Member::apply_own_claim(std::uint32_t pool, std::uint64_t unit, std::uint64
   emit_stream(a);
 }
 
-void Member::drain_rings() {
+void Member::drain_rings(bool dirty_too) {
   for (auto& w : workers_) {
     const std::uint64_t h = w->head_.load(std::memory_order_relaxed);  // only this thread writes head
     const std::uint64_t t = w->tail_.load(std::memory_order_acquire);  // items below tail are written
     for (std::uint64_t i = h; i < t; ++i) route_release(w->ring_[i & (w->ring_.size() - 1)]);
-    w->head_.store(t, std::memory_order_release);  // the producer may reuse these cells
+    if (t != h) w->head_.store(t, std::memory_order_release);  // the producer may reuse these cells
+    if (!dirty_too) continue;
     const std::uint64_t dh = w->dirty_head_.load(std::memory_order_relaxed);
     const std::uint64_t dt = w->dirty_tail_.load(std::memory_order_acquire);
     for (std::uint64_t i = dh; i < dt; ++i) {
       const std::uint64_t key = w->dirty_[i & (w->dirty_.size() - 1)];
       diff_word(static_cast<std::uint32_t>(key >> 56), key & ((std::uint64_t{1} << 56) - 1));
     }
-    w->dirty_head_.store(dt, std::memory_order_release);
+    if (dt != dh) w->dirty_head_.store(dt, std::memory_order_release);
     if (w->dirty_overflow_.exchange(false, std::memory_order_relaxed)) {
       ++counters_.dirty_overflows;
       for (std::uint32_t i = 0; i < pools_.size(); ++i) {
@@ -1233,10 +1240,14 @@ void Member::on_tick(std::uint64_t now) {
   }
   if (phase_ == MemberPhase::kQueryingGeneration) query_generation();
   if (phase_ == MemberPhase::kRecovering) request_recovery();
-  drain_rings();
+  const bool stream = options_.stream_interval == 0 || now_local_ >= last_stream_ + options_.stream_interval;
+  if (stream) last_stream_ = now_local_;
+  drain_rings(stream);
   if (phase_ == MemberPhase::kReady) {
-    capture_allocations();
-    sweep_words();
+    if (stream) {
+      capture_allocations();
+      sweep_words();
+    }
     close_windows();
     expire_hold_downs();
     promote_windows();

@@ -107,6 +107,12 @@ struct MemberOptions {
   std::uint32_t windows_ahead = 2;      // windows kept reserved per pool beyond the active ones
   std::uint64_t retransmit = 40;        // channel retransmission timeout
   std::uint64_t heartbeat = 25;         // a frame to every peer at least this often
+  // stream_interval — how often the message thread reads the allocation
+  // windows and released words to stream them (0 = every tick). Reading a
+  // word a worker is writing costs that worker a cache miss, so not too
+  // often; unstreamed allocations are safe (their window is open in every
+  // replica, and recovery quarantines it), only a crash then leaks more.
+  std::uint64_t stream_interval = 0;
   std::size_t channel_capacity = 4096;  // unacknowledged records per peer
   std::size_t release_ring = 4096;      // per worker: releases and claims waiting for the message thread
   std::uint32_t max_workers = 64;
@@ -206,7 +212,7 @@ class Member {
   void apply_own_claim(std::uint32_t pool, std::uint64_t unit, std::uint64_t claim);
   void apply_records(Peer& p, const std::vector<Record>& records);
   void apply_stream_record(Peer& p, const Record& r);
-  void drain_rings();
+  void drain_rings(bool dirty_too);
   void capture_allocations();
   void capture_window(PoolState& ps, std::uint32_t pool, WindowSlot& s);
   void diff_word(std::uint32_t pool, std::uint64_t word);
@@ -229,6 +235,16 @@ class Member {
   MemberOptions options_;
   std::shared_ptr<const Plan> plan_;
   std::vector<std::unique_ptr<PoolState>> pools_;
+  // HotPool — what the hot path needs of a pool, flat and read-only after create.
+  struct HotPool {
+    core::Pool* pool = nullptr;
+    const std::uint16_t* run_owner = nullptr;  // the plan's owner index per run
+    unsigned run_shift = 0;
+    std::uint64_t units = 0;
+    bool direct_release = false;  // no hold-down: own dynamic units are freed on the hot path
+  };
+  std::vector<HotPool> hot_;
+  std::uint16_t self_index_ = 0;
   std::uint32_t ack_quorum_ = 0;
   std::uint32_t answer_quorum_ = 0;
 
@@ -251,6 +267,7 @@ class Member {
   std::uint64_t stream_seq_ = 0;
   std::uint32_t window_counter_ = 0;
   std::uint64_t last_query_ = 0;
+  std::uint64_t last_stream_ = 0;
   bool queried_once_ = false;
   std::map<std::uint32_t, std::unique_ptr<Peer>> peers_;  // ordered: deterministic iteration
   std::map<std::tuple<std::uint64_t, std::uint32_t, std::uint64_t>, bool> hold_;  // (until, pool, unit)

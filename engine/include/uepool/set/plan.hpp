@@ -87,6 +87,17 @@ class Plan {
     return std::uint64_t{1} << pools_[pool].run_shift;
   }
   [[nodiscard]] std::uint64_t runs(std::size_t pool) const noexcept { return pools_[pool].run_owner.size(); }
+  // owner_table / run_shift / member_index — the O(1) lookup's parts, for a
+  // hot path that caches them: owner index = table[unit >> run_shift].
+  [[nodiscard]] const std::uint16_t* owner_table(std::size_t pool) const noexcept {
+    return pools_[pool].run_owner.data();
+  }
+  [[nodiscard]] unsigned run_shift(std::size_t pool) const noexcept { return pools_[pool].run_shift; }
+  [[nodiscard]] std::uint16_t member_index(std::uint32_t id) const noexcept {
+    for (std::size_t i = 0; i < members_.size(); ++i)
+      if (members_[i].id == id) return static_cast<std::uint16_t>(i);
+    return UINT16_MAX;
+  }
 
   // ranges_of — the merged, sorted unit ranges that `member` owns in `pool`.
   [[nodiscard]] std::vector<core::UnitRange> ranges_of(std::size_t pool, std::uint32_t member) const;
