@@ -348,5 +348,36 @@ TEST(PoolTable, AddAllIsAllOrNothing) {
   EXPECT_TRUE(t.add(simple("x", "10.1.0.0/16", 32)).ok());
 }
 
+// dynamic_word: the word as the set layer streams it — dynamic use only,
+// excluded and static units masked out, held-down units still in use.
+TEST(Pool, DynamicWordMasksReservedUnits) {
+  PoolConfig c = v4_config();
+  c.hold_down = 10;
+  auto pool = Pool::create(c);
+  ASSERT_TRUE(pool.ok());
+  Pool::Worker w(*pool.value());
+  EXPECT_EQ(pool.value()->dynamic_word(0), 0u);  // units 0, 1 excluded: masked
+  EXPECT_EQ(pool.value()->dynamic_word(2), 0u);  // units 128..191 static: masked
+  EXPECT_EQ(pool.value()->dynamic_word(3), 0u);  // unit 255 excluded: masked
+  EXPECT_TRUE(pool.value()->has_free_dynamic(0));
+  EXPECT_FALSE(pool.value()->has_free_dynamic(2));  // every unit static (reserved in the bitmap)
+  ASSERT_EQ(pool.value()->claim(w, 5), UnitStatus::kOk);
+  ASSERT_EQ(pool.value()->claim(w, 130), UnitStatus::kOk);  // a static claim is not dynamic use
+  EXPECT_EQ(pool.value()->dynamic_word(0), std::uint64_t{1} << 5);
+  EXPECT_EQ(pool.value()->dynamic_word(2), 0u);
+  ASSERT_EQ(pool.value()->release(w, 5, 100), UnitStatus::kOk);  // held down until 110
+  EXPECT_EQ(pool.value()->dynamic_word(0), std::uint64_t{1} << 5);
+  EXPECT_TRUE(pool.value()->is_held_down(5));
+  w.drain(110);
+  EXPECT_EQ(pool.value()->dynamic_word(0), 0u);
+  EXPECT_FALSE(pool.value()->is_held_down(5));
+  EXPECT_EQ(pool.value()->dynamic_word(1000), 0u);  // beyond the pool
+  const Allocation a = pool.value()->allocate_unit_in(w, UnitRange{64, 128}, 200);
+  ASSERT_TRUE(a.ok());
+  EXPECT_GE(a.unit, 64u);
+  EXPECT_LT(a.unit, 128u);
+  EXPECT_EQ(pool.value()->dynamic_word(1), std::uint64_t{1} << (a.unit - 64));
+}
+
 }  // namespace
 }  // namespace uepool::core

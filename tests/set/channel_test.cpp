@@ -77,11 +77,11 @@ TEST(Channel, SurvivesAHostileNetwork) {
   for (std::uint64_t now = 0; now < 5'000; ++now) {
     if (next < 2'000) (void)tx.push(batch(next++));
     tx.due(now, 20, [&](std::uint64_t seq, const std::vector<Record>& r) {
-      if (rng() % 4 == 0) return;                    // lost
+      if (rng() % 4 == 0) return;  // lost
       wire.emplace_back(seq, r);
       if (rng() % 8 == 0) wire.emplace_back(seq, r);  // duplicated
     });
-    std::shuffle(wire.begin(), wire.end(), rng);     // reordered
+    std::shuffle(wire.begin(), wire.end(), rng);  // reordered
     const std::size_t n = wire.size() / 2;
     for (std::size_t i = 0; i < n; ++i) (void)rx.receive(wire[i].first, wire[i].second, deliver);
     wire.erase(wire.begin(), wire.begin() + static_cast<std::ptrdiff_t>(n));

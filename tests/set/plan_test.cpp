@@ -9,7 +9,9 @@
 namespace uepool::set {
 namespace {
 
-std::vector<PoolSpec> one_pool(std::uint64_t units, std::uint64_t block) { return {{"p", units, block}}; }
+std::vector<PoolSpec> one_pool(std::uint64_t units, std::uint64_t block) {
+  return {{"p", units, block}};
+}
 
 TEST(NegLog2, MatchesLibm) {
   for (std::uint64_t x : {1ULL, 2ULL, 3ULL, 1000ULL, 123456789ULL, (1ULL << 52) + 17, (1ULL << 53) - 1}) {

@@ -47,13 +47,21 @@ namespace {
 constexpr std::uint64_t kEmpty = 0, kPending = 1, kReady = 2, kActive = 3, kExhausted = 4, kClosing = 5;
 constexpr std::size_t kSlots = 32;
 constexpr std::size_t kPendingOwnMax = 1 << 16;
-constexpr std::uint64_t phase_of(std::uint64_t s) { return s & 7; }
-constexpr std::uint64_t with_phase(std::uint64_t s, std::uint64_t ph) { return (s & ~std::uint64_t{7}) | ph; }
-constexpr std::uint64_t pack_tag(LeaseTag t) { return (std::uint64_t{t.generation} << 32) | t.window; }
+constexpr std::uint64_t phase_of(std::uint64_t s) {
+  return s & 7;
+}
+constexpr std::uint64_t with_phase(std::uint64_t s, std::uint64_t ph) {
+  return (s & ~std::uint64_t{7}) | ph;
+}
+constexpr std::uint64_t pack_tag(LeaseTag t) {
+  return (std::uint64_t{t.generation} << 32) | t.window;
+}
 constexpr LeaseTag unpack_tag(std::uint64_t v) {
   return LeaseTag{static_cast<std::uint32_t>(v >> 32), static_cast<std::uint32_t>(v)};
 }
-bool is_stream(RecordKind k) { return k != RecordKind::kRelease && k != RecordKind::kClaim; }
+bool is_stream(RecordKind k) {
+  return k != RecordKind::kRelease && k != RecordKind::kClaim;
+}
 }  // namespace
 
 const char* member_status_name(MemberStatus s) noexcept {
@@ -87,7 +95,7 @@ struct Member::RingItem {
 
 struct Member::PoolState {
   std::unique_ptr<core::Pool> pool;
-  std::vector<core::UnitRange> owned;  // this member's blocks (plan)
+  std::vector<core::UnitRange> owned;      // this member's blocks (plan)
   std::vector<std::uint64_t> chunk_start;  // chunk index where each owned range starts
   std::uint64_t chunks = 0;
   std::uint64_t window_units = 64;
@@ -102,9 +110,9 @@ struct Member::PoolState {
   // through the message thread. A periodic sweep re-reads mirrored words.
   std::map<std::uint64_t, std::uint64_t> mirror;
   std::map<std::uint64_t, std::uint64_t> held_words;  // word -> units freed and waiting out their hold-down
-  ::Roaring statics;      // static units streamed as claimed
-  ::Roaring quarantined;  // in use since recovery because they may be
-  std::uint64_t sweep = 0;  // next mirrored word the sweep re-reads
+  ::Roaring statics;                                  // static units streamed as claimed
+  ::Roaring quarantined;                              // in use since recovery because they may be
+  std::uint64_t sweep = 0;                            // next mirrored word the sweep re-reads
 
   [[nodiscard]] bool held(std::uint64_t u) const {
     auto it = held_words.find(u >> 6);
@@ -115,11 +123,11 @@ struct Member::PoolState {
     w = on ? (w | (std::uint64_t{1} << (u & 63))) : (w & ~(std::uint64_t{1} << (u & 63)));
     if (w == 0) held_words.erase(u >> 6);
   }
-  std::map<std::uint64_t, std::uint64_t> claimed_by;  // static unit -> claim id (0: unknown, after recovery)
-  std::set<std::uint64_t> overtaken;                  // claims whose release arrived first (bounded)
+  std::map<std::uint64_t, std::uint64_t> claimed_by;    // static unit -> claim id (0: unknown, after recovery)
+  std::set<std::uint64_t> overtaken;                    // claims whose release arrived first (bounded)
   std::multimap<std::uint64_t, std::uint64_t> waiting;  // static unit -> claims that found it claimed (bounded)
-  std::uint64_t cursor = 0;      // next chunk to look at
-  bool scan_needed = true;       // a unit was freed since a full lap found nothing
+  std::uint64_t cursor = 0;                             // next chunk to look at
+  bool scan_needed = true;                              // a unit was freed since a full lap found nothing
 
   core::UnitRange chunk(std::uint64_t k) const {
     const auto it = std::upper_bound(chunk_start.begin(), chunk_start.end(), k) - 1;
@@ -134,7 +142,7 @@ struct Member::Replica {
   Incarnation of;
   std::uint64_t seq = 0;
   std::vector<std::map<std::uint64_t, std::uint64_t>> words;  // per pool: word -> dynamic units in use
-  std::vector<::Roaring> statics;                              // per pool: static units claimed
+  std::vector<::Roaring> statics;                             // per pool: static units claimed
   struct Win {
     OpenWindow w;
     std::uint64_t until;
@@ -182,8 +190,8 @@ class Member::Worker {
     std::uint64_t lease_end = 0;
   };
   bool push(const RingItem& item) noexcept {
-    const std::uint64_t t = tail_.load(std::memory_order_relaxed);   // only this thread writes tail
-    const std::uint64_t h = head_.load(std::memory_order_acquire);   // cells below head are free again
+    const std::uint64_t t = tail_.load(std::memory_order_relaxed);  // only this thread writes tail
+    const std::uint64_t h = head_.load(std::memory_order_acquire);  // cells below head are free again
     if (t - h >= ring_.size()) {
       ring_full_.fetch_add(1, std::memory_order_relaxed);
       return false;
@@ -241,7 +249,8 @@ Result<std::unique_ptr<Member>> Member::create(const MemberOptions& options) {
   if (!plan.has_member(options.id))
     return Status(StatusCode::kNotFound, "member id is not in the plan").with_number(options.id, "member");
   if (options.pools.size() != plan.pool_count())
-    return Status(StatusCode::kInvalidArgument, "pool count differs from the plan").with_number(options.pools.size(), "pools");
+    return Status(StatusCode::kInvalidArgument, "pool count differs from the plan")
+        .with_number(options.pools.size(), "pools");
   if (!std::has_single_bit(options.window_units) || options.window_units < 64)
     return Status(StatusCode::kInvalidArgument, "window size is not a power of two of at least 64 units")
         .with_number(options.window_units, "units");
@@ -289,7 +298,8 @@ Result<std::unique_ptr<Member>> Member::create(const MemberOptions& options) {
   m->self_index_ = plan.member_index(options.id);
   for (std::size_t i = 0; i < m->pools_.size(); ++i) {
     PoolState& ps = *m->pools_[i];
-    m->hot_.push_back(HotPool{ps.pool.get(), plan.owner_table(i), plan.run_shift(i), ps.pool->size(), ps.hold_down == 0});
+    m->hot_.push_back(
+        HotPool{ps.pool.get(), plan.owner_table(i), plan.run_shift(i), ps.pool->size(), ps.hold_down == 0});
   }
   if (options.fresh) {
     m->inc_ = Incarnation{1, options.nonce};
@@ -303,7 +313,8 @@ Result<std::unique_ptr<Member>> Member::create(const MemberOptions& options) {
 
 Member::Worker* Member::create_worker() {
   if (workers_.size() >= options_.max_workers) return nullptr;
-  const std::uint64_t base = detail::mix64(options_.nonce ^ detail::mix64((std::uint64_t{id_} << 32) | workers_.size()));
+  const std::uint64_t base =
+      detail::mix64(options_.nonce ^ detail::mix64((std::uint64_t{id_} << 32) | workers_.size()));
   workers_.push_back(std::make_unique<Worker>(*this, options_.release_ring, base));
   return workers_.back().get();
 }
@@ -330,7 +341,8 @@ MemberAllocation Member::allocate(Worker& w, std::uint32_t pool) noexcept {
         const core::Allocation a = core_pool.allocate_unit_in(pw, cur.range, now);
         if (a.ok()) {
           // seq_cst: pairs with the close CAS (see the top of this file).
-          if (cur.slot->state.load(std::memory_order_seq_cst) == cur.word) return {MemberStatus::kOk, {pool, a.unit, cur.tag}};
+          if (cur.slot->state.load(std::memory_order_seq_cst) == cur.word)
+            return {MemberStatus::kOk, {pool, a.unit, cur.tag}};
           (void)core_pool.release(pw, a.unit, 0);  // the window is closing: give it back unused
           w.undone_.fetch_add(1, std::memory_order_relaxed);
         } else {
@@ -1064,7 +1076,8 @@ std::shared_ptr<const UsageSnapshot> Member::replica_snapshot(const Replica& r) 
 }
 
 void Member::query_generation() {
-  const std::uint32_t need = options_.rules.peers_only_quorum ? answer_quorum_ : (answer_quorum_ > 0 ? answer_quorum_ - 1 : 0);
+  const std::uint32_t need =
+      options_.rules.peers_only_quorum ? answer_quorum_ : (answer_quorum_ > 0 ? answer_quorum_ - 1 : 0);
   std::uint32_t complete = 0;
   std::uint32_t max_gen = 0;
   for (auto& [pid, p] : peers_) {
@@ -1094,7 +1107,8 @@ void Member::query_generation() {
 }
 
 void Member::request_recovery() {
-  const std::uint32_t need = options_.rules.peers_only_quorum ? answer_quorum_ : (answer_quorum_ > 0 ? answer_quorum_ - 1 : 0);
+  const std::uint32_t need =
+      options_.rules.peers_only_quorum ? answer_quorum_ : (answer_quorum_ > 0 ? answer_quorum_ - 1 : 0);
   std::uint32_t complete = 0;
   for (auto& [pid, p] : peers_)
     if (p->recover_answered && p->recover_complete) ++complete;
@@ -1116,7 +1130,8 @@ void Member::finish_recovery() {
   for (auto& [pid, p] : peers_) {
     if (!p->recover_answered || !p->recover_complete) continue;
     const UsageSnapshot* s = p->recover_snapshot.get();
-    if (best == nullptr || std::pair(s->of.generation, s->stream_seq) > std::pair(best->of.generation, best->stream_seq))
+    if (best == nullptr ||
+        std::pair(s->of.generation, s->stream_seq) > std::pair(best->of.generation, best->stream_seq))
       best = s;
   }
   UsageSnapshot empty;
@@ -1263,8 +1278,7 @@ void Member::on_tick(std::uint64_t now) {
   direct_doubles_seen_ = doubles;
   counters_.undone_allocations = undone;
   counters_.releases_ring_full = full;
-  for (auto& [pid, p] : peers_)
-    std::erase_if(p->replica.held, [&](const auto& kv) { return kv.second <= now_local_; });
+  for (auto& [pid, p] : peers_) std::erase_if(p->replica.held, [&](const auto& kv) { return kv.second <= now_local_; });
   flush();
 }
 

@@ -15,9 +15,15 @@ std::uint64_t splitmix(std::uint64_t& x) {
   z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
   return z ^ (z >> 31);
 }
-std::uint64_t rotl(std::uint64_t x, int k) { return (x << k) | (x >> (64 - k)); }
-std::uint64_t pack(const set::LeaseTag& t) { return (std::uint64_t{t.generation} << 32) | t.window; }
-unsigned long long ull(std::uint64_t v) { return static_cast<unsigned long long>(v); }
+std::uint64_t rotl(std::uint64_t x, int k) {
+  return (x << k) | (x >> (64 - k));
+}
+std::uint64_t pack(const set::LeaseTag& t) {
+  return (std::uint64_t{t.generation} << 32) | t.window;
+}
+unsigned long long ull(std::uint64_t v) {
+  return static_cast<unsigned long long>(v);
+}
 }  // namespace
 
 Rng::Rng(std::uint64_t seed) {
@@ -333,14 +339,13 @@ bool Simulator::check_allocation(std::uint32_t member_id, const set::Lease& l) {
   std::uint32_t ackers = 0;
   for (std::uint32_t a : w.ackers)
     if (a != member_id) ++ackers;
-  if (w.w.pool != l.pool || l.unit < w.w.begin || l.unit >= w.w.end || now_ >= w.lease_end ||
-      ackers < m.ack_quorum()) {
+  if (w.w.pool != l.pool || l.unit < w.w.begin || l.unit >= w.w.end || now_ >= w.lease_end || ackers < m.ack_quorum()) {
     std::snprintf(buf, sizeof buf,
                   "member %u handed out pool %u unit %llu outside its window [%llu, %llu) tag %u.%u (acked by %u "
                   "peers, quorum %u; lease ends %llu)",
-                  member_id, l.pool, static_cast<unsigned long long>(l.unit), static_cast<unsigned long long>(w.w.begin),
-                  static_cast<unsigned long long>(w.w.end), l.tag.generation, l.tag.window, ackers, m.ack_quorum(),
-                  static_cast<unsigned long long>(w.lease_end));
+                  member_id, l.pool, static_cast<unsigned long long>(l.unit),
+                  static_cast<unsigned long long>(w.w.begin), static_cast<unsigned long long>(w.w.end),
+                  l.tag.generation, l.tag.window, ackers, m.ack_quorum(), static_cast<unsigned long long>(w.lease_end));
     fail(buf);
     return false;
   }
@@ -429,12 +434,16 @@ void Simulator::block(std::uint32_t a, std::uint32_t b) {
   blocks_[{std::min(a, b), std::max(a, b)}] = UINT64_MAX;
   any_fault_ = true;
 }
-void Simulator::unblock(std::uint32_t a, std::uint32_t b) { blocks_.erase({std::min(a, b), std::max(a, b)}); }
+void Simulator::unblock(std::uint32_t a, std::uint32_t b) {
+  blocks_.erase({std::min(a, b), std::max(a, b)});
+}
 void Simulator::isolate(std::uint32_t m) {
   for (std::uint32_t o = 1; o <= params_.members; ++o)
     if (o != m) block(m, o);
 }
-void Simulator::heal() { blocks_.clear(); }
+void Simulator::heal() {
+  blocks_.clear();
+}
 
 std::uint32_t Simulator::random_live_member() {
   std::vector<std::uint32_t> live;
@@ -455,7 +464,8 @@ void Simulator::random_activity() {
       auto [a, b] = n.member->allocate_dual(*n.worker, 0, 1);
       trace(6, m, a.ok() ? a.lease.unit : 0, b.ok() ? b.lease.unit : 0);
       if (a.ok() && b.ok() && check_allocation(m, a.lease) && check_allocation(m, b.lease)) {
-        if (a.lease.pool == b.lease.pool && a.lease.unit == b.lease.unit) fail("dual-stack allocation gave one unit twice");
+        if (a.lease.pool == b.lease.pool && a.lease.unit == b.lease.unit)
+          fail("dual-stack allocation gave one unit twice");
         auto s = std::make_unique<Session>();
         s->id = next_session_++;
         s->controller = m;

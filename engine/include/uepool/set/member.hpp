@@ -124,24 +124,24 @@ enum class MemberPhase : std::uint8_t { kQueryingGeneration, kRecovering, kReady
 
 // MemberCounters — everything the member counts (read on the message thread).
 struct MemberCounters {
-  std::uint64_t releases_dropped_full = 0;     // the owner's channel was full
-  std::uint64_t releases_dropped_gone = 0;     // addressed to an incarnation that is gone
-  std::uint64_t releases_to_gone_received = 0; // arrived here addressed to an older incarnation of us
-  std::uint64_t releases_ring_full = 0;        // a worker's ring was full
+  std::uint64_t releases_dropped_full = 0;      // the owner's channel was full
+  std::uint64_t releases_dropped_gone = 0;      // addressed to an incarnation that is gone
+  std::uint64_t releases_to_gone_received = 0;  // arrived here addressed to an older incarnation of us
+  std::uint64_t releases_ring_full = 0;         // a worker's ring was full
   std::uint64_t double_releases = 0;
-  std::uint64_t stale_releases = 0;            // a release older than the unit's current allocation
+  std::uint64_t stale_releases = 0;  // a release older than the unit's current allocation
   std::uint64_t duplicate_claims = 0;
-  std::uint64_t claims_dropped = 0;             // a static claim that could not reach its owner (its record only)
-  std::uint64_t claims_overtaken = 0;          // a static release arrived before its claim: the claim is void
-  std::uint64_t refused_records = 0;           // for units the sender does not own, or malformed
-  std::uint64_t fenced_frames = 0;             // from an older incarnation
-  std::uint64_t incarnation_alarms = 0;        // same generation, another nonce
-  std::uint64_t stale_peers = 0;               // times a peer's buffer overflowed
+  std::uint64_t claims_dropped = 0;      // a static claim that could not reach its owner (its record only)
+  std::uint64_t claims_overtaken = 0;    // a static release arrived before its claim: the claim is void
+  std::uint64_t refused_records = 0;     // for units the sender does not own, or malformed
+  std::uint64_t fenced_frames = 0;       // from an older incarnation
+  std::uint64_t incarnation_alarms = 0;  // same generation, another nonce
+  std::uint64_t stale_peers = 0;         // times a peer's buffer overflowed
   std::uint64_t seeds_sent = 0;
-  std::uint64_t quarantined = 0;               // units quarantined at recovery
+  std::uint64_t quarantined = 0;  // units quarantined at recovery
   std::uint64_t windows_reserved = 0;
-  std::uint64_t undone_allocations = 0;        // a worker raced a closing window and gave the unit back
-  std::uint64_t dirty_overflows = 0;           // a worker's dirty-word ring was full: a full sweep followed
+  std::uint64_t undone_allocations = 0;  // a worker raced a closing window and gave the unit back
+  std::uint64_t dirty_overflows = 0;     // a worker's dirty-word ring was full: a full sweep followed
 };
 
 class Member {
@@ -269,7 +269,7 @@ class Member {
   std::uint64_t last_query_ = 0;
   std::uint64_t last_stream_ = 0;
   bool queried_once_ = false;
-  std::map<std::uint32_t, std::unique_ptr<Peer>> peers_;  // ordered: deterministic iteration
+  std::map<std::uint32_t, std::unique_ptr<Peer>> peers_;                          // ordered: deterministic iteration
   std::map<std::tuple<std::uint64_t, std::uint32_t, std::uint64_t>, bool> hold_;  // (until, pool, unit)
   std::vector<RingItem> pending_own_;  // own releases and claims that arrived before recovery ended
   std::vector<Frame> outgoing_;

@@ -8,9 +8,8 @@
 
 #include <cstdint>
 #include <memory>
-#include <vector>
-
 #include <roaring/roaring.hh>
+#include <vector>
 
 namespace uepool::set {
 
@@ -52,9 +51,9 @@ struct HeldUnit {
 struct UsageSnapshot {
   Incarnation of;
   std::uint64_t stream_seq = 0;
-  std::vector<::Roaring> in_use;  // per pool: units in use (static claims included)
-  std::vector<OpenWindow> windows;       // windows still open
-  std::vector<HeldUnit> held;            // freed units still in hold-down
+  std::vector<::Roaring> in_use;    // per pool: units in use (static claims included)
+  std::vector<OpenWindow> windows;  // windows still open
+  std::vector<HeldUnit> held;       // freed units still in hold-down
 };
 
 enum class RecordKind : std::uint8_t {
@@ -104,13 +103,13 @@ struct Frame {
   std::uint32_t from = 0;
   std::uint32_t to = 0;
   Incarnation from_inc;
-  Incarnation to_inc;    // the receiver's incarnation as the sender knows it
+  Incarnation to_inc;     // the receiver's incarnation as the sender knows it
   std::uint64_t seq = 0;  // kData: channel sequence of these records; 0 = none
   std::uint64_t ack = 0;  // every channel batch from `to` up to here was received
   ReplicaReport replica;
   std::vector<Record> records;
-  std::uint32_t max_generation = 0;  // kGenAnswer
-  bool complete = false;             // kGenAnswer, kRecoverAnswer
+  std::uint32_t max_generation = 0;               // kGenAnswer
+  bool complete = false;                          // kGenAnswer, kRecoverAnswer
   std::shared_ptr<const UsageSnapshot> snapshot;  // kRecoverAnswer
 };
 

@@ -67,8 +67,7 @@ class Plan {
  public:
   static constexpr std::uint64_t kMaxRunsPerPool = 1u << 14;
 
-  static Result<Plan> create(std::uint64_t epoch, std::span<const MemberSpec> members,
-                             std::span<const PoolSpec> pools);
+  static Result<Plan> create(std::uint64_t epoch, std::span<const MemberSpec> members, std::span<const PoolSpec> pools);
 
   [[nodiscard]] std::uint64_t epoch() const noexcept { return epoch_; }
   [[nodiscard]] std::span<const MemberSpec> members() const noexcept { return members_; }
@@ -110,8 +109,8 @@ class Plan {
   struct PoolPlan {
     std::uint64_t units = 0;
     std::uint64_t block_units = 0;
-    unsigned run_shift = 0;                 // log2(units per run)
-    std::vector<std::uint16_t> run_owner;   // index into members_
+    unsigned run_shift = 0;                // log2(units per run)
+    std::vector<std::uint16_t> run_owner;  // index into members_
   };
   Plan() = default;
 

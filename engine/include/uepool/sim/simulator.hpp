@@ -60,7 +60,7 @@ enum class Mode : std::uint8_t { kSafety, kLiveness };
 
 struct SimPool {
   bool ipv6 = false;
-  unsigned bits = 8;              // 2^bits units
+  unsigned bits = 8;  // 2^bits units
   std::uint64_t block_units = 64;
 };
 
@@ -129,10 +129,10 @@ class Simulator : private set::Observer {
   void end_session(SessionId id, std::uint32_t at_member);
   void crash(std::uint32_t member);
   void restart(std::uint32_t member);
-  void block(std::uint32_t a, std::uint32_t b);    // both directions, until unblocked
+  void block(std::uint32_t a, std::uint32_t b);  // both directions, until unblocked
   void unblock(std::uint32_t a, std::uint32_t b);
-  void isolate(std::uint32_t member);              // block it from every other member
-  void heal();                                     // remove every block
+  void isolate(std::uint32_t member);  // block it from every other member
+  void heal();                         // remove every block
   [[nodiscard]] bool failed() const noexcept { return !result_.ok; }
   [[nodiscard]] const std::string& failure() const noexcept { return result_.failure; }
   [[nodiscard]] set::Member* member(std::uint32_t id);  // null while crashed
@@ -188,7 +188,7 @@ class Simulator : private set::Observer {
   std::map<SessionId, std::unique_ptr<Session>> sessions_;
   std::vector<SessionId> session_order_;  // for random picks
   SessionId next_session_ = 1;
-  std::vector<std::vector<SessionId>> holder_;         // [pool][unit] -> session (0 = none)
+  std::vector<std::vector<SessionId>> holder_;           // [pool][unit] -> session (0 = none)
   std::vector<std::vector<std::uint64_t>> released_at_;  // [pool][unit] -> last release time + 1 (0 = never)
   std::map<std::tuple<std::uint32_t, std::uint32_t, std::uint64_t, std::uint64_t>, std::unique_ptr<WindowFacts>>
       windows_;  // (owner, generation, nonce, packed tag)
