@@ -45,7 +45,7 @@ namespace uepool::set {
 
 namespace {
 constexpr std::uint64_t kEmpty = 0, kPending = 1, kReady = 2, kActive = 3, kExhausted = 4, kClosing = 5;
-constexpr std::size_t kSlots = 32;
+constexpr std::size_t kSlots = 64;  // window slots per pool: active windows (one per worker) plus those reserved ahead
 constexpr std::size_t kPendingOwnMax = 1 << 16;
 constexpr std::uint64_t phase_of(std::uint64_t s) {
   return s & 7;
@@ -256,7 +256,7 @@ Result<std::unique_ptr<Member>> Member::create(const MemberOptions& options) {
         .with_number(options.window_units, "units");
   if (options.lease == 0) return Status(StatusCode::kInvalidArgument, "lease is zero");
   if (options.windows_ahead == 0 || options.windows_ahead > kSlots / 2)
-    return Status(StatusCode::kOutOfRange, "windows_ahead must be 1..16").with_number(options.windows_ahead);
+    return Status(StatusCode::kOutOfRange, "windows_ahead must be 1..32").with_number(options.windows_ahead);
   const std::uint32_t p = static_cast<std::uint32_t>(plan.members().size() - 1);
   std::uint32_t a = options.ack_quorum != 0 ? options.ack_quorum : (p + 1) / 2;
   std::uint32_t r = options.answer_quorum != 0 ? options.answer_quorum : p - a + 1;
