@@ -102,6 +102,8 @@ struct Member::PoolState {
   std::uint64_t hold_down = 0;
   std::array<WindowSlot, kSlots> slots;
   std::atomic<bool> exhausted{false};  // relaxed: a hint for "none free" vs "not ready"
+  std::atomic<bool> starved{false};    // relaxed: a worker found no acknowledged window (a hint)
+  std::uint32_t ahead = 0;             // message thread: windows kept waiting ahead now
   // Message thread only.
   // What the peers were told, word by word: dynamic units in use (nonzero
   // words only). Allocations reach it from window captures; releases from
@@ -370,7 +372,9 @@ MemberAllocation Member::allocate(Worker& w, std::uint32_t pool) noexcept {
       found = true;
     }
     if (!found) {
-      return {ps.exhausted.load(std::memory_order_relaxed) ? MemberStatus::kNoneFree : MemberStatus::kNotReady, {}};
+      if (ps.exhausted.load(std::memory_order_relaxed)) return {MemberStatus::kNoneFree, {}};
+      if (!ps.starved.load(std::memory_order_relaxed)) ps.starved.store(true, std::memory_order_relaxed);
+      return {MemberStatus::kNotReady, {}};
     }
   }
   return {MemberStatus::kNotReady, {}};
@@ -549,6 +553,7 @@ void Member::on_frame(const Frame& f, std::uint64_t now) {
       p.report_valid = true;
       if (!f.replica.complete && phase_ == MemberPhase::kReady && !p.needs_seed && p.ch.unacked_batches() == 0)
         p.needs_seed = true;  // it lost or never got our bulk copy
+      if (phase_ == MemberPhase::kReady) promote_windows();  // an acknowledgement opens windows at once
       if (f.seq != 0) {
         (void)p.ch.receive(f.seq, f.records, [&](const std::vector<Record>& records) { apply_records(p, records); });
         p.owe = true;
@@ -949,15 +954,27 @@ void Member::promote_windows() {
 void Member::reserve_windows() {
   for (std::uint32_t i = 0; i < pools_.size(); ++i) {
     PoolState& ps = *pools_[i];
-    std::uint32_t waiting = 0;
+    std::uint32_t waiting = 0, ready = 0;
     bool free_slot = false;
     for (WindowSlot& s : ps.slots) {
       const std::uint64_t ph = phase_of(s.state.load(std::memory_order_relaxed));
       if (ph == kPending || ph == kReady) ++waiting;
+      if (ph == kReady) ++ready;
       if (ph == kEmpty) free_slot = true;
     }
+    // Adapt how many windows wait ahead to the demand: workers that found
+    // every acknowledged window taken since the last tick double it (up to
+    // half the slots); windows left untouched for a whole tick shrink it back
+    // towards windows_ahead. One acknowledgement round trip must cover what
+    // the workers allocate meanwhile.
+    if (ps.ahead == 0) ps.ahead = options_.windows_ahead;
+    if (ps.starved.exchange(false, std::memory_order_relaxed)) {
+      ps.ahead = std::min<std::uint32_t>(2 * ps.ahead, kSlots / 2);
+    } else if (ready >= ps.ahead && ps.ahead > options_.windows_ahead) {
+      --ps.ahead;
+    }
     bool found_any = false;
-    while (waiting < options_.windows_ahead && free_slot && ps.scan_needed && ps.chunks > 0) {
+    while (waiting < ps.ahead && free_slot && ps.scan_needed && ps.chunks > 0) {
       // Next chunk (a window-sized piece of an owned block) not open already and with a free dynamic unit.
       bool found = false;
       core::UnitRange range;
