@@ -170,6 +170,7 @@ struct Member::Peer {
   bool recover_answered = false, recover_complete = false;
   std::shared_ptr<const UsageSnapshot> recover_snapshot;
   std::uint64_t last_request = 0;
+  std::uint64_t last_fenced_notice = 0;
 };
 
 class Member::Worker {
@@ -463,7 +464,7 @@ bool Member::accept_incarnation(Peer& p, const Incarnation& inc) {
     return false;
   }
   ++counters_.fenced_frames;
-  return false;
+  return !options_.rules.fence_old_incarnations;  // switched off (tests only): heard like the current one
 }
 
 Frame Member::frame_to(const Peer& p, FrameKind kind) const {
@@ -503,6 +504,14 @@ void Member::on_frame(const Frame& f, std::uint64_t now) {
     return;
   }
   Peer& p = *pp;
+  if (phase_ == MemberPhase::kSuperseded) return;
+  if (inc_.generation != 0 && f.to_inc.generation > inc_.generation) {
+    // A peer knows a newer incarnation of this member: this one is a zombie
+    // (it was replaced while it ran on, say behind a partition). It must not
+    // allocate, seed, ack or answer any more.
+    supersede();
+    return;
+  }
   if (f.kind == FrameKind::kGenQuery) {
     Frame a = frame_to(p, FrameKind::kGenAnswer);
     a.to_inc = f.from_inc;
@@ -523,7 +532,38 @@ void Member::on_frame(const Frame& f, std::uint64_t now) {
     return;
   }
   if (f.from_inc.generation == 0) return;  // only queries and answers come from a member without a generation
-  if (!accept_incarnation(p, f.from_inc)) return;
+  if (!accept_incarnation(p, f.from_inc)) {
+    if (f.kind != FrameKind::kFenced && options_.rules.fence_old_incarnations &&
+        (p.last_fenced_notice == 0 || now_local_ >= p.last_fenced_notice + options_.retransmit)) {
+      // Tell it: a restarting member that chose too low a generation (some
+      // peer it did not hear remembered a higher one) starts over; a zombie stops.
+      p.last_fenced_notice = now_local_ + 1;
+      Frame n = frame_to(p, FrameKind::kFenced);
+      n.to_inc = f.from_inc;
+      n.max_generation = p.inc.generation;
+      n.replica = {};
+      outgoing_.push_back(std::move(n));
+    }
+    return;
+  }
+  if (f.kind == FrameKind::kFenced) {
+    if (!(f.to_inc == inc_) || f.max_generation < inc_.generation) return;
+    if (phase_ == MemberPhase::kRecovering) {
+      // Start over with a higher generation; answers collected so far are void.
+      generation_floor_ = std::max(generation_floor_, f.max_generation + 1);
+      phase_ = MemberPhase::kQueryingGeneration;
+      inc_ = Incarnation{0, options_.nonce};
+      queried_once_ = false;
+      for (auto& [pid, q] : peers_) {
+        q->gen_answered = q->gen_complete = false;
+        q->recover_answered = q->recover_complete = false;
+        q->recover_snapshot.reset();
+      }
+    } else if (phase_ == MemberPhase::kReady) {
+      supersede();  // a newer incarnation, or a twin seen first, owns our blocks now
+    }
+    return;
+  }
   if (!(f.to_inc == inc_) || inc_.generation == 0) {
     // Addressed to an older incarnation of us (or sent before the peer knew us).
     for (const Record& r : f.records) {
@@ -541,7 +581,7 @@ void Member::on_frame(const Frame& f, std::uint64_t now) {
       return;
     }
     case FrameKind::kRecoverAnswer:
-      if (phase_ == MemberPhase::kRecovering && !p.recover_answered) {
+      if (phase_ == MemberPhase::kRecovering && !(p.recover_answered && p.recover_complete)) {
         p.recover_answered = true;
         p.recover_complete = f.complete && f.snapshot != nullptr;
         p.recover_snapshot = f.snapshot;
@@ -552,7 +592,7 @@ void Member::on_frame(const Frame& f, std::uint64_t now) {
       p.report = f.replica;
       p.report_valid = true;
       if (!f.replica.complete && phase_ == MemberPhase::kReady && !p.needs_seed && p.ch.unacked_batches() == 0)
-        p.needs_seed = true;  // it lost or never got our bulk copy
+        p.needs_seed = true;                                 // it lost or never got our bulk copy
       if (phase_ == MemberPhase::kReady) promote_windows();  // an acknowledgement opens windows at once
       if (f.seq != 0) {
         (void)p.ch.receive(f.seq, f.records, [&](const std::vector<Record>& records) { apply_records(p, records); });
@@ -1103,7 +1143,7 @@ void Member::query_generation() {
     if (p->gen_complete) ++complete;
   }
   if (!peers_.empty() && complete >= need) {
-    inc_ = Incarnation{max_gen + 1, options_.nonce};
+    inc_ = Incarnation{std::max(max_gen + 1, generation_floor_), options_.nonce};
     phase_ = MemberPhase::kRecovering;
     for (auto& [pid, p] : peers_) p->last_request = 0;
     request_recovery();
@@ -1113,7 +1153,9 @@ void Member::query_generation() {
   queried_once_ = true;
   last_query_ = now_local_;
   for (auto& [pid, p] : peers_) {
-    if (p->gen_answered) continue;
+    // Ask again whoever has not answered, or answered without a complete
+    // replica: it may hold one by now (it was itself recovering, say).
+    if (p->gen_answered && p->gen_complete) continue;
     Frame f;
     f.kind = FrameKind::kGenQuery;
     f.from = id_;
@@ -1134,7 +1176,7 @@ void Member::request_recovery() {
     return;
   }
   for (auto& [pid, p] : peers_) {
-    if (p->recover_answered || p->inc.generation == 0) continue;
+    if ((p->recover_answered && p->recover_complete) || p->inc.generation == 0) continue;
     if (p->last_request != 0 && now_local_ < p->last_request + options_.retransmit) continue;
     p->last_request = now_local_ + (now_local_ == 0 ? 1 : 0);
     outgoing_.push_back(frame_to(*p, FrameKind::kRecoverRequest));
@@ -1265,7 +1307,29 @@ void Member::flush() {
   }
 }
 
+void Member::supersede() {
+  phase_ = MemberPhase::kSuperseded;
+  ready_.store(false, std::memory_order_release);
+  ++counters_.superseded;
+  for (auto& ps : pools_) {
+    for (WindowSlot& slot : ps->slots) {
+      // Workers change the word only Ready -> Active -> Exhausted; Closing sticks and stops them.
+      std::uint64_t st = slot.state.load(std::memory_order_acquire);
+      while (phase_of(st) != kEmpty &&
+             !slot.state.compare_exchange_weak(st, with_phase(st, kClosing), std::memory_order_seq_cst,
+                                               std::memory_order_seq_cst)) {
+      }
+    }
+  }
+  outgoing_.clear();
+  for (auto& [pid, p] : peers_) {
+    p->outbox.clear();
+    p->ch.reset();
+  }
+}
+
 void Member::on_tick(std::uint64_t now) {
+  if (phase_ == MemberPhase::kSuperseded) return;
   if (now > now_local_) {
     now_local_ = now;
     now_.store(now_local_, std::memory_order_relaxed);
@@ -1312,6 +1376,7 @@ const char* Member::not_ready_reason() const noexcept {
                             : "waiting for R peers with a complete replica of this member to state its generation";
     case MemberPhase::kRecovering: return "waiting for R peers with a complete replica to send it";
     case MemberPhase::kReady: return "";
+    case MemberPhase::kSuperseded: return "superseded by a newer incarnation of this member: restart it";
   }
   return "";
 }

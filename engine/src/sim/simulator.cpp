@@ -85,6 +85,7 @@ SimParams SimParams::derive(std::uint64_t seed, Mode mode, std::uint64_t steps) 
   p.partition_ppm = r.chance(300'000) ? 0 : r.below(2'000);
   p.partition_len = r.between(10, 2'000);
   p.crash_ppm = r.chance(200'000) ? 0 : r.below(400);
+  p.zombie_ppm = r.chance(600'000) ? 0 : r.below(300);
   p.restart_max = r.between(1, 2'000);
   p.takeover_max = r.between(1, 4'000);
   p.create_ppm = r.between(50'000, 600'000);
@@ -118,15 +119,17 @@ std::string SimParams::describe() const {
   }
   std::snprintf(buf, sizeof buf,
                 " window %llu lease %llu hold %llu ahead %u cap %zu delay<=%llu rto %llu loss %llu dup %llu "
-                "partition %llu/%llu crash %llu restart<=%llu takeover<=%llu create %llu end %llu move %llu (ppm)",
+                "partition %llu/%llu crash %llu zombie %llu restart<=%llu takeover<=%llu create %llu end %llu move "
+                "%llu (ppm)",
                 static_cast<unsigned long long>(window_units), static_cast<unsigned long long>(lease),
                 static_cast<unsigned long long>(hold_down), windows_ahead, channel_capacity,
                 static_cast<unsigned long long>(delay_max), static_cast<unsigned long long>(retransmit),
                 static_cast<unsigned long long>(loss_ppm), static_cast<unsigned long long>(dup_ppm),
                 static_cast<unsigned long long>(partition_ppm), static_cast<unsigned long long>(partition_len),
-                static_cast<unsigned long long>(crash_ppm), static_cast<unsigned long long>(restart_max),
-                static_cast<unsigned long long>(takeover_max), static_cast<unsigned long long>(create_ppm),
-                static_cast<unsigned long long>(end_ppm), static_cast<unsigned long long>(move_ppm));
+                static_cast<unsigned long long>(crash_ppm), static_cast<unsigned long long>(zombie_ppm),
+                static_cast<unsigned long long>(restart_max), static_cast<unsigned long long>(takeover_max),
+                static_cast<unsigned long long>(create_ppm), static_cast<unsigned long long>(end_ppm),
+                static_cast<unsigned long long>(move_ppm));
   s += buf;
   return s;
 }
@@ -139,12 +142,19 @@ struct Simulator::Node {
   bool up = false;
   std::uint64_t restart_at = 0;  // 0 = not scheduled
   std::uint64_t lives = 0;
+  // A zombie: the previous incarnation, still running (it never learned that
+  // it was replaced) until zombie_until. It serves its sessions and may
+  // allocate in windows it holds; peers must fence it.
+  std::unique_ptr<set::Member> zombie;
+  set::Member::Worker* zombie_worker = nullptr;
+  std::uint64_t zombie_until = 0;
 };
 
 struct Simulator::Session {
   SessionId id = 0;
   std::vector<set::Lease> leases;
   std::uint32_t controller = 0;   // 0 = orphaned (its SMF crashed)
+  bool on_zombie = false;         // served by the controller's zombie (its previous incarnation)
   std::uint64_t takeover_at = 0;  // when orphaned
   bool is_static = false;
 };
@@ -288,20 +298,23 @@ void Simulator::deliver() {
   while (!network_.empty() && network_.begin()->first.first <= now_ && result_.ok) {
     auto node = network_.extract(network_.begin());
     const set::Frame& f = node.mapped();
-    if (f.to == 0 || f.to > nodes_.size() || !nodes_[f.to - 1]->up || blocked(f.from, f.to)) {
+    if (f.to == 0 || f.to > nodes_.size() || blocked(f.from, f.to) ||
+        (!nodes_[f.to - 1]->up && nodes_[f.to - 1]->zombie == nullptr)) {
       ++result_.stats.frames_lost;
       continue;
     }
     ++result_.stats.frames_delivered;
     trace(2, f.from * 8 + f.to, static_cast<std::uint64_t>(f.kind) << 32 | f.records.size(), f.seq);
-    nodes_[f.to - 1]->member->on_frame(f, now_);
+    Node& to = *nodes_[f.to - 1];
+    if (to.zombie != nullptr) to.zombie->on_frame(f, now_);  // both incarnations answer to the member's address
+    if (to.up) to.member->on_frame(f, now_);
   }
 }
 
 // ---------------------------------------------------------------- sessions and checks
 
-bool Simulator::check_allocation(std::uint32_t member_id, const set::Lease& l) {
-  const set::Member& m = *nodes_[member_id - 1]->member;
+bool Simulator::check_allocation(std::uint32_t member_id, const set::Lease& l, const set::Member* who) {
+  const set::Member& m = who != nullptr ? *who : *nodes_[member_id - 1]->member;
   if (l.pool >= holder_.size() || l.unit >= holder_[l.pool].size()) {
     fail("member handed out a unit beyond the pool");
     return false;
@@ -382,8 +395,13 @@ std::optional<Simulator::SessionId> Simulator::create_session(std::uint32_t memb
 
 void Simulator::end_session_at(Session& s, std::uint32_t at_member) {
   Node& n = *nodes_[at_member - 1];
+  const bool zombie = s.on_zombie && s.controller == at_member && n.zombie != nullptr;
   for (const set::Lease& l : s.leases) {
-    n.member->release(*n.worker, l);
+    if (zombie) {
+      n.zombie->release(*n.zombie_worker, l);
+    } else {
+      n.member->release(*n.worker, l);
+    }
     holder_[l.pool][l.unit] = 0;
     released_at_[l.pool][l.unit] = now_ + 1;
     ++result_.stats.releases;
@@ -417,7 +435,39 @@ void Simulator::crash(std::uint32_t id) {
   trace(5, id);
   if (watch_) std::fprintf(stderr, "watch: step %llu: member %u crashes\n", ull(now_), id);
   for (auto& [sid, s] : sessions_) {
-    if (s->controller != id) continue;
+    if (s->controller != id || s->on_zombie) continue;
+    s->controller = 0;
+    s->takeover_at = now_ + 1 + rng_.below(params_.takeover_max);
+  }
+}
+
+void Simulator::split(std::uint32_t id) {
+  Node& n = *nodes_[id - 1];
+  if (!n.up || n.zombie != nullptr) return;
+  // The member is replaced by a new incarnation while the old one keeps
+  // running: it keeps its sessions, and lives on for up to two leases.
+  n.zombie = std::move(n.member);
+  n.zombie_worker = n.worker;
+  n.zombie_until = now_ + 1 + rng_.below(2 * params_.lease);
+  n.up = false;
+  any_fault_ = true;
+  ++result_.stats.zombies;
+  trace(11, id);
+  if (watch_) std::fprintf(stderr, "watch: step %llu: member %u goes on as a zombie\n", ull(now_), id);
+  for (auto& [sid, s] : sessions_)
+    if (s->controller == id) s->on_zombie = true;
+  start_member(id, /*fresh=*/false);
+}
+
+void Simulator::bury(std::uint32_t id) {
+  Node& n = *nodes_[id - 1];
+  if (n.zombie == nullptr) return;
+  n.zombie.reset();
+  n.zombie_worker = nullptr;
+  trace(12, id);
+  for (auto& [sid, s] : sessions_) {
+    if (s->controller != id || !s->on_zombie) continue;
+    s->on_zombie = false;
     s->controller = 0;
     s->takeover_at = now_ + 1 + rng_.below(params_.takeover_max);
   }
@@ -456,7 +506,24 @@ void Simulator::random_activity() {
   if (rng_.chance(params_.create_ppm)) {
     const std::uint32_t m = random_live_member();
     const std::uint64_t kind = rng_.below(10);
-    if (m != 0 && kind < 6) {
+    if (m != 0 && kind < 6 && nodes_[m - 1]->zombie != nullptr && rng_.chance(500'000)) {
+      // The zombie serves a new UE too, inside the windows it still holds.
+      Node& n = *nodes_[m - 1];
+      const auto pool = static_cast<std::uint32_t>(rng_.below(holder_.size()));
+      const set::MemberAllocation a = n.zombie->allocate(*n.zombie_worker, pool);
+      trace(13, m, pool, a.ok() ? a.lease.unit : 0);
+      if (a.ok() && check_allocation(m, a.lease, n.zombie.get())) {
+        auto s = std::make_unique<Session>();
+        s->id = next_session_++;
+        s->controller = m;
+        s->on_zombie = true;
+        s->leases.push_back(a.lease);
+        hold(s->id, a.lease);
+        ++result_.stats.allocations;
+        session_order_.push_back(s->id);
+        sessions_.emplace(s->id, std::move(s));
+      }
+    } else if (m != 0 && kind < 6) {
       (void)create_session(m, static_cast<std::uint32_t>(rng_.below(holder_.size())));
     } else if (m != 0 && kind < 8 && holder_.size() >= 2) {
       // Dual-stack: an IPv4 unit and an IPv6 prefix, all or nothing.
@@ -517,6 +584,7 @@ void Simulator::random_activity() {
     const std::uint32_t m = random_live_member();
     if (s.controller != 0 && m != 0) {
       s.controller = m;  // SSET/MPAS: another SMF of the set now controls the PFCP session
+      s.on_zombie = false;
       ++result_.stats.moves;
       trace(8, s.id, m);
     }
@@ -530,6 +598,7 @@ void Simulator::random_faults() {
       crash(i);
       n.restart_at = now_ + 1 + rng_.below(params_.restart_max);
     }
+    if (n.up && params_.zombie_ppm > 0 && rng_.chance(params_.zombie_ppm)) split(i);
   }
   if (params_.partition_ppm > 0 && rng_.chance(params_.partition_ppm) && params_.members >= 2) {
     const auto a = static_cast<std::uint32_t>(1 + rng_.below(params_.members));
@@ -551,9 +620,20 @@ void Simulator::step(bool random) {
   }
   for (std::uint32_t i = 1; i <= nodes_.size() && result_.ok; ++i) {
     Node& n = *nodes_[i - 1];
+    if (n.zombie != nullptr && n.zombie_until <= now_) bury(i);
+    if (n.zombie != nullptr) {
+      n.zombie->on_tick(now_);
+      for (set::Frame& f : n.zombie->take_outgoing()) send(std::move(f));
+    }
     if (!n.up) continue;
     n.member->on_tick(now_);
     for (set::Frame& f : n.member->take_outgoing()) send(std::move(f));
+    if (n.member->phase() == set::MemberPhase::kSuperseded) {
+      // It learned that a newer incarnation of itself was seen first: the
+      // embedding restarts it (as after a crash: its state is gone).
+      crash(i);
+      n.restart_at = now_ + 1 + (faults_on_ ? rng_.below(params_.restart_max) : 0);
+    }
   }
   // Orphaned sessions: taken over by another member, or ended there.
   for (auto it = session_order_.begin(); it != session_order_.end() && result_.ok;) {
@@ -617,7 +697,8 @@ void Simulator::liveness_check() {
       if (m == nullptr || !m->ready()) continue;
       const bool used = m->in_use(p, u);
       const bool is_static = u >= holder_[p].size() - 16;
-      if (holder_[p][u] != 0 && !used && !(is_static && (claims_dropped > 0 || result_.stats.crashes > 0))) {
+      if (holder_[p][u] != 0 && !used &&
+          !(is_static && (claims_dropped > 0 || result_.stats.crashes + result_.stats.zombies > 0))) {
         std::snprintf(buf, sizeof buf, "pool %u unit %llu is held by session %llu but free at its owner %u", p,
                       static_cast<unsigned long long>(u), static_cast<unsigned long long>(holder_[p][u]), owner);
         fail(buf);
@@ -648,7 +729,9 @@ void Simulator::liveness_check() {
   // quarantined or given back) explains at most one leaked unit. A crash
   // loses the crashed member's counters with it, so with crashes only a leak
   // without any fault at all is a failure.
-  if (result_.stats.crashes == 0 ? leaked > budget : (leaked > 0 && !any_fault_ && budget == 0)) {
+  const bool lost_counters =
+      result_.stats.crashes + result_.stats.zombies > 0;  // a buried zombie takes its counters too
+  if (!lost_counters ? leaked > budget : (leaked > 0 && !any_fault_ && budget == 0)) {
     std::snprintf(buf, sizeof buf, "%llu units leaked, more than the %llu counted drops explain",
                   static_cast<unsigned long long>(leaked), static_cast<unsigned long long>(budget));
     fail(buf + first_leak);
@@ -664,6 +747,7 @@ SimResult Simulator::run() {
     // Quiet phase: faults stop, partitions heal, crashed members restart, orphans are taken over.
     faults_on_ = false;
     heal();
+    for (std::uint32_t i = 1; i <= nodes_.size(); ++i) bury(i);
     for (std::uint32_t i = 1; i <= nodes_.size(); ++i) restart(i);
     for (auto& [sid, s] : sessions_)
       if (s->controller == 0) s->takeover_at = std::min(s->takeover_at, now_ + 1);

@@ -91,6 +91,7 @@ struct Rules {
   bool quarantine_open_windows = true;    // unconfirmed units of open windows are quarantined
   bool restore_hold_down = true;          // recovery restores remaining hold-downs
   bool reseed_quarantined_in_use = true;  // the re-seed shows quarantined units in use
+  bool fence_old_incarnations = true;     // frames of an older incarnation are dropped
 };
 }  // namespace detail
 
@@ -120,7 +121,9 @@ struct MemberOptions {
   detail::Rules rules;
 };
 
-enum class MemberPhase : std::uint8_t { kQueryingGeneration, kRecovering, kReady };
+// kSuperseded: a newer incarnation of this member exists (a peer addressed
+// one); this one stops for good — the embedding should restart it.
+enum class MemberPhase : std::uint8_t { kQueryingGeneration, kRecovering, kReady, kSuperseded };
 
 // MemberCounters — everything the member counts (read on the message thread).
 struct MemberCounters {
@@ -142,6 +145,7 @@ struct MemberCounters {
   std::uint64_t windows_reserved = 0;
   std::uint64_t undone_allocations = 0;  // a worker raced a closing window and gave the unit back
   std::uint64_t dirty_overflows = 0;     // a worker's dirty-word ring was full: a full sweep followed
+  std::uint64_t superseded = 0;          // 1 once a newer incarnation of this member was seen
 };
 
 class Member {
@@ -225,6 +229,7 @@ class Member {
   void query_generation();
   void request_recovery();
   void finish_recovery();
+  void supersede();
   std::shared_ptr<const UsageSnapshot> own_snapshot() const;
   std::shared_ptr<const UsageSnapshot> replica_snapshot(const Replica& r) const;
   ReplicaReport report_for(const Peer& p) const;
@@ -268,6 +273,7 @@ class Member {
   std::uint32_t window_counter_ = 0;
   std::uint64_t last_query_ = 0;
   std::uint64_t last_stream_ = 0;
+  std::uint32_t generation_floor_ = 0;  // a peer said it knows this generation of us: take more
   bool queried_once_ = false;
   std::map<std::uint32_t, std::unique_ptr<Peer>> peers_;                          // ordered: deterministic iteration
   std::map<std::tuple<std::uint64_t, std::uint32_t, std::uint64_t>, bool> hold_;  // (until, pool, unit)

@@ -88,6 +88,7 @@ enum class FrameKind : std::uint8_t {
   kGenAnswer,       // max_generation, complete
   kRecoverRequest,  // the new incarnation asks for its replica
   kRecoverAnswer,   // snapshot (null if incomplete), complete
+  kFenced,          // your incarnation was refused: max_generation is the highest I know for you
 };
 
 // ReplicaReport — the sender's replica of the receiver's usage: complete

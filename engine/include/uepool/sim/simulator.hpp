@@ -83,6 +83,7 @@ struct SimParams {
   std::uint64_t partition_ppm = 0;     // a new partition between two members
   std::uint64_t partition_len = 500;   // its longest duration
   std::uint64_t crash_ppm = 0;         // per live member
+  std::uint64_t zombie_ppm = 0;        // per live member: replaced by a new incarnation while it runs on
   std::uint64_t restart_max = 1'000;   // a crashed member restarts after 1..restart_max steps
   std::uint64_t takeover_max = 2'000;  // an orphaned session is taken over (or ends) after 1..takeover_max
   // session activity (per step)
@@ -99,6 +100,7 @@ struct SimParams {
 
 struct SimStats {
   std::uint64_t allocations = 0, releases = 0, claims = 0, moves = 0, crashes = 0, restarts = 0, takeovers = 0;
+  std::uint64_t zombies = 0;
   std::uint64_t frames_sent = 0, frames_delivered = 0, frames_lost = 0;
   std::uint64_t not_ready = 0, none_free = 0;
   std::uint64_t leaked = 0, leak_budget = 0;
@@ -128,6 +130,10 @@ class Simulator : private set::Observer {
   std::optional<SessionId> create_session(std::uint32_t member, std::uint32_t pool);
   void end_session(SessionId id, std::uint32_t at_member);
   void crash(std::uint32_t member);
+  // split — a new incarnation starts while the old one runs on (a zombie,
+  // e.g. behind a partition that hid it from whoever restarted it); bury — it stops.
+  void split(std::uint32_t member);
+  void bury(std::uint32_t member);
   void restart(std::uint32_t member);
   void block(std::uint32_t a, std::uint32_t b);  // both directions, until unblocked
   void unblock(std::uint32_t a, std::uint32_t b);
@@ -162,7 +168,7 @@ class Simulator : private set::Observer {
   void send(set::Frame f);
   bool blocked(std::uint32_t a, std::uint32_t b) const;
   void start_member(std::uint32_t id, bool fresh);
-  bool check_allocation(std::uint32_t member, const set::Lease& lease);
+  bool check_allocation(std::uint32_t member, const set::Lease& lease, const set::Member* who = nullptr);
   void hold(SessionId sid, const set::Lease& lease);
   void end_session_at(Session& s, std::uint32_t at_member);
   void fail(const std::string& what);
