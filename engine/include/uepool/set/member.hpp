@@ -24,10 +24,34 @@
 //   window slots (an atomic state word each) and in per-worker release rings
 //   (single producer, single consumer); see member.cpp for the invariants.
 //
+// The usage stream: each owner streams, in its own sequence per incarnation,
+//   its windows (reserved, closed), the in-use bits of changed 64-unit words
+//   (read by the message thread from the bitmap: windows at close and every
+//   stream_interval, words its workers released, a slow sweep), frees with a
+//   hold-down, and static claims. A release of an own dynamic unit with no
+//   hold-down is done on the hot path (the word is marked dirty); every other
+//   release and every claim goes through the worker's ring to the message thread.
+//
 // Not built yet (later issues): re-division on a new epoch (set_membership
 //   refuses a different plan), the leak audit (quarantined units and dropped
 //   releases stay leaked, and are counted), the wire encoding, chunking of
 //   bulk copies to a bounded frame size.
+//
+// Known limits:
+//   * A zombie (an old incarnation that has not yet learned it was replaced)
+//     stops as soon as any peer addresses a newer incarnation of it. Until
+//     then it can bulk-copy its older state to a peer that restarted and
+//     remembers nothing newer; if every holder of the newer incarnation's
+//     state crashed meanwhile, the next incarnation could recover from that
+//     older state. Closing this needs the highest generation to outlive
+//     restarts (durably, or in a quorum); the simulator found the hazard once
+//     (seed 20552, before superseding existed) and not in 6,000 seeds per
+//     mode since.
+//   * A release naming a unit that was released and handed out again since
+//     (a double release by the embedding) frees it under its new holder: the
+//     lease's tag is carried but not yet checked per unit.
+//   * With a hold-down, releases go through the message thread: a full ring
+//     drops the release (counted; a leak, never a conflict).
 #pragma once
 
 #include <atomic>
