@@ -383,6 +383,38 @@ TEST(Member, RecoveringMemberToldItIsFencedStartsOver) {
   EXPECT_GE(net.m[1]->incarnation().generation, chosen + 4);
 }
 
+TEST(Member, ViewShowsWindowsReplicasAndPools) {
+  Net net(3);
+  const std::uint32_t o = net.big_owner();
+  net.step(5);
+  const MemberAllocation a = net.m[o]->allocate(*net.w[o], 0);
+  ASSERT_TRUE(a.ok());
+  net.step(3);
+  const MemberView v = net.m[o]->view();
+  EXPECT_EQ(v.phase, MemberPhase::kReady);
+  EXPECT_EQ(v.incarnation.generation, 1u);
+  ASSERT_EQ(v.pools.size(), 1u);
+  EXPECT_EQ(v.pools[0].owned_units, net.plan->units_of(0, o));
+  EXPECT_EQ(v.pools[0].in_use, 1u);
+  bool active = false;
+  for (const auto& w : v.windows)
+    if (std::string(w.state) == "active" && a.lease.unit >= w.begin && a.lease.unit < w.end) active = true;
+  EXPECT_TRUE(active);
+  ASSERT_EQ(v.peers.size(), 2u);
+  for (const auto& p : v.peers) {
+    EXPECT_TRUE(p.replica_complete);  // we hold each peer's bulk copy
+    EXPECT_TRUE(p.acks_us);           // and each holds ours
+    EXPECT_FALSE(p.needs_seed);
+  }
+  // A peer's replica of us shows our open windows.
+  const std::uint32_t other = v.peers[0].id;
+  for (const auto& p : net.m[other]->view().peers) {
+    if (p.id == o) {
+      EXPECT_GT(p.replica_open_windows, 0u);
+    }
+  }
+}
+
 TEST(Member, StalePeerIsReseeded) {
   Net net(2, /*capacity=*/8);
   const std::uint32_t o = net.big_owner();

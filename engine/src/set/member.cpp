@@ -40,6 +40,7 @@
 
 #include <algorithm>
 #include <array>
+#include <bit>
 
 namespace uepool::set {
 
@@ -1394,6 +1395,51 @@ bool Member::has_complete_replica(std::uint32_t owner) const noexcept {
   auto it = peers_.find(owner);
   return it != peers_.end() && it->second->replica.complete;
 }
+MemberView Member::view() const {
+  MemberView v;
+  v.phase = phase_;
+  v.not_ready_reason = not_ready_reason();
+  v.incarnation = inc_;
+  v.stream_seq = stream_seq_;
+  v.ack_quorum = ack_quorum_;
+  v.answer_quorum = answer_quorum_;
+  v.counters = counters_;
+  static constexpr const char* kNames[] = {"empty", "pending", "ready", "active", "exhausted", "closing", "?", "?"};
+  for (std::uint32_t i = 0; i < pools_.size(); ++i) {
+    const PoolState& ps = *pools_[i];
+    MemberView::PoolFacts pf;
+    for (const auto& r : ps.owned) {
+      pf.owned_units += r.size();
+      for (std::uint64_t u = r.begin; u < r.end; ++u) pf.in_use += ps.pool->test(u) ? 1 : 0;
+    }
+    pf.quarantined = ps.quarantined.cardinality();
+    for (const auto& [word, bits] : ps.held_words) pf.held_down += static_cast<std::uint64_t>(std::popcount(bits));
+    v.pools.push_back(pf);
+    for (const WindowSlot& w : ps.slots) {
+      const std::uint64_t ph = phase_of(w.state.load(std::memory_order_acquire));
+      if (ph == kEmpty) continue;
+      v.windows.push_back({i, w.begin.load(std::memory_order_relaxed), w.end.load(std::memory_order_relaxed),
+                           unpack_tag(w.tag.load(std::memory_order_relaxed)),
+                           w.lease_end.load(std::memory_order_relaxed), kNames[ph]});
+    }
+  }
+  for (const auto& [pid, p] : peers_) {
+    MemberView::PeerFacts f;
+    f.id = pid;
+    f.incarnation = p->inc;
+    f.replica_complete = p->replica.complete;
+    f.replica_of = p->replica.of;
+    f.replica_seq = p->replica.seq;
+    f.replica_open_windows = p->replica.windows.size();
+    f.acks_us = p->report_valid && p->report.complete;
+    f.acked_seq = p->report.seq;
+    f.unacked_records = p->ch.unacked_records();
+    f.needs_seed = p->needs_seed;
+    v.peers.push_back(f);
+  }
+  return v;
+}
+
 std::size_t Member::open_windows() const noexcept {
   std::size_t n = 0;
   for (const auto& ps : pools_)

@@ -172,6 +172,46 @@ struct MemberCounters {
   std::uint64_t superseded = 0;          // 1 once a newer incarnation of this member was seen
 };
 
+// MemberView — a read-only picture of a member for checks and metrics (a copy,
+// taken on the message thread).
+struct MemberView {
+  MemberPhase phase = MemberPhase::kQueryingGeneration;
+  const char* not_ready_reason = "";
+  Incarnation incarnation;
+  std::uint64_t stream_seq = 0;
+  std::uint32_t ack_quorum = 0;
+  std::uint32_t answer_quorum = 0;
+  MemberCounters counters;
+  struct Window {
+    std::uint32_t pool = 0;
+    std::uint64_t begin = 0, end = 0;
+    LeaseTag tag;
+    std::uint64_t lease_end = 0;
+    const char* state = "";  // "pending" (waiting for acks), "ready", "active", "exhausted", "closing"
+  };
+  std::vector<Window> windows;
+  struct PoolFacts {
+    std::uint64_t owned_units = 0;
+    std::uint64_t in_use = 0;       // owned dynamic and static units in use (held-down included)
+    std::uint64_t quarantined = 0;  // since the last recovery (some may be released since)
+    std::uint64_t held_down = 0;    // hold-downs the message thread is timing
+  };
+  std::vector<PoolFacts> pools;
+  struct PeerFacts {
+    std::uint32_t id = 0;
+    Incarnation incarnation;        // the highest seen
+    bool replica_complete = false;  // our replica of its usage
+    Incarnation replica_of;
+    std::uint64_t replica_seq = 0;
+    std::size_t replica_open_windows = 0;
+    bool acks_us = false;  // its last report: a complete replica of our current incarnation
+    std::uint64_t acked_seq = 0;
+    std::size_t unacked_records = 0;  // our channel to it
+    bool needs_seed = false;          // a bulk copy is due (new, restarted or stale)
+  };
+  std::vector<PeerFacts> peers;
+};
+
 class Member {
  public:
   class Worker;
@@ -221,6 +261,8 @@ class Member {
   [[nodiscard]] bool has_complete_replica(std::uint32_t owner) const noexcept;
   [[nodiscard]] std::size_t open_windows() const noexcept;
   [[nodiscard]] const Plan& plan() const noexcept { return *plan_; }
+  // view — everything above and more, as one copy (allocates; not for the hot path).
+  [[nodiscard]] MemberView view() const;
 
  private:
   struct PoolState;
