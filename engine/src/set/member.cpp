@@ -919,8 +919,7 @@ void Member::diff_word(std::uint32_t pool, std::uint64_t word) {
   emit_stream(r);
 }
 
-void Member::capture_window(PoolState& ps, std::uint32_t pool, WindowSlot& s) {
-  (void)ps;
+void Member::capture_window(std::uint32_t pool, WindowSlot& s) {
   const std::uint64_t b = s.begin.load(std::memory_order_relaxed);
   const std::uint64_t e = s.end.load(std::memory_order_relaxed);
   for (std::uint64_t w = b >> 6; w < (e + 63) >> 6; ++w) diff_word(pool, w);
@@ -944,7 +943,7 @@ void Member::capture_allocations() {
     PoolState& ps = *pools_[i];
     for (WindowSlot& s : ps.slots) {
       const std::uint64_t ph = phase_of(s.state.load(std::memory_order_acquire));
-      if (ph == kActive || ph == kExhausted) capture_window(ps, i, s);
+      if (ph == kActive || ph == kExhausted) capture_window(i, s);
     }
   }
 }
@@ -962,7 +961,7 @@ void Member::close_windows() {
       while (!s.state.compare_exchange_weak(st, with_phase(st, kClosing), std::memory_order_seq_cst,
                                             std::memory_order_seq_cst)) {
       }
-      capture_window(ps, i, s);
+      capture_window(i, s);
       Record c;
       c.kind = RecordKind::kClose;
       c.pool = i;

@@ -284,7 +284,7 @@ class Member {
   void apply_stream_record(Peer& p, const Record& r);
   void drain_rings(bool dirty_too);
   void capture_allocations();
-  void capture_window(PoolState& ps, std::uint32_t pool, WindowSlot& s);
+  void capture_window(std::uint32_t pool, WindowSlot& s);
   void diff_word(std::uint32_t pool, std::uint64_t word);
   void sweep_words();
   void close_windows();

@@ -556,8 +556,7 @@ std::uint64_t BasicAtomicBitmap<Atom>::load_word(std::uint64_t word) const noexc
   const Node* n = root_;
   for (int level = levels_; level >= 1; --level) {
     // seq_cst: as in test() (the set layer's window-close protocol).
-    const void* child =
-        n->child[(unit >> (kLeafShift + kFanShift * (level - 1))) & 63].load(std::memory_order_seq_cst);
+    const void* child = n->child[(unit >> (kLeafShift + kFanShift * (level - 1))) & 63].load(std::memory_order_seq_cst);
     if (child == nullptr) return 0;
     if (level == 1) return static_cast<const Leaf*>(child)->words[(unit >> 6) & 63].load(std::memory_order_seq_cst);
     n = static_cast<const Node*>(child);
@@ -573,8 +572,7 @@ bool BasicAtomicBitmap<Atom>::test(std::uint64_t unit) const noexcept {
     // seq_cst loads (plain loads on x86): the set layer's window-close
     // protocol reads units with test() after a seq_cst CAS and relies on S
     // (set/member.cpp); for the bitmap alone acquire would do.
-    const void* child =
-        n->child[(unit >> (kLeafShift + kFanShift * (level - 1))) & 63].load(std::memory_order_seq_cst);
+    const void* child = n->child[(unit >> (kLeafShift + kFanShift * (level - 1))) & 63].load(std::memory_order_seq_cst);
     if (child == nullptr) return false;
     if (level == 1) {
       return (static_cast<const Leaf*>(child)->words[(unit >> 6) & 63].load(std::memory_order_seq_cst) &
