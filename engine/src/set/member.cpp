@@ -1349,12 +1349,15 @@ void Member::on_tick(std::uint64_t now) {
     promote_windows();
     reserve_windows();
   }
-  std::uint64_t undone = 0, full = 0, doubles = 0;
+  std::uint64_t undone = 0, full = 0, doubles = 0, refused = 0;
   for (auto& w : workers_) {
     undone += w->undone_.load(std::memory_order_relaxed);
     full += w->ring_full_.load(std::memory_order_relaxed);
     doubles += w->double_.load(std::memory_order_relaxed);
+    refused += w->refused_.load(std::memory_order_relaxed);
   }
+  counters_.refused_records += refused - hot_refused_seen_;  // releases naming no unit of any pool
+  hot_refused_seen_ = refused;
   counters_.double_releases += doubles - direct_doubles_seen_;
   direct_doubles_seen_ = doubles;
   counters_.undone_allocations = undone;

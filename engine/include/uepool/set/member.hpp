@@ -347,6 +347,7 @@ class Member {
   std::vector<Frame> outgoing_;
   MemberCounters counters_;
   std::uint64_t direct_doubles_seen_ = 0;
+  std::uint64_t hot_refused_seen_ = 0;
   std::vector<std::unique_ptr<core::Pool::Worker>> msg_workers_;  // the message thread's pool workers
 };
 
