@@ -261,6 +261,16 @@ std::pair<int, int> explore(std::uint64_t capacity, std::uint64_t initially_free
   return {runs, failures};
 }
 
+TEST(SummaryInterleaving, SearchFindsTheLeafFullWhileAReleaseLandsInIt) {
+  // 128 units, all in use: A's search reads the leaf's words, finds them
+  // full and clears the leaf's bit (then rechecks); B frees unit 3 in it.
+  // Every schedule with at most three preemptions (all 16,595 schedules
+  // pass too, in 18 s: too long for the sanitizer builds).
+  const auto [runs, failures] = explore<SchedAtomic>(128, kNone, 3, true, kNone, 3);
+  EXPECT_GT(runs, 10);
+  EXPECT_EQ(failures, 0) << "of " << runs << " interleavings";
+}
+
 TEST(SummaryInterleaving, FillRacesReleaseInTheSameWord) {
   // 128 units: A takes unit 5, the last free one (word 0 and the whole bitmap
   // become full); B releases unit 3 in the same word.
@@ -284,21 +294,22 @@ TEST(SummaryInterleaving, FillRacesReleaseInAnotherLeaf) {
 }
 
 TEST(SummaryInterleaving, RepairOfAStaleLeafBitRacesRelease) {
-  // Everything is in use; leaf 1 is full under a stale root bit (fills never
-  // clear upper bits). A's search finds leaf 1 full and clears its root bit
-  // while B frees unit 5000 in it: the unit must not stay hidden.
-  // A's search is long (dozens of points): every schedule with at most three
-  // preemptions, which covers B's release landing between any two of A's
-  // steps and A's resuming at any point of B's.
-  const auto [runs, failures] = explore<SchedAtomic>(8192, kNone, 5000, false, 1, 3);
+  // Everything is in use; leaf 1 (units 4096..4223, the last 128 units) is
+  // full under a stale root bit (allocations never clear summary bits).
+  // A's search finds leaf 1 full and clears its root bit while B frees unit
+  // 4100 in it: the unit must not stay hidden. A's search is long (dozens of
+  // points): every schedule with at most three preemptions, which covers
+  // B's release landing between any two of A's steps and A's resuming at
+  // any point of B's.
+  const auto [runs, failures] = explore<SchedAtomic>(4224, kNone, 4100, false, 1, 3);
   EXPECT_GT(runs, 10);
   EXPECT_EQ(failures, 0) << "of " << runs << " interleavings";
 }
 
 TEST(SummaryInterleaving, WithoutTheRecheckSomeInterleavingLosesTheUnit) {
-  const auto [runs, failures] = explore<BrokenAtomic>(128, 5, 3, true);
+  const auto [runs, failures] = explore<BrokenAtomic>(128, kNone, 3, true, kNone, 3);
   EXPECT_GT(failures, 0) << "the broken protocol passed all " << runs << " interleavings: the test is blind";
-  const auto [repair_runs, repair_failures] = explore<BrokenAtomic>(8192, kNone, 5000, false, 1, 3);
+  const auto [repair_runs, repair_failures] = explore<BrokenAtomic>(4224, kNone, 4100, false, 1, 3);
   EXPECT_GT(repair_failures, 0) << "the broken repair passed all " << repair_runs << " interleavings";
 }
 

@@ -6,12 +6,14 @@
 //   Callers allocate through a `Worker` handle they own (one per thread):
 //   each worker has a home region of the bitmap and moves forward through it
 //   (next-fit), so threads rarely share a cache line and a released unit is
-//   reused late. Summary levels above the words say which words and subtrees
-//   may still hold a free unit, so a search reads a few words however full
-//   the bitmap is. Word bits are exact; upper bits are cleared by the search
-//   that finds a leaf full (so a leaf that fills and frees on every
-//   operation never writes the shared levels), and once the leaves are
-//   known full, exhaustion is seen at the root in O(1).
+//   reused late. Summary levels above the leaves (4096 units each) say which
+//   leaves and subtrees may still hold a free unit, so a search skips full
+//   leaves however full the bitmap is; inside a leaf it reads the words in
+//   order, which next-fit makes a sequential sweep. Word bits are exact;
+//   summary bits are cleared only by the search that finds a leaf full (so
+//   allocations and releases inside a leaf write nothing but their word,
+//   and a release writes a summary only when a leaf had been found full),
+//   and once the leaves are known full, exhaustion is seen at the root in O(1).
 //
 //     uepool::core::AtomicBitmap bitmap(1 << 16);
 //     uepool::core::AtomicBitmap::Worker worker(bitmap);   // one per thread
@@ -29,10 +31,10 @@
 //   when quiescent.
 //
 // Scale limits
-//   Capacity 1..2^32 units. Memory: a 4096-unit leaf costs 520 bytes (plus
+//   Capacity 1..2^32 units. Memory: a 4096-unit leaf costs 512 bytes (plus
 //   the allocator's header) once any unit in it is touched; interior nodes
 //   cost 1,040 bytes per 2^18 units touched. A dense 2^24-unit bitmap costs
-//   about 1.03 bits per unit; 10^6 units packed into a 2^32-unit bitmap cost
+//   about 1.02 bits per unit; 10^6 units packed into a 2^32-unit bitmap cost
 //   about 0.13 MiB (perf/memory.sh). Leaves are never freed while the bitmap lives.
 //
 // Determinism
@@ -41,18 +43,19 @@
 //   simulation replays exactly.
 //
 // Implementation notes (representation and invariants)
-//   * Levels: a Leaf holds 64 words (4096 units) and a `nonfull` summary word
-//     (bit w = word w may have a zero bit). An interior Node holds 64 child
+//   * Levels: a Leaf holds 64 words (4096 units) and nothing else. An
+//     interior Node holds 64 child
 //     pointers, `nonfull` (bit c = child c may have a free unit; an absent
 //     child is all free, so its bit is 1) and `present` (child c exists).
 //     The root is an interior node; level L covers 2^(12 + 6L) units.
 //   * Units at or beyond the capacity are preset to 1 in the last words, and
-//     the summary bits of words and children wholly beyond it are 0, so no
-//     search can return them.
+//     the summary bits of children wholly beyond it are 0, so no search can
+//     return them.
 //   * Summary invariant (S): when no operation is in flight, every summary
 //     bit whose child has a free unit is 1. A 1 over a full child is a
 //     harmless hint (the next searcher that finds it full repairs it).
-//   * The lost-wakeup race and its protocol: see `mark_full` below.
+//   * The lost-wakeup race and its protocol: see the top of
+//     detail/atomic_bitmap_impl.hpp.
 #pragma once
 
 #include <array>
@@ -125,10 +128,13 @@ class BasicAtomicBitmap {
 
   [[nodiscard]] std::uint64_t capacity() const noexcept { return capacity_; }
 
-  // allocate — a free unit from the worker's home region (next-fit from its
-  // cursor); when the region is full, the worker moves to another region with
-  // room, preferring regions no other worker uses. Returns kNoneFree only
-  // after the root summary, or a search of every region, found no room.
+  // allocate — a free unit, next-fit from the worker's cursor in its home
+  // region. When the cursor reaches the region's end, the worker moves on to
+  // the next region with room (in a materialized leaf) that no other worker
+  // uses; it wraps to the start of its own region only if there is none, and
+  // enters a region another worker uses only when its own is full. Returns
+  // kNoneFree only after the root summary, or a search of every region,
+  // found no room.
   Allocation allocate(Worker& w) noexcept;
   // allocate_in — the same, restricted to units [range.begin, range.end)
   // (a window), next-fit within it from the worker's cursor.
@@ -210,14 +216,23 @@ class BasicAtomicBitmap {
 
  private:
   struct Leaf {
-    Atom<std::uint64_t> words[64];
-    Atom<std::uint64_t> nonfull;  // bit w: word w may have a zero bit
+    Atom<std::uint64_t> words[64];  // no summary of its own: searches read the words in order
   };
   struct Node {
     Atom<std::uint64_t> nonfull;  // bit c: child c may have a free unit
     Atom<std::uint64_t> present;  // bit c: child c is materialized
     Atom<void*> child[64];
   };
+  // DirectoryEntry — a flat index of materialized leaves, for bitmaps of up
+  // to kDirectoryMaxLeaves leaves (2^24 units, 16 bytes per 4096 units), so
+  // that a release finds its leaf with one load instead of a walk. The tree
+  // stays the truth: an entry is published by the installer after its CAS,
+  // and a null entry sends the caller to walk the tree.
+  struct DirectoryEntry {
+    Atom<Leaf*> leaf;    // null until published
+    Atom<Node*> parent;  // the level-1 node holding the leaf's summary bit
+  };
+  static constexpr std::uint64_t kDirectoryMaxLeaves = 4096;
   struct alignas(64) CounterShard {
     Atom<std::int64_t> in_use{0};  // units taken minus units freed through this shard
     Atom<bool> taken{false};       // a worker holds it exclusively
@@ -248,26 +263,36 @@ class BasicAtomicBitmap {
 
   // try_leaf — allocate the first free unit in [lo, hi) inside the leaf of `path`.
   bool try_leaf(Path& path, std::uint64_t leaf_base, std::uint64_t lo, std::uint64_t hi, std::uint64_t* unit) noexcept;
-  Allocation allocate_range(Worker& w, std::uint64_t lo, std::uint64_t hi) noexcept;
+  // allocate_range — next-fit in [lo, hi) from the cursor, wrapping to lo;
+  // materialized leaves first, then (if `allow_absent`) the others.
+  Allocation allocate_range(Worker& w, std::uint64_t lo, std::uint64_t hi, bool allow_absent = true) noexcept;
   // fast_alloc — the hot path: the next free bit at or after the cursor in
-  // the cursor's word, if that word's leaf is cached. Inline; one RMW.
+  // the cursor's leaf, if that leaf is cached. Inline; one RMW per unit.
   bool fast_alloc(Worker& w, std::uint64_t lo, std::uint64_t hi, std::uint64_t* unit) noexcept;
   Allocation allocate_slow(Worker& w) noexcept;
+  bool materialized_nearly_full() const noexcept;
 
-  void mark_full(Path& path, int level, std::uint64_t unit, bool propagate) noexcept;
+  // scan_words — allocate the first free unit at offsets [from, to) of a leaf
+  // (0 <= from < to <= 4096), reading its words in order.
+  bool scan_words(Leaf* leaf, std::uint64_t leaf_base, std::uint64_t from, std::uint64_t to,
+                  std::uint64_t* unit) noexcept;
+  bool leaf_has_room(const Leaf* leaf, std::uint64_t leaf_base) const noexcept;
+  // mark_full / mark_nonfull — the summary protocol at `level` >= 1 (the bit
+  // of path[level - 1] in path[level]); see the top of atomic_bitmap_impl.hpp.
+  void mark_full(Path& path, int level, std::uint64_t unit) noexcept;
   void mark_nonfull(Path& path, int level, std::uint64_t unit) noexcept;
-  void after_fill(Path& path, std::uint64_t unit) noexcept;
 
   void count_delta(Worker& w, std::int64_t delta) noexcept;
 
   UnitRange region_range(std::uint32_t r) const noexcept;
-  bool move_region(Worker& w) noexcept;
+  bool move_region(Worker& w, bool unoccupied_only, bool present_only) noexcept;
 
   std::uint64_t capacity_;
   int levels_;  // interior levels; the root is at level levels_
   std::uint32_t regions_;
   std::uint64_t region_units_;
   Node* root_;
+  DirectoryEntry* directory_ = nullptr;  // null above kDirectoryMaxLeaves leaves
   Atom<std::uint64_t> leaves_{0};
   Atom<std::uint64_t> nodes_{0};
   Atom<std::uint32_t> next_region_{0};

@@ -4,54 +4,52 @@
 // The summary protocol (the lost-wakeup race) — read this before changing
 // any memory order below.
 //
-// A summary bit b in word S (a leaf's `nonfull`, or a node's `nonfull`)
-// stands for a child C (a bitmap word, or a child's `nonfull` word).
-// "C has room" means: the word has a zero bit / the child summary is non-zero.
+// A summary bit b in word S (a node's `nonfull`) stands for a child C (a
+// leaf, or a child node). "C has room" means: one of the leaf's 64 words has
+// a zero bit / the child node's `nonfull` is non-zero. Leaves have no summary
+// of their own: a search reads a leaf's words in order (next-fit makes that a
+// sequential sweep), so a fill or a release inside a leaf writes nothing but
+// the word itself, and summary bits change only when a whole leaf goes from
+// full to room (a release) or a search finds one full (a repair).
 // All operations named below are seq_cst; on x86 a seq_cst RMW is the same
 // `lock`ed instruction as any other RMW and a seq_cst load is a plain `mov`,
 // so this costs nothing there. There is no standalone fence.
 //
-//   Filler F (mark_full), after it saw C become full (or, for a repair,
-//   after a search found C full under a set bit):
+//   Filler F (mark_full), after a search found C full under a set bit b
+//   (only a search that read the whole leaf, or a child summary of 0):
 //     F1: S.fetch_and(~b)             -- clear the hint
-//     F2: on a repair, if S became 0, run mark_full one level up
-//     F3: load C; if C has room: mark_nonfull(S, b)   -- recheck
-//   A fill only clears the word's bit in its leaf; upper bits are cleared
-//   lazily by the search that finds the child full (try_leaf). Skipping a
-//   clear only leaves a 1 over a full child, which the claim allows.
+//     F2: if S became 0, run mark_full one level up
+//     F3: load C (every word of a leaf; a child node's summary); if C has
+//         room: mark_nonfull(S, b)     -- recheck
+//   Nothing clears a bit when an allocation fills a word or a leaf: the bit
+//   stays 1 over a full child (a harmless hint) until a search finds it full.
 //   Freer R, after R1 may have given C room:
-//     level 0 (release): R1 = word.fetch_and(~m) (`lock btr`, only the old
-//         bit is known), then R1' = load S; if b is clear in S: R2.
-//     level >= 1 (mark_nonfull below): R1 = child.fetch_or(..) returned 0
+//     level 1 (release): R1 = word.fetch_and(~m) (`lock btr`, only the old
+//         bit is known), then R1' = load S (the leaf's bit in its parent);
+//         if b is clear in S: R2.
+//     level >= 2 (mark_nonfull below): R1 = child.fetch_or(..) returned 0
 //         (the child went from full to room), then R2 unconditionally.
 //     R2: if a load of S shows b set, stop (R2'); else S.fetch_or(b), and
 //         if S was 0, R2 again one level up.
 //
 // Claim: once R and F have both returned, b is 1 whenever C has room.
 // Proof, in the single total order of seq_cst operations:
-//   Level 0. If R1' comes after F1, R1' reads F1's clear (or a later write:
+//   Level 1. If R1' comes after F1, R1' reads F1's clear (or a later write:
 //     a later clear is a later filler's, which runs its own recheck; a later
 //     set leaves b = 1), so R runs R2 after F1 and b ends 1. If R1' comes
-//     before F1, then R1 < R1' < F1 < F3, so F3 reads R1's write or a later
-//     one: C has room (unless a later filler took it, and then that filler
-//     is the one that rechecks) and F sets b again.
-//   Level >= 1. The same argument with R2' (the load) in the place of R1':
+//     before F1, then R1 < R1' < F1 < F3, so F3's load of R1's word reads
+//     R1's write or a later one: C has room (unless a later allocation took
+//     it, and then the leaf is full and a 0 hides nothing) and F sets b again.
+//   Level >= 2. The same argument with R2' (the load) in the place of R1':
 //     if R2' reads b set and comes before F1, then R1 < R2' < F1 < F3 and F3
 //     sees R1's room; otherwise R2' sees the clear and R2 sets b after it.
 // Each level runs the same protocol, so the claim holds up to the root,
 // and "root summary is 0" means every unit is in use.
 //
-// An allocator detects "filled" from the value it loaded before its RMW
-// (`lock bts` returns only the old bit). If that value was stale it may
-// call mark_full on a word that is not full (F3 then sets b back), or miss
-// a fill another thread completed (b stays 1 over a full word: a harmless
-// hint that try_leaf repairs when it finds the word full). Neither hides a
-// free unit, which is all the claim needs.
-//
-// What it does not promise: while F is between F1 and F3 (a few
-// instructions), a third thread's search may skip C. A search that returns
-// kNoneFree in that window raced with both a fill and a release of the same
-// word; once they return, the unit is visible again (tested exhaustively in
+// What it does not promise: while F is between F1 and F3, a third thread's
+// search may skip C. A search that returns kNoneFree in that window raced
+// with both a repair and a release in the same leaf; once they return, the
+// unit is visible again (tested exhaustively in
 // tests/core/summary_interleaving_test.cpp and under stress).
 // ---------------------------------------------------------------------------
 #pragma once
@@ -75,11 +73,19 @@ BasicAtomicBitmap<Atom>::BasicAtomicBitmap(std::uint64_t capacity)
   root_->present.store(0, std::memory_order_relaxed);
   for (auto& c : root_->child) c.store(nullptr, std::memory_order_relaxed);
   nodes_.store(1, std::memory_order_relaxed);
+  if (leaf_count <= kDirectoryMaxLeaves) {
+    directory_ = new DirectoryEntry[leaf_count];
+    for (std::uint64_t i = 0; i < leaf_count; ++i) {
+      directory_[i].leaf.store(nullptr, std::memory_order_relaxed);
+      directory_[i].parent.store(nullptr, std::memory_order_relaxed);
+    }
+  }
 }
 
 template <template <class> class Atom>
 BasicAtomicBitmap<Atom>::~BasicAtomicBitmap() {
   destroy(root_, levels_);
+  delete[] directory_;
 }
 
 template <template <class> class Atom>
@@ -117,7 +123,6 @@ typename BasicAtomicBitmap<Atom>::Leaf* BasicAtomicBitmap<Atom>::new_leaf(std::u
     }
     leaf->words[w].store(v, std::memory_order_relaxed);
   }
-  leaf->nonfull.store(child_mask_in_capacity(0, base), std::memory_order_relaxed);
   leaves_.fetch_add(1, std::memory_order_relaxed);  // statistics only
   return leaf;
 }
@@ -161,6 +166,13 @@ bool BasicAtomicBitmap<Atom>::walk(std::uint64_t unit, Path& path, bool create, 
         // release: pairs with the acquire load of `present` in find_leaf, so
         // a searcher that sees the bit also sees the child pointer.
         n->present.fetch_or(bit(c), std::memory_order_release);
+        if (level == 1 && directory_ != nullptr) {
+          DirectoryEntry& e = directory_[unit >> kLeafShift];
+          e.parent.store(n, std::memory_order_relaxed);  // published by the release store below
+          // release: pairs with the acquire load in release(); only the
+          // winner of the install stores, once.
+          e.leaf.store(static_cast<Leaf*>(child), std::memory_order_release);
+        }
       } else {
         destroy(child, level - 1);  // lost the race: free our copy
         if (level == 1) {
@@ -191,48 +203,43 @@ bool BasicAtomicBitmap<Atom>::cached_walk(std::uint64_t unit, std::uint64_t& cac
 }
 
 template <template <class> class Atom>
-void BasicAtomicBitmap<Atom>::mark_full(Path& path, int level, std::uint64_t unit, bool propagate) noexcept {
-  const std::uint64_t idx = (unit >> (kFanShift * level + 6)) & 63;
-  Atom<std::uint64_t>& summary =
-      level == 0 ? static_cast<Leaf*>(path[0])->nonfull : static_cast<Node*>(path[level])->nonfull;
+bool BasicAtomicBitmap<Atom>::leaf_has_room(const Leaf* leaf, std::uint64_t leaf_base) const noexcept {
+  // Words wholly beyond the capacity are preset full: not read.
+  const std::uint64_t words = std::min<std::uint64_t>(64, (capacity_ - leaf_base + 63) >> 6);
+  for (std::uint64_t i = 0; i < words; ++i) {
+    // seq_cst loads (plain `mov`s): F3 of the proof at the top.
+    if (leaf->words[i].load(std::memory_order_seq_cst) != ~std::uint64_t{0}) return true;
+  }
+  return false;
+}
+
+template <template <class> class Atom>
+void BasicAtomicBitmap<Atom>::mark_full(Path& path, int level, std::uint64_t unit) noexcept {
+  // level >= 1: the bit of path[level - 1] (a leaf or a node) in path[level].
+  const std::uint64_t idx = (unit >> (kFanShift * (level - 1) + kLeafShift)) & 63;
+  Atom<std::uint64_t>& summary = static_cast<Node*>(path[level])->nonfull;
   // F1 (seq_cst): see the proof at the top of this file.
   const std::uint64_t old = summary.fetch_and(~bit(idx), std::memory_order_seq_cst);
-  // F2: this summary became 0. Only repairs propagate "full" upwards: a
-  // fill leaves the parent's bit at 1 (a harmless hint), so that a leaf that
-  // goes full and back on every operation (a worker holding exactly its
-  // leaf) never writes the shared upper levels. The searcher that finds the
-  // leaf full clears the parent bit (try_leaf).
-  if (propagate && old == bit(idx) && level < levels_) mark_full(path, level + 1, unit, true);
+  // F2: this summary became 0: its own bit one level up is a stale 1 now.
+  if (old == bit(idx) && level < levels_) mark_full(path, level + 1, unit);
   // F3 (seq_cst loads): recheck the child (the proof at the top).
   if constexpr (detail::SkipRecheck<Atom>::value) return;
-  bool room = false;
-  if (level == 0) {
-    room = static_cast<Leaf*>(path[0])->words[idx].load(std::memory_order_seq_cst) != ~std::uint64_t{0};
-  } else if (level == 1) {
-    room = static_cast<Leaf*>(path[0])->nonfull.load(std::memory_order_seq_cst) != 0;
-  } else {
-    room = static_cast<Node*>(path[level - 1])->nonfull.load(std::memory_order_seq_cst) != 0;
-  }
+  const bool room = level == 1 ? leaf_has_room(static_cast<const Leaf*>(path[0]), (unit >> kLeafShift) << kLeafShift)
+                               : static_cast<Node*>(path[level - 1])->nonfull.load(std::memory_order_seq_cst) != 0;
   if (room) mark_nonfull(path, level, unit);
 }
 
 template <template <class> class Atom>
 void BasicAtomicBitmap<Atom>::mark_nonfull(Path& path, int level, std::uint64_t unit) noexcept {
-  const std::uint64_t idx = (unit >> (kFanShift * level + 6)) & 63;
-  Atom<std::uint64_t>& summary =
-      level == 0 ? static_cast<Leaf*>(path[0])->nonfull : static_cast<Node*>(path[level])->nonfull;
+  const std::uint64_t idx = (unit >> (kFanShift * (level - 1) + kLeafShift)) & 63;
+  Atom<std::uint64_t>& summary = static_cast<Node*>(path[level])->nonfull;
   // R2' (seq_cst load): a bit already set needs no RMW, so a shared upper
   // summary is only read while it is right (the proof at the top covers
-  // load-then-RMW, as at level 0).
+  // load-then-RMW, as at level 1).
   if ((summary.load(std::memory_order_seq_cst) & bit(idx)) != 0) return;
   // R2 (seq_cst): see the proof at the top of this file.
   const std::uint64_t old = summary.fetch_or(bit(idx), std::memory_order_seq_cst);
   if (old == 0 && level < levels_) mark_nonfull(path, level + 1, unit);
-}
-
-template <template <class> class Atom>
-void BasicAtomicBitmap<Atom>::after_fill(Path& path, std::uint64_t unit) noexcept {
-  mark_full(path, 0, unit, false);
 }
 
 template <template <class> class Atom>
@@ -261,37 +268,51 @@ bool BasicAtomicBitmap<Atom>::try_leaf(Path& path, std::uint64_t leaf_base, std:
   const std::uint64_t from = std::max(lo, leaf_base) - leaf_base;                // unit offset in leaf
   const std::uint64_t to = std::min(hi, leaf_base + span_units(0)) - leaf_base;  // exclusive
   if (from >= to) return false;
-  const std::uint64_t wlo = from >> 6;
-  const std::uint64_t whi = (to + 63) >> 6;  // exclusive
-  std::uint64_t words = (whi >= 64 ? ~std::uint64_t{0} : bit(whi) - 1) & ~(bit(wlo) - 1);
-  // relaxed: the summary is a hint; the word RMW below decides.
-  words &= leaf->nonfull.load(std::memory_order_relaxed);
-  while (words != 0) {
-    const std::uint64_t w = static_cast<std::uint64_t>(std::countr_zero(words));
-    words &= words - 1;
-    std::uint64_t allowed = ~std::uint64_t{0};
-    if (w == wlo) allowed &= ~std::uint64_t{0} << (from & 63);
-    if (w == whi - 1 && (to & 63) != 0) allowed &= bit(to & 63) - 1;
+  if (scan_words(leaf, leaf_base, from, to, unit)) return true;
+  // Nothing here. If the scan covered the whole leaf (units beyond the
+  // capacity are preset in use), the leaf is full: repair its bit in the
+  // parent (fills leave it at 1; see mark_full), so searches stop visiting it.
+  // A bit already clear was cleared by another search, which rechecks.
+  if (from == 0 && (to == span_units(0) || leaf_base + to >= capacity_) &&
+      // relaxed: the RMW in mark_full, not this load, is F1.
+      (static_cast<Node*>(path[1])->nonfull.load(std::memory_order_relaxed) & bit((leaf_base >> kLeafShift) & 63)) !=
+          0) {
+    mark_full(path, 1, leaf_base);
+  }
+  return false;
+}
+
+template <template <class> class Atom>
+inline bool BasicAtomicBitmap<Atom>::scan_words(Leaf* leaf, std::uint64_t leaf_base, std::uint64_t from,
+                                                std::uint64_t to, std::uint64_t* unit) noexcept {
+  // Units [from, to) of the leaf (offsets; from < to <= 4096), word by word.
+  std::uint64_t w = from >> 6;
+  const std::uint64_t last = (to - 1) >> 6;
+  std::uint64_t allowed = ~std::uint64_t{0} << (from & 63);
+  for (;;) {
+    if (w == last && (to & 63) != 0) allowed &= bit(to & 63) - 1;
     Atom<std::uint64_t>& word = leaf->words[w];
-    std::uint64_t v = word.load(std::memory_order_relaxed);
+    std::uint64_t v = word.load(std::memory_order_relaxed);  // a hint; the RMW decides
     while ((~v & allowed) != 0) {
       const int b = std::countr_zero(~v & allowed);
       const std::uint64_t m = bit(static_cast<std::uint64_t>(b));
-      // seq_cst: as in fast_alloc (`lock bts`).
-      if ((word.fetch_or(m, std::memory_order_seq_cst) & m) == 0) {
+      // Only the old bit is used, so g++ emits `lock bts` (no CAS loop).
+      // acquire would do for the bitmap: it pairs with the release RMW in
+      // release(), so the previous holder's writes happen-before our use of
+      // the unit. seq_cst (the same `lock bts` on x86) because the set
+      // layer's window-close protocol needs this RMW in the total order S
+      // with its seq_cst state load that follows (set/member.cpp, "the close
+      // protocol").
+      if ((word.fetch_or(m, std::memory_order_seq_cst) & m) == 0) [[likely]] {
         *unit = leaf_base + w * 64 + static_cast<std::uint64_t>(b);
-        if ((v | m) == ~std::uint64_t{0}) after_fill(path, *unit);
         return true;
       }
-      v = word.load(std::memory_order_relaxed);  // lost a race for this bit: try the next zero
+      v = word.load(std::memory_order_relaxed);  // lost the bit to another thread: try the next zero
     }
-    // A summary bit over a full word is a stale hint: repair it (clear, then recheck).
-    if (v == ~std::uint64_t{0}) mark_full(path, 0, leaf_base + w * 64, true);
+    if (w == last) return false;
+    ++w;
+    allowed = ~std::uint64_t{0};
   }
-  // Nothing here. If the whole leaf is full, repair its bit in the parent
-  // (fills leave it at 1; see mark_full), so searches stop visiting it.
-  if (leaf->nonfull.load(std::memory_order_seq_cst) == 0) mark_full(path, 1, leaf_base, true);
-  return false;
 }
 
 template <template <class> class Atom>
@@ -325,7 +346,8 @@ std::uint64_t BasicAtomicBitmap<Atom>::find_leaf(const Node* node, int level, st
 }
 
 template <template <class> class Atom>
-Allocation BasicAtomicBitmap<Atom>::allocate_range(Worker& w, std::uint64_t lo, std::uint64_t hi) noexcept {
+Allocation BasicAtomicBitmap<Atom>::allocate_range(Worker& w, std::uint64_t lo, std::uint64_t hi,
+                                                   bool allow_absent) noexcept {
   hi = std::min(hi, capacity_);
   if (lo >= hi) return {0, lo >= capacity_ ? AllocStatus::kOutOfRange : AllocStatus::kNoneFree};
   const std::uint64_t start = (w.cursor_ >= lo && w.cursor_ < hi) ? w.cursor_ : lo;
@@ -351,6 +373,7 @@ Allocation BasicAtomicBitmap<Atom>::allocate_range(Worker& w, std::uint64_t lo, 
   // segment covers the units before the cursor.
   const std::uint64_t segments[2][2] = {{cur_leaf, end_leaf}, {first_leaf, cur_leaf + 1}};
   for (const bool present_only : {true, false}) {
+    if (!present_only && !allow_absent) break;
     for (const auto& seg : segments) {
       const bool after_cursor = &seg == &segments[0];
       std::uint64_t s = seg[0];
@@ -380,16 +403,17 @@ UnitRange BasicAtomicBitmap<Atom>::region_range(std::uint32_t r) const noexcept 
 }
 
 template <template <class> class Atom>
-bool BasicAtomicBitmap<Atom>::move_region(Worker& w) noexcept {
-  // Rare path (the home region is full). Prefer a region with room that no
-  // other worker uses, so cursors do not converge and fight over words.
-  for (const bool unoccupied_only : {true, false}) {
+bool BasicAtomicBitmap<Atom>::move_region(Worker& w, bool unoccupied_only, bool present_only) noexcept {
+  // Rare path: the next region, in order, whose summaries show room (in a
+  // materialized leaf only, if `present_only`), and that no other worker
+  // uses if `unoccupied_only` (so cursors do not converge and fight over words).
+  {
     for (std::uint32_t k = 1; k < regions_; ++k) {
       const std::uint32_t r = (w.region_ + k) % regions_;
       // relaxed: a placement heuristic only.
       if (unoccupied_only && region_workers_[r].load(std::memory_order_relaxed) != 0) continue;
       const UnitRange range = region_range(r);
-      if (find_leaf(root_, levels_, 0, range.begin >> kLeafShift, ((range.end - 1) >> kLeafShift) + 1, false) ==
+      if (find_leaf(root_, levels_, 0, range.begin >> kLeafShift, ((range.end - 1) >> kLeafShift) + 1, present_only) ==
           UINT64_MAX) {
         continue;
       }
@@ -412,33 +436,14 @@ inline bool BasicAtomicBitmap<Atom>::fast_alloc(Worker& w, std::uint64_t lo, std
   if ((c >> kLeafShift) != w.cached_leaf_index_ || c < lo || c >= hi) [[unlikely]] {
     return false;
   }
-  Atom<std::uint64_t>& word = static_cast<Leaf*>(w.cached_path_[0])->words[(c >> 6) & 63];
-  std::uint64_t allowed = ~std::uint64_t{0} << (c & 63);
-  if (((hi - 1) >> 6) == (c >> 6) && (hi & 63) != 0) allowed &= bit(hi & 63) - 1;
-  std::uint64_t v = word.load(std::memory_order_relaxed);  // a hint; the RMW decides
-  while ((~v & allowed) != 0) {
-    const int b = std::countr_zero(~v & allowed);
-    const std::uint64_t m = bit(static_cast<std::uint64_t>(b));
-    // Only the old bit is used, so g++ emits `lock bts` (no CAS loop).
-    // acquire would do for the bitmap: it pairs with the release RMW in
-    // release(), so the previous holder's writes happen-before our use of the
-    // unit. seq_cst (the same `lock bts` on x86) because the set layer's
-    // window-close protocol needs this RMW in the total order S with its
-    // seq_cst state load that follows (set/member.cpp, "the close protocol").
-    if ((word.fetch_or(m, std::memory_order_seq_cst) & m) == 0) [[likely]] {
-      *unit = (c & ~std::uint64_t{63}) | static_cast<std::uint64_t>(b);
-      // Filled (as far as `v` shows): run the summary protocol. If `v` was
-      // stale and the word is not full, mark_full's recheck sets the bit
-      // back; if another thread's bit completed the word unseen, the summary
-      // keeps a harmless 1 that the next search repairs (try_leaf).
-      if ((v | m) == ~std::uint64_t{0}) [[unlikely]] {
-        after_fill(w.cached_path_, *unit);
-      }
-      w.cursor_ = *unit + 1;
-      return true;
-    }
-    v = word.load(std::memory_order_relaxed);  // lost the bit to another thread
+  // From the cursor to the end of its leaf (or of the range).
+  const std::uint64_t leaf_base = c & ~(span_units(0) - 1);
+  const std::uint64_t end = std::min(hi, leaf_base + span_units(0));
+  if (scan_words(static_cast<Leaf*>(w.cached_path_[0]), leaf_base, c - leaf_base, end - leaf_base, unit)) [[likely]] {
+    w.cursor_ = *unit + 1;
+    return true;
   }
+  w.cursor_ = end;  // nothing up to `end`: the slow path goes on from there
   return false;
 }
 
@@ -453,22 +458,54 @@ Allocation BasicAtomicBitmap<Atom>::allocate(Worker& w) noexcept {
 }
 
 template <template <class> class Atom>
+bool BasicAtomicBitmap<Atom>::materialized_nearly_full() const noexcept {
+  // At least 7/8 of the units of materialized leaves in use: only then may
+  // a worker's next-fit move on into leaves not yet materialized, so memory
+  // stays within 8/7 of the peak in use (plus the leaves cursors are in).
+  // relaxed: statistics; a stale value only delays or hastens growth.
+  const std::uint64_t leaves = leaves_.load(std::memory_order_relaxed);
+  if (leaves >= ((capacity_ - 1) >> kLeafShift) + 1) return true;  // every leaf exists: nothing to grow
+  return count() * 8 >= leaves * span_units(0) * 7;
+}
+
+template <template <class> class Atom>
 Allocation BasicAtomicBitmap<Atom>::allocate_slow(Worker& w) noexcept {
-  Allocation a = allocate_range(w, w.region_begin_, w.region_end_);
-  if (a.status != AllocStatus::kNoneFree) {
+  // Next-fit, in this order:
+  //   1. the home region from the cursor to its end, in materialized leaves;
+  //   2. the same in any leaf, if materialized leaves are 7/8 in use;
+  //   3. the next region, in order, with room and no other worker (a
+  //      near-full pool is swept region after region, and a unit freed
+  //      behind the cursor waits a whole sweep before reuse); in
+  //      materialized leaves unless those are 7/8 in use;
+  //   4. the home region from its start (a wrap), materialized leaves first;
+  //   5. any region with room, occupied or not, materialized or not.
+  // Steps 3 and 4 keep workers apart (a worker enters another's region only
+  // when its own is full: cursors that converge fight over words); steps 1
+  // to 3 keep memory following the units in use (no leaf is materialized
+  // while materialized leaves have room, unless those are 7/8 in use).
+  auto done = [&](const Allocation& a) {
     if (a.ok()) count_delta(w, 1);
+    return a.status != AllocStatus::kNoneFree;
+  };
+  Allocation a{0, AllocStatus::kNoneFree};
+  const bool ahead = w.cursor_ >= w.region_begin_ && w.cursor_ < w.region_end_;
+  if (ahead && done(a = allocate_range(w, w.cursor_, w.region_end_, false))) return a;
+  const bool grow = materialized_nearly_full();
+  if (ahead && grow && done(a = allocate_range(w, w.cursor_, w.region_end_, true))) {
     return a;
   }
   for (std::uint32_t tries = 0; tries < regions_; ++tries) {
     // Exhaustion in O(1): the root summary is 0 only when every unit is in use.
     // relaxed: a hint; a miss costs only the search below.
-    if (root_->nonfull.load(std::memory_order_relaxed) == 0) break;
-    if (!move_region(w)) break;
-    a = allocate_range(w, w.region_begin_, w.region_end_);
-    if (a.status != AllocStatus::kNoneFree) {
-      if (a.ok()) count_delta(w, 1);
-      return a;
-    }
+    if (root_->nonfull.load(std::memory_order_relaxed) == 0) return {0, AllocStatus::kNoneFree};
+    if (!move_region(w, true, !grow)) break;
+    if (done(a = allocate_range(w, w.region_begin_, w.region_end_, grow))) return a;
+  }
+  if (done(a = allocate_range(w, w.region_begin_, w.region_end_, true))) return a;
+  for (std::uint32_t tries = 0; tries < regions_; ++tries) {
+    if (root_->nonfull.load(std::memory_order_relaxed) == 0) break;  // relaxed: as above
+    if (!move_region(w, false, false)) break;
+    if (done(a = allocate_range(w, w.region_begin_, w.region_end_, true))) return a;
   }
   return {0, AllocStatus::kNoneFree};
 }
@@ -513,12 +550,10 @@ ClaimStatus BasicAtomicBitmap<Atom>::claim(Worker& w, std::uint64_t unit) noexce
   if (!cached_walk(unit, w.cached_free_leaf_index_, w.cached_free_path_, true, &no_memory)) {
     return ClaimStatus::kNoMemory;
   }
-  Path& path = w.cached_free_path_;
   const std::uint64_t m = bit(unit & 63);
-  Atom<std::uint64_t>& word = static_cast<Leaf*>(path[0])->words[(unit >> 6) & 63];
-  // acquire: as in fast_alloc.
+  Atom<std::uint64_t>& word = static_cast<Leaf*>(w.cached_free_path_[0])->words[(unit >> 6) & 63];
+  // acquire: as in scan_words.
   if ((word.fetch_or(m, std::memory_order_acquire) & m) != 0) return ClaimStatus::kInUse;
-  if (word.load(std::memory_order_relaxed) == ~std::uint64_t{0}) after_fill(path, unit);
   count_delta(w, 1);
   return ClaimStatus::kClaimed;
 }
@@ -528,22 +563,41 @@ ReleaseStatus BasicAtomicBitmap<Atom>::release(Worker& w, std::uint64_t unit) no
   if (unit >= capacity_) [[unlikely]] {
     return ReleaseStatus::kOutOfRange;
   }
-  if ((unit >> kLeafShift) != w.cached_free_leaf_index_ &&
-      !cached_walk(unit, w.cached_free_leaf_index_, w.cached_free_path_, false, nullptr)) [[unlikely]] {
-    return ReleaseStatus::kNotInUse;  // its leaf was never touched: the unit is free
+  Leaf* leaf = nullptr;
+  Node* parent = nullptr;
+  if (directory_ != nullptr) [[likely]] {
+    // One load instead of a walk: releases arrive in random leaves, so a
+    // cached path rarely helps, and every instruction before the `lock btr`
+    // below adds to its latency.
+    const DirectoryEntry& e = directory_[unit >> kLeafShift];
+    // acquire: pairs with the release store in walk() that published the
+    // leaf, so its words are visible. relaxed for `parent`: stored before
+    // that release store and never changed.
+    leaf = e.leaf.load(std::memory_order_acquire);
+    parent = e.parent.load(std::memory_order_relaxed);
   }
-  Path& path = w.cached_free_path_;
+  if (leaf == nullptr) [[unlikely]] {
+    // No directory, or the leaf's installer has not published it yet: walk.
+    if ((unit >> kLeafShift) != w.cached_free_leaf_index_ &&
+        !cached_walk(unit, w.cached_free_leaf_index_, w.cached_free_path_, false, nullptr)) {
+      return ReleaseStatus::kNotInUse;  // its leaf was never touched: the unit is free
+    }
+    leaf = static_cast<Leaf*>(w.cached_free_path_[0]);
+    parent = static_cast<Node*>(w.cached_free_path_[1]);
+  }
   const std::uint64_t m = bit(unit & 63);
-  Leaf* leaf = static_cast<Leaf*>(path[0]);
   // R1 (seq_cst; `lock btr`): its release half pairs with the acquire RMW
   // of the next allocator of this unit; seq_cst for the summary protocol.
   if ((leaf->words[(unit >> 6) & 63].fetch_and(~m, std::memory_order_seq_cst) & m) == 0) [[unlikely]] {
     return ReleaseStatus::kNotInUse;  // double release: nothing changed
   }
-  // R1' (seq_cst load): if the word's summary bit is clear, this release may
-  // have made a full word non-full: set it (R2).
-  if ((leaf->nonfull.load(std::memory_order_seq_cst) & bit((unit >> 6) & 63)) == 0) [[unlikely]] {
-    mark_nonfull(path, 0, unit);
+  // R1' (seq_cst load): if the leaf's bit in its parent is clear, this
+  // release may have given a full leaf room: set it (R2). The parent's
+  // summary is one line per 2^18 units, read-mostly: a plain load.
+  if ((parent->nonfull.load(std::memory_order_seq_cst) & bit((unit >> kLeafShift) & 63)) == 0) [[unlikely]] {
+    Path path;
+    (void)walk(unit, path, false, nullptr);  // the leaf exists: the walk finds it
+    mark_nonfull(path, 1, unit);
   }
   count_delta(w, -1);
   return ReleaseStatus::kReleased;
@@ -606,12 +660,11 @@ typename BasicAtomicBitmap<Atom>::BulkResult BasicAtomicBitmap<Atom>::claim_bulk
       r.no_memory = true;
       break;
     }
-    Path& path = w.cached_free_path_;
-    const std::uint64_t old =
-        static_cast<Leaf*>(path[0])->words[(word_base >> 6) & 63].fetch_or(mask, std::memory_order_acquire);
+    const std::uint64_t old = static_cast<Leaf*>(w.cached_free_path_[0])
+                                  ->words[(word_base >> 6) & 63]
+                                  .fetch_or(mask, std::memory_order_acquire);
     r.claimed += static_cast<std::uint64_t>(std::popcount(mask & ~old));
     r.already_in_use += static_cast<std::uint64_t>(std::popcount(mask & old));
-    if (old != ~std::uint64_t{0} && (old | mask) == ~std::uint64_t{0}) after_fill(path, word_base);
   }
   if (r.claimed != 0) count_delta(w, static_cast<std::int64_t>(r.claimed));
   return r;
@@ -680,8 +733,9 @@ void BasicAtomicBitmap<Atom>::for_each_in_use(Fn&& fn) const {
 
 template <template <class> class Atom>
 std::uint64_t BasicAtomicBitmap<Atom>::memory_bytes() const noexcept {
+  const std::uint64_t directory = directory_ != nullptr ? ((capacity_ - 1) >> kLeafShift) + 1 : 0;
   return sizeof(*this) + leaves_.load(std::memory_order_relaxed) * sizeof(Leaf) +
-         nodes_.load(std::memory_order_relaxed) * sizeof(Node);
+         nodes_.load(std::memory_order_relaxed) * sizeof(Node) + directory * sizeof(DirectoryEntry);
 }
 
 template <template <class> class Atom>
@@ -691,7 +745,6 @@ Status BasicAtomicBitmap<Atom>::validate() const {
   auto visit = [&](auto&& self, const void* p, int level, std::uint64_t base) -> bool {  // returns has-room
     if (level == 0) {
       const Leaf* leaf = static_cast<const Leaf*>(p);
-      const std::uint64_t summary = leaf->nonfull.load(std::memory_order_relaxed);
       bool room = false;
       for (std::uint64_t w = 0; w < 64; ++w) {
         const std::uint64_t wb = base + w * 64;
@@ -706,13 +759,7 @@ Status BasicAtomicBitmap<Atom>::validate() const {
           bad = Status(StatusCode::kInternal, "bit beyond capacity is free").with_number(wb);
         }
         ones += static_cast<std::uint64_t>(std::popcount(v & valid));
-        if (v != ~std::uint64_t{0}) {
-          room = true;
-          if ((summary & bit(w)) == 0 && bad.ok()) {
-            bad = Status(StatusCode::kInternal, "word with a free unit hidden by its summary bit")
-                      .with_number(wb, "unit");
-          }
-        }
+        if (v != ~std::uint64_t{0}) room = true;
       }
       return room;
     }
