@@ -200,6 +200,7 @@ class BasicAtomicBitmap {
     friend class BasicAtomicBitmap;
     BasicAtomicBitmap* bitmap_;
     std::uint32_t region_ = 0;
+    std::uint32_t id_ = 0;            // creation order + 1
     std::uint64_t region_begin_ = 0;  // region_range(region_), cached for the hot path
     std::uint64_t region_end_ = 0;
     std::uint32_t shard_ = 0;
@@ -297,6 +298,7 @@ class BasicAtomicBitmap {
   Atom<std::uint64_t> nodes_{0};
   Atom<std::uint32_t> next_region_{0};
   Atom<std::uint32_t> region_workers_[kMaxRegions];
+  Atom<std::uint32_t> region_sweeper_[kMaxRegions];  // id of the worker that entered it last (0: none)
   CounterShard shards_[kCounterShards];
 };
 

@@ -68,6 +68,7 @@ BasicAtomicBitmap<Atom>::BasicAtomicBitmap(std::uint64_t capacity)
   region_units_ = leaves_per_region << kLeafShift;
   regions_ = static_cast<std::uint32_t>((capacity_ + region_units_ - 1) / region_units_);
   for (auto& r : region_workers_) r.store(0, std::memory_order_relaxed);
+  for (auto& r : region_sweeper_) r.store(0, std::memory_order_relaxed);
   root_ = new Node;  // may throw at construction only; never on the hot path
   root_->nonfull.store(child_mask_in_capacity(levels_, 0), std::memory_order_relaxed);
   root_->present.store(0, std::memory_order_relaxed);
@@ -406,12 +407,20 @@ template <template <class> class Atom>
 bool BasicAtomicBitmap<Atom>::move_region(Worker& w, bool unoccupied_only, bool present_only) noexcept {
   // Rare path: the next region, in order, whose summaries show room (in a
   // materialized leaf only, if `present_only`), and that no other worker
-  // uses if `unoccupied_only` (so cursors do not converge and fight over words).
-  {
+  // uses if `unoccupied_only` (so cursors do not converge and fight over
+  // words). Among those, first a region this worker swept last or nobody
+  // has: workers that sweep a near-full pool side by side then keep to
+  // their own regions, so the units a worker holds, and releases, lie in
+  // cache lines it wrote itself rather than in another core's.
+  for (const bool own_only : {unoccupied_only, false}) {
     for (std::uint32_t k = 1; k < regions_; ++k) {
       const std::uint32_t r = (w.region_ + k) % regions_;
-      // relaxed: a placement heuristic only.
+      // relaxed: placement heuristics only.
       if (unoccupied_only && region_workers_[r].load(std::memory_order_relaxed) != 0) continue;
+      if (own_only) {
+        const std::uint32_t last = region_sweeper_[r].load(std::memory_order_relaxed);
+        if (last != 0 && last != w.id_) continue;
+      }
       const UnitRange range = region_range(r);
       if (find_leaf(root_, levels_, 0, range.begin >> kLeafShift, ((range.end - 1) >> kLeafShift) + 1, present_only) ==
           UINT64_MAX) {
@@ -419,6 +428,7 @@ bool BasicAtomicBitmap<Atom>::move_region(Worker& w, bool unoccupied_only, bool 
       }
       region_workers_[w.region_].fetch_sub(1, std::memory_order_relaxed);
       region_workers_[r].fetch_add(1, std::memory_order_relaxed);
+      region_sweeper_[r].store(w.id_, std::memory_order_relaxed);
       w.region_ = r;
       w.region_begin_ = range.begin;
       w.region_end_ = range.end;
@@ -801,7 +811,9 @@ BasicAtomicBitmap<Atom>::Worker::Worker(BasicAtomicBitmap& bitmap) noexcept : bi
   // relaxed: placement only; regions are assigned in creation order (deterministic).
   const std::uint32_t k = bitmap.next_region_.fetch_add(1, std::memory_order_relaxed);
   region_ = k % bitmap.regions_;
+  id_ = k + 1;  // 0 = no worker (region_sweeper_)
   bitmap.region_workers_[region_].fetch_add(1, std::memory_order_relaxed);
+  bitmap.region_sweeper_[region_].store(id_, std::memory_order_relaxed);
   region_begin_ = bitmap.region_range(region_).begin;
   region_end_ = bitmap.region_range(region_).end;
   cursor_ = region_begin_;
