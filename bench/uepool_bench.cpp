@@ -217,10 +217,16 @@ void churn(benchmark::State& state, const ChurnSpec& spec) {
     // unit and an empty one skips the release; both are rare and counted in
     // `own_releases` / `skipped_releases`.
     HandoverRing& mine_ring = *s.handover[t];
-    HandoverRing& partner_ring = *s.handover[(t + 1) % threads];
+    // The partner creates its ring in its own pre-fill: bind it only inside
+    // the loop, after Google Benchmark's start barrier (binding it here
+    // raced with the partner's pre-fill and could dereference a null ring).
+    HandoverRing* partner_ring = nullptr;
     std::uint64_t own = 0;
     std::uint64_t skipped = 0;
     for (auto _ : state) {
+      if (partner_ring == nullptr) [[unlikely]] {
+        partner_ring = s.handover[(t + 1) % threads].get();
+      }
       std::uint64_t u = 0;
       failed |= !impl.allocate(worker, u);
       if (!mine_ring.push(u)) {
@@ -228,7 +234,7 @@ void churn(benchmark::State& state, const ChurnSpec& spec) {
         ++own;
       }
       std::uint64_t v = 0;
-      if (partner_ring.pop(v)) {
+      if (partner_ring->pop(v)) {
         impl.release(worker, v);
       } else {
         ++skipped;
