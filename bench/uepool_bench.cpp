@@ -196,7 +196,11 @@ void churn(benchmark::State& state, const ChurnSpec& spec) {
     // prefetched: the holdings are far bigger than the caches, and the
     // harness's own misses must stay off the measured path (the same for
     // every implementation).
-    std::uint64_t& x = s.rng[t];
+    // A local copy of the xorshift state, stored back after the loop: the
+    // per-thread states share one cache line in `s.rng`, and a reference
+    // into it was written on every iteration (false sharing between the
+    // threads, which cost every implementation at 2 threads and more).
+    std::uint64_t x = s.rng[t];
     std::uint32_t ahead[32];
     for (auto& a : ahead) a = static_cast<std::uint32_t>((next_random(x) >> 32) * n >> 32);
     for (auto _ : state) {
@@ -210,6 +214,7 @@ void churn(benchmark::State& state, const ChurnSpec& spec) {
       mine[p] = u;
       ++head;
     }
+    s.rng[t] = x;
   } else {
     // Cross: allocate, hand the unit to the partner through this thread's
     // ring, and release a unit the partner handed over. If the rings drift
