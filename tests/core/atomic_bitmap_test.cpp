@@ -223,6 +223,50 @@ TEST(AtomicBitmap, ChurnMemoryFollowsPeakUseNotCursorTravel) {
   expect_valid(b);
 }
 
+TEST(AtomicBitmap, AtTheEndOfItsRegionAWorkerMovesOnAndAFreedUnitWaits) {
+  // 2^22 units: 64 regions of 2^16. The worker sweeps region 0; a unit freed
+  // behind its cursor is not reused at once: with the materialized leaves
+  // all but full, next-fit goes on into region 1.
+  AtomicBitmap b(1 << 22);
+  AtomicBitmap::Worker w(b);
+  ASSERT_EQ(w.region().end, 1u << 16);
+  for (std::uint64_t i = 0; i < (1u << 16); ++i) ASSERT_EQ(b.allocate(w).unit, i);
+  ASSERT_EQ(b.release(w, 5), ReleaseStatus::kReleased);
+  EXPECT_EQ(b.allocate(w).unit, 1u << 16);
+  EXPECT_EQ(w.region().begin, 1u << 16);
+  expect_valid(b);
+}
+
+TEST(AtomicBitmap, AMovingWorkerSkipsARegionAnotherWorkerUses) {
+  AtomicBitmap b(1 << 22);
+  AtomicBitmap::Worker w1(b);  // region 0
+  AtomicBitmap::Worker w2(b);  // region 1
+  ASSERT_EQ(w2.region().begin, 1u << 16);
+  for (std::uint64_t i = 0; i < (1u << 16); ++i) ASSERT_TRUE(b.allocate(w1).ok());
+  EXPECT_EQ(b.allocate(w1).unit, 2u << 16);  // region 2: region 1 is w2's
+  EXPECT_EQ(b.allocate(w2).unit, 1u << 16);
+  expect_valid(b);
+}
+
+TEST(AtomicBitmap, NoLeafIsMaterializedWhileMaterializedLeavesHaveRoom) {
+  // Region 0 filled, then half of it freed: at its region's end the worker
+  // wraps to the freed units instead of materializing region 1's leaves.
+  AtomicBitmap b(1 << 22);
+  AtomicBitmap::Worker w(b);
+  for (std::uint64_t i = 0; i < (1u << 16); ++i) ASSERT_TRUE(b.allocate(w).ok());
+  const std::uint64_t leaves = b.leaves();
+  for (std::uint64_t i = 0; i < (1u << 16); i += 2) ASSERT_EQ(b.release(w, i), ReleaseStatus::kReleased);
+  for (std::uint64_t i = 0; i < (1u << 15); ++i) {
+    const Allocation a = b.allocate(w);
+    ASSERT_TRUE(a.ok());
+    ASSERT_EQ(a.unit % 2, 0u) << "a unit outside the freed ones: " << a.unit;
+  }
+  EXPECT_EQ(b.leaves(), leaves);
+  // Now everything materialized is in use: growth goes on into region 1.
+  EXPECT_EQ(b.allocate(w).unit, 1u << 16);
+  expect_valid(b);
+}
+
 TEST(AtomicBitmap, WorkersGetDisjointHomeRegions) {
   AtomicBitmap b(1 << 22);
   AtomicBitmap::Worker w1(b);
