@@ -33,8 +33,9 @@
 // Scale limits
 //   Capacity 1..2^32 units. Memory: a 4096-unit leaf costs 512 bytes (plus
 //   the allocator's header) once any unit in it is touched; interior nodes
-//   cost 1,040 bytes per 2^18 units touched. A dense 2^24-unit bitmap costs
-//   about 1.02 bits per unit; 10^6 units packed into a 2^32-unit bitmap cost
+//   cost 1,040 bytes per 2^18 units touched; bitmaps of up to 2^24 units
+//   also hold a leaf directory of 16 bytes per 4096 units from the start. A
+//   dense 2^24-unit bitmap costs about 1.05 bits per unit; 10^6 units packed into a 2^32-unit bitmap cost
 //   about 0.13 MiB (perf/memory.sh). Leaves are never freed while the bitmap lives.
 //
 // Determinism
