@@ -290,7 +290,8 @@ class BasicAtomicBitmap {
   bool move_region(Worker& w, bool unoccupied_only, bool present_only) noexcept;
 
   std::uint64_t capacity_;
-  int levels_;  // interior levels; the root is at level levels_
+  int levels_;                // interior levels; the root is at level levels_
+  std::uint64_t leaf_count_;  // leaves that would cover the capacity
   std::uint32_t regions_;
   std::uint64_t region_units_;
   Node* root_;

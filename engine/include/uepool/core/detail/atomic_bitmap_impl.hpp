@@ -63,8 +63,8 @@ BasicAtomicBitmap<Atom>::BasicAtomicBitmap(std::uint64_t capacity)
     : capacity_(std::clamp<std::uint64_t>(capacity, 1, kMaxCapacity)) {
   levels_ = 1;
   while (span_units(levels_) < capacity_) ++levels_;
-  const std::uint64_t leaf_count = (capacity_ + span_units(0) - 1) >> kLeafShift;
-  const std::uint64_t leaves_per_region = (leaf_count + kMaxRegions - 1) / kMaxRegions;  // at least 1
+  leaf_count_ = (capacity_ + span_units(0) - 1) >> kLeafShift;
+  const std::uint64_t leaves_per_region = (leaf_count_ + kMaxRegions - 1) / kMaxRegions;  // at least 1
   region_units_ = leaves_per_region << kLeafShift;
   regions_ = static_cast<std::uint32_t>((capacity_ + region_units_ - 1) / region_units_);
   for (auto& r : region_workers_) r.store(0, std::memory_order_relaxed);
@@ -74,9 +74,9 @@ BasicAtomicBitmap<Atom>::BasicAtomicBitmap(std::uint64_t capacity)
   root_->present.store(0, std::memory_order_relaxed);
   for (auto& c : root_->child) c.store(nullptr, std::memory_order_relaxed);
   nodes_.store(1, std::memory_order_relaxed);
-  if (leaf_count <= kDirectoryMaxLeaves) {
-    directory_ = new DirectoryEntry[leaf_count];
-    for (std::uint64_t i = 0; i < leaf_count; ++i) {
+  if (leaf_count_ <= kDirectoryMaxLeaves) {
+    directory_ = new DirectoryEntry[leaf_count_];
+    for (std::uint64_t i = 0; i < leaf_count_; ++i) {
       directory_[i].leaf.store(nullptr, std::memory_order_relaxed);
       directory_[i].parent.store(nullptr, std::memory_order_relaxed);
     }
@@ -474,7 +474,7 @@ bool BasicAtomicBitmap<Atom>::materialized_nearly_full() const noexcept {
   // stays within 8/7 of the peak in use (plus the leaves cursors are in).
   // relaxed: statistics; a stale value only delays or hastens growth.
   const std::uint64_t leaves = leaves_.load(std::memory_order_relaxed);
-  if (leaves >= ((capacity_ - 1) >> kLeafShift) + 1) return true;  // every leaf exists: nothing to grow
+  if (leaves >= leaf_count_) return true;  // every leaf exists: nothing to grow
   return count() * 8 >= leaves * span_units(0) * 7;
 }
 
@@ -743,7 +743,7 @@ void BasicAtomicBitmap<Atom>::for_each_in_use(Fn&& fn) const {
 
 template <template <class> class Atom>
 std::uint64_t BasicAtomicBitmap<Atom>::memory_bytes() const noexcept {
-  const std::uint64_t directory = directory_ != nullptr ? ((capacity_ - 1) >> kLeafShift) + 1 : 0;
+  const std::uint64_t directory = directory_ != nullptr ? leaf_count_ : 0;
   return sizeof(*this) + leaves_.load(std::memory_order_relaxed) * sizeof(Leaf) +
          nodes_.load(std::memory_order_relaxed) * sizeof(Node) + directory * sizeof(DirectoryEntry);
 }
