@@ -74,12 +74,13 @@ const char* unit_status_name(UnitStatus s) noexcept {
     case UnitStatus::kOutOfRange: return "unit index beyond the pool";
     case UnitStatus::kNotInPool: return "prefix not a unit of this pool";
     case UnitStatus::kNoMemory: return "out of memory";
+    case UnitStatus::kWrongWorker: return "worker belongs to another pool";
   }
   return "unknown";
 }
 
 Pool::Pool(const PoolConfig& config, std::uint64_t units)
-    : config_(config), units_(units), dynamic_(units), static_claims_(units), held_marks_(units) {}
+    : config_(config), units_(units), dynamic_(units), static_claims_(units), released_(units) {}
 
 Pool::~Pool() = default;
 
@@ -155,18 +156,38 @@ PoolAllocation Pool::finish(const Allocation& a) const noexcept {
   return out;
 }
 
+Allocation Pool::handed_out(Worker& w, const Allocation& a) noexcept {
+  // (1, 1) -> (1, 0): the unit is ours (its dynamic bit is set), so no
+  // release can take the released bit until we return it; a stale double
+  // release meanwhile finds the bit set and is refused. The test keeps
+  // the common case (a unit never released, or already cleared) to a load.
+  if (a.ok() && released_.test(a.unit)) (void)released_.release(w.released_, a.unit);
+  return a;
+}
+
 PoolAllocation Pool::allocate(Worker& w, std::uint64_t now) noexcept {
-  if (w.held_size_ != 0) w.drain(now);
+  if (w.pool_ != this) [[unlikely]] {
+    return finish({0, AllocStatus::kWrongWorker});
+  }
+  if (config_.hold_down != 0) [[unlikely]] {
+    w.drain(now);
+    return finish(handed_out(w, dynamic_.allocate(w.dynamic_)));
+  }
   return finish(dynamic_.allocate(w.dynamic_));
 }
 
 PoolAllocation Pool::allocate_in(Worker& w, UnitRange range, std::uint64_t now) noexcept {
-  if (w.held_size_ != 0) w.drain(now);
-  return finish(dynamic_.allocate_in(w.dynamic_, range));
+  return finish(allocate_unit_in(w, range, now));
 }
 
 PoolAllocation Pool::allocate_in_ranges(Worker& w, std::span<const UnitRange> blocks, std::uint64_t now) noexcept {
-  if (w.held_size_ != 0) w.drain(now);
+  if (w.pool_ != this) [[unlikely]] {
+    return finish({0, AllocStatus::kWrongWorker});
+  }
+  if (config_.hold_down != 0) [[unlikely]] {
+    w.drain(now);
+    return finish(handed_out(w, dynamic_.allocate_in_ranges(w.dynamic_, blocks)));
+  }
   return finish(dynamic_.allocate_in_ranges(w.dynamic_, blocks));
 }
 
@@ -200,15 +221,21 @@ bool Pool::is_static(std::uint64_t unit) const noexcept {
 }
 
 UnitStatus Pool::claim(Worker& w, std::uint64_t unit) noexcept {
+  if (w.pool_ != this) [[unlikely]] {
+    return UnitStatus::kWrongWorker;
+  }
   if (unit >= units_) return UnitStatus::kOutOfRange;
   if (!excluded_ranges_.empty() && is_excluded(unit)) return UnitStatus::kExcluded;
   const bool is_static_unit = !static_ranges_.empty() && is_static(unit);
   AtomicBitmap& bitmap = is_static_unit ? static_claims_ : dynamic_;
   switch (bitmap.claim(is_static_unit ? w.static_claims_ : w.dynamic_, unit)) {
-    case ClaimStatus::kClaimed: return UnitStatus::kOk;
+    case ClaimStatus::kClaimed:
+      if (!is_static_unit && config_.hold_down != 0) (void)handed_out(w, {unit, AllocStatus::kOk});
+      return UnitStatus::kOk;
     case ClaimStatus::kInUse: return UnitStatus::kInUse;
     case ClaimStatus::kNoMemory: return UnitStatus::kNoMemory;
     case ClaimStatus::kOutOfRange: return UnitStatus::kOutOfRange;
+    case ClaimStatus::kWrongWorker: return UnitStatus::kWrongWorker;
   }
   return UnitStatus::kOutOfRange;
 }
@@ -221,6 +248,10 @@ UnitStatus Pool::claim(Worker& w, const net::Prefix& p) noexcept {
 
 AtomicBitmap::BulkResult Pool::claim_bulk(Worker& w, const roaring_bitmap_s& units) noexcept {
   AtomicBitmap::BulkResult total;
+  if (w.pool_ != this) [[unlikely]] {
+    total.wrong_worker = true;
+    return total;
+  }
   roaring_uint32_iterator_t* it = roaring_create_iterator(&units);
   if (it == nullptr) {
     total.no_memory = true;
@@ -241,6 +272,10 @@ AtomicBitmap::BulkResult Pool::claim_bulk(Worker& w, const roaring_bitmap_s& uni
       }
     }
     const auto r = dynamic_.claim_bulk(w.dynamic_, std::span<const std::uint32_t>(kept, k));
+    if (config_.hold_down != 0) {
+      // Units released earlier and claimed now are handed out: (1, 1) -> (1, 0).
+      for (std::uint32_t i = 0; i < k; ++i) (void)handed_out(w, {kept[i], AllocStatus::kOk});
+    }
     total.claimed += r.claimed;
     total.already_in_use += r.already_in_use;
     total.out_of_range += r.out_of_range;
@@ -254,6 +289,9 @@ AtomicBitmap::BulkResult Pool::claim_bulk(Worker& w, const roaring_bitmap_s& uni
 }
 
 UnitStatus Pool::release(Worker& w, std::uint64_t unit, std::uint64_t now) noexcept {
+  if (w.pool_ != this) [[unlikely]] {
+    return UnitStatus::kWrongWorker;
+  }
   if (unit >= units_) return UnitStatus::kOutOfRange;
   if (!excluded_ranges_.empty() && is_excluded(unit)) return UnitStatus::kExcluded;
   if (!static_ranges_.empty() && is_static(unit)) {
@@ -263,19 +301,20 @@ UnitStatus Pool::release(Worker& w, std::uint64_t unit, std::uint64_t now) noexc
   if (config_.hold_down == 0) {
     return dynamic_.release(w.dynamic_, unit) == ReleaseStatus::kReleased ? UnitStatus::kOk : UnitStatus::kNotInUse;
   }
-  // Hold-down: the unit stays set in `dynamic_` (not allocatable) and is
-  // marked in `held_marks_`, so a second release while it waits is reported.
+  // Hold-down (the notes in pool.hpp): the unit stays set in `dynamic_` and
+  // its released bit goes 0 -> 1; only the release that wins that bit queues
+  // it. A unit whose dynamic bit is clear is free: a double release (its
+  // hold-down ended) or a release of a unit never handed out.
   if (!dynamic_.test(unit)) return UnitStatus::kNotInUse;
-  switch (held_marks_.claim(w.held_marks_, unit)) {
+  switch (released_.claim(w.released_, unit)) {
     case ClaimStatus::kClaimed: break;
     case ClaimStatus::kNoMemory: return UnitStatus::kNoMemory;
-    default: return UnitStatus::kNotInUse;  // already waiting: a double release
+    default: return UnitStatus::kNotInUse;  // held down, or being handed out: a double release
   }
-  if (!dynamic_.test(unit)) {  // raced with its own expiry by another double release
-    (void)held_marks_.release(w.held_marks_, unit);
-    return UnitStatus::kNotInUse;
-  }
-  w.push_held(unit, now + config_.hold_down);
+  // The dynamic bit is still set here: from (1, 0) only the released bit's
+  // winner (us) can move the unit on, and a queue entry exists only for (1, 1).
+  const std::uint64_t hold = config_.hold_down;
+  w.push_held(unit, now > UINT64_MAX - hold ? UINT64_MAX : now + hold);  // saturating
   return UnitStatus::kOk;
 }
 
@@ -312,12 +351,12 @@ net::Prefix Pool::prefix_of(std::uint64_t unit) const noexcept {
 
 std::uint64_t Pool::memory_bytes() const noexcept {
   return sizeof(*this) + dynamic_.memory_bytes() - sizeof(dynamic_) + static_claims_.memory_bytes() -
-         sizeof(static_claims_) + held_marks_.memory_bytes() - sizeof(held_marks_) +
+         sizeof(static_claims_) + released_.memory_bytes() - sizeof(released_) +
          (excluded_ranges_.capacity() + static_ranges_.capacity()) * sizeof(UnitRange);
 }
 
 Status Pool::validate() const {
-  for (const AtomicBitmap* b : {&dynamic_, &static_claims_, &held_marks_}) {
+  for (const AtomicBitmap* b : {&dynamic_, &static_claims_, &released_}) {
     if (Status s = b->validate(); !s.ok()) return s;
   }
   Status bad;
@@ -331,32 +370,58 @@ Status Pool::validate() const {
 }
 
 Pool::Worker::Worker(Pool& pool)
-    : pool_(&pool), dynamic_(pool.dynamic_), static_claims_(pool.static_claims_), held_marks_(pool.held_marks_) {
+    : pool_(&pool), dynamic_(pool.dynamic_), static_claims_(pool.static_claims_), released_(pool.released_) {
   if (pool.config_.hold_down != 0) held_.resize(pool.config_.hold_down_capacity);
 }
 
 Pool::Worker::~Worker() {
-  // Units still waiting are freed now: a worker that goes away must not leak them.
+  // Units still waiting keep their hold-down: they go to the pool's list,
+  // and any worker's drain frees them once their time has come.
+  if (held_size_ == 0) return;
+  std::lock_guard<std::mutex> lock(pool_->orphans_mutex_);
+  std::uint64_t due = pool_->orphans_due_.load(std::memory_order_relaxed);
   while (held_size_ != 0) {
-    free_held(held_[held_head_]);
+    const Held h = held_[held_head_];
+    try {
+      pool_->orphans_.push_back(h);
+      due = std::min(due, h.until);
+    } catch (const std::bad_alloc&) {
+      free_held(h);  // no memory for the list: free it early, and count it
+      pool_->cut_short_.fetch_add(1, std::memory_order_relaxed);  // statistics
+    }
     held_head_ = (held_head_ + 1) % held_.size();
     --held_size_;
   }
+  // relaxed: written under the mutex; drain reads it as a hint.
+  pool_->orphans_due_.store(due, std::memory_order_relaxed);
+}
+
+std::size_t Pool::orphaned_hold_downs() const {
+  std::lock_guard<std::mutex> lock(orphans_mutex_);
+  return orphans_.size();
+}
+
+void Pool::drain_orphans(Worker& w, std::uint64_t now) noexcept {
+  std::unique_lock<std::mutex> lock(orphans_mutex_, std::try_to_lock);
+  if (!lock.owns_lock()) return;  // another worker is draining them: never block
+  std::uint64_t due = UINT64_MAX;
+  std::size_t kept = 0;
+  for (const Worker::Held& h : orphans_) {
+    if (h.until <= now) {
+      w.free_held(h);
+    } else {
+      orphans_[kept++] = h;
+      due = std::min(due, h.until);
+    }
+  }
+  orphans_.resize(kept);
+  orphans_due_.store(due, std::memory_order_relaxed);  // relaxed: under the mutex; a hint to readers
 }
 
 void Pool::Worker::free_held(const Held& h) noexcept {
-  // Clear the mark first, then the unit: while the unit is still set nobody
-  // can be handed it, so a legitimate release (by a later holder) never
-  // meets a stale mark.
-  // Known gap: a caller's double release of this very unit that lands
-  // between these two lines takes the fresh mark, sees the unit still set,
-  // and queues it again; the unit is then freed twice, the second time
-  // possibly under a new holder. The reverse order closes that but refuses
-  // legitimate releases in the same window (seen under stress), so it was
-  // not taken. Closing it needs the mark and the unit in one atomic word;
-  // the set layer's lease tags (a release names its allocation) make such a
-  // double release impossible from the protocol side.
-  (void)pool_->held_marks_.release(held_marks_, h.unit);
+  // The end of a hold-down is ONE atomic step: (1, 1) -> (0, 1). The
+  // released bit stays set until the unit is handed out again, so a double
+  // release at this moment or later is refused (the notes in pool.hpp).
   (void)pool_->dynamic_.release(dynamic_, h.unit);
 }
 
@@ -377,6 +442,10 @@ void Pool::Worker::drain(std::uint64_t now) noexcept {
     free_held(held_[held_head_]);
     held_head_ = (held_head_ + 1) % held_.size();
     --held_size_;
+  }
+  // relaxed: a hint (see orphans_due_).
+  if (pool_->orphans_due_.load(std::memory_order_relaxed) <= now) [[unlikely]] {
+    pool_->drain_orphans(*this, now);
   }
 }
 

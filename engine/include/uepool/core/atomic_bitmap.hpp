@@ -77,6 +77,7 @@ enum class AllocStatus : std::uint8_t {
   kNoneFree,    // no free unit in the bitmap / range
   kOutOfRange,  // the requested range is outside the bitmap
   kNoMemory,    // materializing a leaf failed (operator new returned null)
+  kWrongWorker, // the Worker belongs to another bitmap (nothing changed)
 };
 
 struct Allocation {
@@ -85,8 +86,9 @@ struct Allocation {
   [[nodiscard]] bool ok() const noexcept { return status == AllocStatus::kOk; }
 };
 
-enum class ClaimStatus : std::uint8_t { kClaimed, kInUse, kOutOfRange, kNoMemory };
-enum class ReleaseStatus : std::uint8_t { kReleased, kNotInUse, kOutOfRange };
+// kWrongWorker: the Worker was created for another bitmap; nothing changed.
+enum class ClaimStatus : std::uint8_t { kClaimed, kInUse, kOutOfRange, kNoMemory, kWrongWorker };
+enum class ReleaseStatus : std::uint8_t { kReleased, kNotInUse, kOutOfRange, kWrongWorker };
 
 namespace detail {
 // SkipRecheck — a test hook: true only for a deliberately broken atomic type
@@ -94,6 +96,14 @@ namespace detail {
 // interleaving test catches a missing recheck. Always false otherwise.
 template <template <class> class Atom>
 struct SkipRecheck {
+  static constexpr bool value = false;
+};
+// SkipRepairCheck — a test hook like SkipRecheck: true only for a broken
+// atomic type in the interleaving and Relacy tests, to show that they catch
+// a search that trusts an empty summary while a repair may be in flight
+// (the "false none-free" of the proof at the top of atomic_bitmap_impl.hpp).
+template <template <class> class Atom>
+struct SkipRepairCheck {
   static constexpr bool value = false;
 };
 }  // namespace detail
@@ -133,12 +143,18 @@ class BasicAtomicBitmap {
   // region. When the cursor reaches the region's end, the worker moves on to
   // the next region with room (in a materialized leaf) that no other worker
   // uses; it wraps to the start of its own region only if there is none, and
-  // enters a region another worker uses only when its own is full. Returns
-  // kNoneFree only after the root summary, or a search of every region,
-  // found no room.
+  // enters a region another worker uses only when its own is full.
+  // Returns kNoneFree only when (N1) the root summary read 0 and no summary
+  // repair overlapped the search (then no unit was free at that instant,
+  // counting a release as done when it returns), or (N2) a search and then a
+  // scan of every materialized word found no free unit: a unit whose release
+  // returned before the call began is never missed (proof at the top of
+  // detail/atomic_bitmap_impl.hpp). kWrongWorker if `w` belongs to another
+  // bitmap.
   Allocation allocate(Worker& w) noexcept;
   // allocate_in — the same, restricted to units [range.begin, range.end)
-  // (a window), next-fit within it from the worker's cursor.
+  // (a window), next-fit within it from the worker's cursor. kNoneFree only
+  // as in (N2): after the search, a scan of the range's words.
   Allocation allocate_in(Worker& w, UnitRange range) noexcept;
   // allocate_in_ranges — the same over a list of ranges (the blocks a member
   // owns), continuing from the range it last allocated in; ranges it does
@@ -146,6 +162,8 @@ class BasicAtomicBitmap {
   Allocation allocate_in_ranges(Worker& w, std::span<const UnitRange> ranges) noexcept;
 
   // claim — take a given unit. Returns kInUse if it was in use already.
+  // Every operation taking a Worker refuses one created for another bitmap
+  // (kWrongWorker; claim_bulk counts it in `wrong_worker`), changing nothing.
   ClaimStatus claim(Worker& w, std::uint64_t unit) noexcept;
   // release — free a unit. Returns kNotInUse (a double release: reported,
   // nothing changed) or kOutOfRange; never corrupts the bitmap.
@@ -165,6 +183,7 @@ class BasicAtomicBitmap {
     std::uint64_t already_in_use = 0;
     std::uint64_t out_of_range = 0;
     bool no_memory = false;
+    bool wrong_worker = false;  // `w` belongs to another bitmap: nothing claimed
   };
   BulkResult claim_bulk(Worker& w, std::span<const std::uint32_t> sorted_units) noexcept;
 
@@ -207,6 +226,7 @@ class BasicAtomicBitmap {
     std::uint32_t shard_ = 0;
     bool shard_exclusive_ = false;
     std::uint64_t cursor_ = 0;      // next unit to try (next-fit)
+    std::uint64_t own_repairs_ = 0;  // repairs this worker began during its current search (N1)
     std::size_t range_cursor_ = 0;  // index into allocate_in_ranges' list
     // Cached path to the leaf holding cursor_, so the hot path walks nothing.
     std::uint64_t cached_leaf_index_ = UINT64_MAX;
@@ -263,8 +283,11 @@ class BasicAtomicBitmap {
   std::uint64_t find_leaf(const Node* node, int level, std::uint64_t base_leaf, std::uint64_t lo, std::uint64_t hi,
                           bool present_only) const noexcept;
 
-  // try_leaf — allocate the first free unit in [lo, hi) inside the leaf of `path`.
-  bool try_leaf(Path& path, std::uint64_t leaf_base, std::uint64_t lo, std::uint64_t hi, std::uint64_t* unit) noexcept;
+  // try_leaf — allocate the first free unit in [lo, hi) inside the leaf of
+  // `path`; if the whole leaf was read and found full, repair its bit (a
+  // repair counted in repairs_).
+  bool try_leaf(Worker& w, Path& path, std::uint64_t leaf_base, std::uint64_t lo, std::uint64_t hi,
+                std::uint64_t* unit) noexcept;
   // allocate_range — next-fit in [lo, hi) from the cursor, wrapping to lo;
   // materialized leaves first, then (if `allow_absent`) the others.
   Allocation allocate_range(Worker& w, std::uint64_t lo, std::uint64_t hi, bool allow_absent = true) noexcept;
@@ -272,6 +295,21 @@ class BasicAtomicBitmap {
   // the cursor's leaf, if that leaf is cached. Inline; one RMW per unit.
   bool fast_alloc(Worker& w, std::uint64_t lo, std::uint64_t hi, std::uint64_t* unit) noexcept;
   Allocation allocate_slow(Worker& w) noexcept;
+  // search_all — the summary-guided search of allocate_slow; sets
+  // *root_empty when it stopped because the root summary read 0.
+  Allocation search_all(Worker& w, bool* root_empty) noexcept;
+  // begin_search / search_was_quiet — the repair counter around a search
+  // (N1 of the proof): quiet means no repair by another thread was in flight
+  // at the start or began before the end.
+  std::uint64_t begin_search(Worker& w) noexcept;
+  bool search_was_quiet(const Worker& w, std::uint64_t at_start) const noexcept;
+  // rescan — (N2) the first free unit of the ranges, reading the words of
+  // every materialized leaf in them (no summary); a leaf not materialized
+  // is all free and is taken through allocate_range. Bounded by the leaves
+  // in the ranges; wait-free but for that materialization.
+  Allocation rescan(Worker& w, std::span<const UnitRange> ranges) noexcept;
+  bool rescan_node(const Node* node, int level, std::uint64_t base, std::uint64_t lo, std::uint64_t hi,
+                   std::uint64_t* unit, bool* absent) noexcept;
   bool materialized_nearly_full() const noexcept;
 
   // scan_words — allocate the first free unit at offsets [from, to) of a leaf
@@ -301,6 +339,17 @@ class BasicAtomicBitmap {
   Atom<std::uint32_t> next_region_{0};
   Atom<std::uint32_t> region_workers_[kMaxRegions];
   Atom<std::uint32_t> region_sweeper_[kMaxRegions];  // id of the worker that entered it last (0: none)
+  // repairs_ — summary repairs (mark_full from try_leaf): the high bits
+  // count repairs begun (kRepairBegun each), the low kInFlightBits the
+  // repairs in flight. On its own cache line: written only by repairs, read
+  // at the start and end of slow-path searches. See N1 in the proof.
+  static constexpr int kInFlightBits = 20;
+  static constexpr std::uint64_t kRepairBegun = std::uint64_t{1} << kInFlightBits;
+  static constexpr std::uint64_t kInFlightMask = kRepairBegun - 1;
+  struct alignas(64) RepairCounter {
+    Atom<std::uint64_t> v{0};
+  };
+  RepairCounter repairs_;
   CounterShard shards_[kCounterShards];
 };
 

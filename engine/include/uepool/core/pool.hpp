@@ -23,25 +23,46 @@
 //     pool.value()->release(worker, a.prefix, now);
 //
 // Concurrency contract: as AtomicBitmap — allocate, claim, release, test are
-//   lock-free through the caller's own Worker; hold-down queues are per
-//   worker (a released unit waits in the queue of the worker that released
-//   it, and that worker frees it once its time has come, on its next
-//   allocate or drain).
+//   lock-free through the caller's own Worker, and refuse a Worker created
+//   for another pool (kWrongWorker; nothing changes in either pool).
+//   Hold-down queues are per worker (a released unit waits in the queue of
+//   the worker that released it, and that worker frees it once its time has
+//   come, on its next allocate or drain). A Worker destroyed with units
+//   still waiting hands them to the pool (a short mutex-protected list, off
+//   the hot path); any worker's allocate or drain frees them once their
+//   time has come (a try-lock: it never blocks).
 //
 // Scale limits: up to 2^32 units per pool (more is a configuration error).
 //   Excluded plus static units: at most 2^26 per pool (they are reserved in
 //   the bitmap at creation). Hold-down: at most `hold_down_capacity` units
 //   waiting per worker; beyond that the oldest is freed early and counted in
 //   `hold_down_cut_short()` (bounded memory beats an unbounded queue).
-//   A double release is detected while the unit is held down or free; a
-//   double release after the unit was handed out again cannot be told apart
-//   from a legitimate one here — the set layer's lease tags do that. Known
-//   gap (Worker::free_held): a double release that lands exactly while the
-//   same unit's hold-down ends (between two atomic operations) is missed.
+//   A double release is detected while the unit is held down, at the end of
+//   its hold-down, and while it is free afterwards, until the unit is handed
+//   out again; a double release after that cannot be told apart from a
+//   legitimate one here — the set layer's lease tags do that. Deadlines
+//   saturate (a release at a `now` near 2^64 waits until 2^64 - 1).
+//
+// Implementation notes (hold-down)
+//   Two bits per unit: `dynamic_` (1 = not allocatable: in use, held down,
+//   excluded or static) and `released_` (1 = released and not handed out
+//   since). States (dynamic, released): free (0, 0) or (0, 1); in use
+//   (1, 0); held down (1, 1) with exactly one queue entry; and (1, 1)
+//   transiently inside allocate/claim, between taking the dynamic bit and
+//   clearing the released bit. A release takes the released bit (0 -> 1)
+//   of a unit whose dynamic bit is set: the one that wins it queues the
+//   unit, any other is a double release. The hold-down ends with ONE atomic
+//   step (the dynamic bit 1 -> 0) and leaves the released bit set, so a
+//   double release at that moment or later finds either the dynamic bit
+//   clear or the released bit set and is refused; the bit is cleared only by
+//   the allocation that hands the unit out again. (The earlier design
+//   cleared a mark and then the unit, and a double release between the two
+//   queued the unit again and later freed it under its next holder.)
 #pragma once
 
 #include <cstdint>
 #include <memory>
+#include <mutex>
 #include <span>
 #include <string>
 #include <vector>
@@ -90,6 +111,7 @@ enum class UnitStatus : std::uint8_t {
   kOutOfRange,  // the index is beyond the pool
   kNotInPool,   // the prefix is of another family, length or pool
   kNoMemory,    // materializing a leaf failed
+  kWrongWorker, // the Worker belongs to another pool (nothing changed)
 };
 const char* unit_status_name(UnitStatus s) noexcept;
 
@@ -117,7 +139,13 @@ class Pool {
   // allocate_unit_in — allocate_in without building the prefix (the set
   // layer's hot path, which hands out unit indices).
   Allocation allocate_unit_in(Worker& w, UnitRange range, std::uint64_t now = 0) noexcept {
-    if (w.held_size_ != 0) w.drain(now);
+    if (w.pool_ != this) [[unlikely]] {
+      return {0, AllocStatus::kWrongWorker};
+    }
+    if (config_.hold_down != 0) [[unlikely]] {
+      w.drain(now);
+      return handed_out(w, dynamic_.allocate_in(w.dynamic_, range));
+    }
     return dynamic_.allocate_in(w.dynamic_, range);
   }
   // allocate_in_ranges — restricted to a list of blocks (those a member owns).
@@ -142,12 +170,18 @@ class Pool {
   [[nodiscard]] bool has_free_dynamic(std::uint64_t word) const noexcept {
     return dynamic_.load_word(word) != ~std::uint64_t{0} && (word << 6) < units_;
   }
-  // is_held_down — released, waiting out its hold-down in a worker's queue.
-  [[nodiscard]] bool is_held_down(std::uint64_t unit) const noexcept { return held_marks_.test(unit); }
+  // is_held_down — released, waiting out its hold-down in a worker's queue
+  // (exact when quiescent).
+  [[nodiscard]] bool is_held_down(std::uint64_t unit) const noexcept {
+    return released_.test(unit) && dynamic_.test(unit);
+  }
 
   // count — units held: dynamic and static, including those held down.
   [[nodiscard]] std::uint64_t count() const noexcept;
   [[nodiscard]] std::uint64_t hold_down_cut_short() const noexcept;
+  // orphaned_hold_downs — units handed over by destroyed workers, still
+  // waiting (exact when quiescent).
+  [[nodiscard]] std::size_t orphaned_hold_downs() const;
 
   // unit_of / prefix_of — conversions; errors for another family, length or pool.
   [[nodiscard]] Result<std::uint64_t> unit_of(const net::Prefix& p) const noexcept;
@@ -170,7 +204,9 @@ class Pool {
     ~Worker();
     Worker(const Worker&) = delete;
     Worker& operator=(const Worker&) = delete;
-    // drain — free every hold-down of this worker whose time has come.
+    // drain — free every hold-down of this worker whose time has come, and
+    // those handed to the pool by destroyed workers (if the pool's list is
+    // not locked by another drain at that moment).
     void drain(std::uint64_t now) noexcept;
     [[nodiscard]] std::size_t held_down() const noexcept { return held_size_; }
 
@@ -186,7 +222,7 @@ class Pool {
     Pool* pool_;
     AtomicBitmap::Worker dynamic_;
     AtomicBitmap::Worker static_claims_;
-    AtomicBitmap::Worker held_marks_;
+    AtomicBitmap::Worker released_;
     std::vector<Held> held_;  // ring buffer, capacity fixed at construction
     std::size_t held_head_ = 0;
     std::size_t held_size_ = 0;
@@ -195,6 +231,10 @@ class Pool {
  private:
   explicit Pool(const PoolConfig& config, std::uint64_t units);
   PoolAllocation finish(const Allocation& a) const noexcept;
+  // handed_out — with hold-down on: clear the released bit of a unit just
+  // taken (the (1, 1) -> (1, 0) step of the notes above).
+  Allocation handed_out(Worker& w, const Allocation& a) noexcept;
+  void drain_orphans(Worker& w, std::uint64_t now) noexcept;
   template <class Fn>
   void for_each_reserved(Fn&& fn) const;
 
@@ -206,8 +246,15 @@ class Pool {
   std::uint64_t reserved_units_ = 0;
   AtomicBitmap dynamic_;        // 1 = in use, held down, excluded or static
   AtomicBitmap static_claims_;  // 1 = static unit claimed
-  AtomicBitmap held_marks_;     // 1 = released and waiting in a hold-down queue
+  AtomicBitmap released_;      // hold-down only: 1 = released, not handed out since (notes above)
   std::atomic<std::uint64_t> cut_short_{0};
+  // Hold-downs of destroyed workers, freed by any worker's drain.
+  mutable std::mutex orphans_mutex_;
+  std::vector<Worker::Held> orphans_;  // guarded by orphans_mutex_
+  // The earliest deadline in orphans_ (UINT64_MAX when empty). Written under
+  // the mutex; read relaxed by drain as a hint (a stale value delays or
+  // hastens one try-lock, nothing else).
+  std::atomic<std::uint64_t> orphans_due_{UINT64_MAX};
 };
 
 template <class Fn>

@@ -46,11 +46,59 @@
 // Each level runs the same protocol, so the claim holds up to the root,
 // and "root summary is 0" means every unit is in use.
 //
-// What it does not promise: while F is between F1 and F3, a third thread's
-// search may skip C. A search that returns kNoneFree in that window raced
-// with both a repair and a release in the same leaf; once they return, the
-// unit is visible again (tested exhaustively in
-// tests/core/summary_interleaving_test.cpp and under stress).
+// What the claim does not promise: while F is between F1 and F3, a third
+// thread's search may read b = 0 over a child with room (the "false
+// none-free": the root reads 0 although a unit whose release returned long
+// ago is free). Searches therefore check, before they answer kNoneFree,
+// that no repair overlapped them (N1), or look at the words themselves (N2).
+//
+// The repair counter P (repairs_): every repair (mark_full from try_leaf,
+// F1 to F3 and the F2 repairs above it) runs between
+//     P1: P.fetch_add(kRepairBegun + 1)     P2: P.fetch_sub(1)
+// (seq_cst RMWs, so each is a release and an acquire). The high bits of P
+// count repairs begun, the low bits repairs in flight. Summary loads of a
+// search are acquire; every write to a summary word is an RMW.
+//
+// Claim N (no false none-free): let R be a release of unit u that returned
+// before search S began (R happens-before S), and let no allocation take u
+// during S. Then S does not answer kNoneFree.
+//   S answers kNoneFree only by
+//   (N1) a load of the root summary that read 0, with v0 = P.load(acquire)
+//        before the search and v1 = P.load(acquire) after it such that v0
+//        has no repair in flight and v1 = v0 + (S's own repairs) *
+//        kRepairBegun (no other repair began in between), or
+//   (N2) after a search, a rescan that reads the words of every
+//        materialized leaf of the range and finds them full.
+//   N2: the rescan's load of u's word is after R1 in happens-before, so by
+//     coherence it reads R1's write or a later one; only an allocation
+//     sets u's bit again. So the rescan finds u.
+//   N1: the root load read bit b (u's subtree) = 0. Let W be the last write
+//     clearing b at or before the value read, in the modification order of
+//     the root word; only F1 clears bits, so W is F1 of a repair F'. The
+//     root load is acquire and reads W or a later RMW of W's release
+//     sequence, so P1 of F' happens-before S's load of v1; v1 therefore
+//     includes P1 of F'. If F' is S's own repair, it finished (P2, and
+//     its recheck F3) before v1 in S's own program order. Otherwise P1 of
+//     F' precedes v0 in P's order (had it followed, v1 would count one more
+//     begun repair), and since no repair was in flight at v0, P2 of F'
+//     precedes v0 too (a P2 never precedes its own P1, and at v0 the begun
+//     and ended repairs are equal in number); v0 is acquire, so F' happens-
+//     before the root load. Either way F' is complete before the root load
+//     in happens-before. By the claim above (R and F' both returned), some
+//     write Y sets b after W in the root word's order and happens-before
+//     the root load (F3's re-set by F', or R's R2, or the set that R1' or
+//     R2' read). Coherence makes the root load read Y or later; W was the
+//     last clear before it, so it reads b = 1: a contradiction.
+//   So a false none-free needs a repair overlapping the search; then the
+//   search rescans (N2), which is bounded (the materialized leaves) and
+//   wait-free.
+// What it does not promise: a unit freed behind a search while another
+// thread takes the units ahead of it may be missed by that search (no
+// search is an atomic snapshot of many words); N1 answers are linearizable
+// (at the root load every unit was in use or had a release in flight).
+// Tested: tests/core/summary_interleaving_test.cpp (every schedule, with a
+// broken variant) and tests/core/summary_relacy_test.cpp (Relacy, the C++
+// memory model with these orders).
 // ---------------------------------------------------------------------------
 #pragma once
 
@@ -263,8 +311,8 @@ std::uint64_t BasicAtomicBitmap<Atom>::count() const noexcept {
 }
 
 template <template <class> class Atom>
-bool BasicAtomicBitmap<Atom>::try_leaf(Path& path, std::uint64_t leaf_base, std::uint64_t lo, std::uint64_t hi,
-                                       std::uint64_t* unit) noexcept {
+bool BasicAtomicBitmap<Atom>::try_leaf(Worker& w, Path& path, std::uint64_t leaf_base, std::uint64_t lo,
+                                       std::uint64_t hi, std::uint64_t* unit) noexcept {
   Leaf* leaf = static_cast<Leaf*>(path[0]);
   const std::uint64_t from = std::max(lo, leaf_base) - leaf_base;                // unit offset in leaf
   const std::uint64_t to = std::min(hi, leaf_base + span_units(0)) - leaf_base;  // exclusive
@@ -278,7 +326,11 @@ bool BasicAtomicBitmap<Atom>::try_leaf(Path& path, std::uint64_t leaf_base, std:
       // relaxed: the RMW in mark_full, not this load, is F1.
       (static_cast<Node*>(path[1])->nonfull.load(std::memory_order_relaxed) & bit((leaf_base >> kLeafShift) & 63)) !=
           0) {
+    // P1 / P2 (seq_cst RMWs): the repair counter around the repair (N1).
+    repairs_.v.fetch_add(kRepairBegun + 1, std::memory_order_seq_cst);
+    ++w.own_repairs_;
     mark_full(path, 1, leaf_base);
+    repairs_.v.fetch_sub(1, std::memory_order_seq_cst);
   }
   return false;
 }
@@ -320,8 +372,9 @@ template <template <class> class Atom>
 std::uint64_t BasicAtomicBitmap<Atom>::find_leaf(const Node* node, int level, std::uint64_t base_leaf, std::uint64_t lo,
                                                  std::uint64_t hi, bool present_only) const noexcept {
   const std::uint64_t child_leaves = std::uint64_t{1} << (kFanShift * (level - 1));
-  // relaxed: summaries are hints; a child pointer is loaded with acquire below.
-  std::uint64_t mask = node->nonfull.load(std::memory_order_relaxed);
+  // acquire: summaries are hints, but a search that reads a cleared bit
+  // must synchronize with the F1 that cleared it (N1 of the proof at the top).
+  std::uint64_t mask = node->nonfull.load(std::memory_order_acquire);
   // acquire: pairs with the release fetch_or after a child is installed.
   if (present_only) mask &= node->present.load(std::memory_order_acquire);
   const std::uint64_t c_lo = lo > base_leaf ? (lo - base_leaf) / child_leaves : 0;
@@ -359,7 +412,7 @@ Allocation BasicAtomicBitmap<Atom>::allocate_range(Worker& w, std::uint64_t lo, 
   // it while materialized leaves still have room).
   if (cached_walk(start, w.cached_leaf_index_, w.cached_path_, false, nullptr)) {
     Path& path = w.cached_path_;
-    if (try_leaf(path, (start >> kLeafShift) << kLeafShift, start, hi, &unit)) {
+    if (try_leaf(w, path, (start >> kLeafShift) << kLeafShift, start, hi, &unit)) {
       w.cursor_ = unit + 1;
       return {unit, AllocStatus::kOk};
     }
@@ -386,7 +439,7 @@ Allocation BasicAtomicBitmap<Atom>::allocate_range(Worker& w, std::uint64_t lo, 
           return {0, AllocStatus::kNoMemory};
         }
         Path& path = w.cached_path_;
-        if (try_leaf(path, leaf_base, after_cursor && leaf == cur_leaf ? start : lo, hi, &unit)) {
+        if (try_leaf(w, path, leaf_base, after_cursor && leaf == cur_leaf ? start : lo, hi, &unit)) {
           w.cursor_ = unit + 1;
           return {unit, AllocStatus::kOk};
         }
@@ -459,6 +512,9 @@ inline bool BasicAtomicBitmap<Atom>::fast_alloc(Worker& w, std::uint64_t lo, std
 
 template <template <class> class Atom>
 Allocation BasicAtomicBitmap<Atom>::allocate(Worker& w) noexcept {
+  if (w.bitmap_ != this) [[unlikely]] {
+    return {0, AllocStatus::kWrongWorker};
+  }
   std::uint64_t unit = 0;
   if (fast_alloc(w, w.region_begin_, w.region_end_, &unit)) [[likely]] {
     count_delta(w, 1);
@@ -479,7 +535,36 @@ bool BasicAtomicBitmap<Atom>::materialized_nearly_full() const noexcept {
 }
 
 template <template <class> class Atom>
+std::uint64_t BasicAtomicBitmap<Atom>::begin_search(Worker& w) noexcept {
+  w.own_repairs_ = 0;
+  // acquire: v0 of N1 (the proof at the top); pairs with P2 of the repairs
+  // that ended before it, so they happen-before this search.
+  return repairs_.v.load(std::memory_order_acquire);
+}
+
+template <template <class> class Atom>
+bool BasicAtomicBitmap<Atom>::search_was_quiet(const Worker& w, std::uint64_t at_start) const noexcept {
+  // acquire: v1 of N1.
+  const std::uint64_t now = repairs_.v.load(std::memory_order_acquire);
+  return (at_start & kInFlightMask) == 0 && now == at_start + w.own_repairs_ * kRepairBegun;
+}
+
+template <template <class> class Atom>
 Allocation BasicAtomicBitmap<Atom>::allocate_slow(Worker& w) noexcept {
+  const std::uint64_t v0 = begin_search(w);
+  bool root_empty = false;
+  Allocation a = search_all(w, &root_empty);
+  if (a.status != AllocStatus::kNoneFree) return a;
+  if constexpr (detail::SkipRepairCheck<Atom>::value) return a;
+  if (root_empty && search_was_quiet(w, v0)) return a;  // N1: exhaustion in O(1)
+  const UnitRange all{0, capacity_};
+  a = rescan(w, std::span<const UnitRange>(&all, 1));  // N2
+  if (a.ok()) count_delta(w, 1);
+  return a;
+}
+
+template <template <class> class Atom>
+Allocation BasicAtomicBitmap<Atom>::search_all(Worker& w, bool* root_empty) noexcept {
   // Next-fit, in this order:
   //   1. the home region from the cursor to its end, in materialized leaves;
   //   2. the same in any leaf, if materialized leaves are 7/8 in use;
@@ -505,15 +590,22 @@ Allocation BasicAtomicBitmap<Atom>::allocate_slow(Worker& w) noexcept {
     return a;
   }
   for (std::uint32_t tries = 0; tries < regions_; ++tries) {
-    // Exhaustion in O(1): the root summary is 0 only when every unit is in use.
-    // relaxed: a hint; a miss costs only the search below.
-    if (root_->nonfull.load(std::memory_order_relaxed) == 0) return {0, AllocStatus::kNoneFree};
+    // Exhaustion in O(1): a root summary of 0 means every unit is in use,
+    // unless a repair is in flight (N1 of the proof; allocate_slow checks).
+    // acquire: N1 (it must synchronize with the F1 that cleared the bits).
+    if (root_->nonfull.load(std::memory_order_acquire) == 0) {
+      *root_empty = true;
+      return {0, AllocStatus::kNoneFree};
+    }
     if (!move_region(w, true, !grow)) break;
     if (done(a = allocate_range(w, w.region_begin_, w.region_end_, grow))) return a;
   }
   if (done(a = allocate_range(w, w.region_begin_, w.region_end_, true))) return a;
   for (std::uint32_t tries = 0; tries < regions_; ++tries) {
-    if (root_->nonfull.load(std::memory_order_relaxed) == 0) break;  // relaxed: as above
+    if (root_->nonfull.load(std::memory_order_acquire) == 0) {  // acquire: as above
+      *root_empty = true;
+      break;
+    }
     if (!move_region(w, false, false)) break;
     if (done(a = allocate_range(w, w.region_begin_, w.region_end_, true))) return a;
   }
@@ -522,6 +614,9 @@ Allocation BasicAtomicBitmap<Atom>::allocate_slow(Worker& w) noexcept {
 
 template <template <class> class Atom>
 Allocation BasicAtomicBitmap<Atom>::allocate_in(Worker& w, UnitRange range) noexcept {
+  if (w.bitmap_ != this) [[unlikely]] {
+    return {0, AllocStatus::kWrongWorker};
+  }
   if (range.begin >= capacity_ || range.end > capacity_) return {0, AllocStatus::kOutOfRange};
   std::uint64_t unit = 0;
   if (fast_alloc(w, range.begin, range.end, &unit)) [[likely]] {
@@ -529,12 +624,18 @@ Allocation BasicAtomicBitmap<Atom>::allocate_in(Worker& w, UnitRange range) noex
     return {unit, AllocStatus::kOk};
   }
   Allocation a = allocate_range(w, range.begin, range.end);
+  if (a.status == AllocStatus::kNoneFree && !detail::SkipRepairCheck<Atom>::value) {
+    a = rescan(w, std::span<const UnitRange>(&range, 1));  // N2 of the proof at the top
+  }
   if (a.ok()) count_delta(w, 1);
   return a;
 }
 
 template <template <class> class Atom>
 Allocation BasicAtomicBitmap<Atom>::allocate_in_ranges(Worker& w, std::span<const UnitRange> ranges) noexcept {
+  if (w.bitmap_ != this) [[unlikely]] {
+    return {0, AllocStatus::kWrongWorker};
+  }
   const std::size_t n = ranges.size();
   if (n == 0) return {0, AllocStatus::kNoneFree};
   if (w.range_cursor_ >= n) w.range_cursor_ = 0;
@@ -550,11 +651,63 @@ Allocation BasicAtomicBitmap<Atom>::allocate_in_ranges(Worker& w, std::span<cons
     }
     return a;
   }
+  if constexpr (detail::SkipRepairCheck<Atom>::value) return {0, AllocStatus::kNoneFree};
+  Allocation a = rescan(w, ranges);  // N2 of the proof at the top
+  if (a.ok()) count_delta(w, 1);
+  return a;
+}
+
+template <template <class> class Atom>
+bool BasicAtomicBitmap<Atom>::rescan_node(const Node* node, int level, std::uint64_t base, std::uint64_t lo,
+                                          std::uint64_t hi, std::uint64_t* unit, bool* absent) noexcept {
+  const std::uint64_t span = span_units(level - 1);  // units per child
+  const std::uint64_t c_lo = lo > base ? (lo - base) / span : 0;
+  const std::uint64_t c_hi = std::min<std::uint64_t>(64, (hi - base + span - 1) / span);
+  for (std::uint64_t c = c_lo; c < c_hi; ++c) {
+    const std::uint64_t child_base = base + c * span;
+    if (child_base >= capacity_) break;
+    // acquire: pairs with the CAS that installed the child (its words are initialized).
+    void* child = node->child[c].load(std::memory_order_acquire);
+    if (child == nullptr) {
+      *absent = true;  // all free: the caller takes it through allocate_range
+      continue;
+    }
+    const std::uint64_t from = std::max(lo, child_base);
+    const std::uint64_t to = std::min(hi, child_base + span);
+    if (level == 1) {
+      // The words themselves, no summary (N2); scan_words takes the unit.
+      if (scan_words(static_cast<Leaf*>(child), child_base, from - child_base, to - child_base, unit)) return true;
+    } else if (rescan_node(static_cast<const Node*>(child), level - 1, child_base, from, to, unit, absent)) {
+      return true;
+    }
+  }
+  return false;
+}
+
+template <template <class> class Atom>
+Allocation BasicAtomicBitmap<Atom>::rescan(Worker& w, std::span<const UnitRange> ranges) noexcept {
+  bool absent = false;
+  for (const UnitRange& r : ranges) {
+    const std::uint64_t hi = std::min(r.end, capacity_);
+    if (r.begin >= hi) continue;
+    std::uint64_t unit = 0;
+    if (rescan_node(root_, levels_, 0, r.begin, hi, &unit, &absent)) return {unit, AllocStatus::kOk};
+  }
+  if (!absent) return {0, AllocStatus::kNoneFree};
+  // A leaf not materialized is all free (its summary bits are never
+  // cleared): rare here, since the search would have found it.
+  for (const UnitRange& r : ranges) {
+    const Allocation a = allocate_range(w, r.begin, std::min(r.end, capacity_), true);
+    if (a.status != AllocStatus::kNoneFree) return a;
+  }
   return {0, AllocStatus::kNoneFree};
 }
 
 template <template <class> class Atom>
 ClaimStatus BasicAtomicBitmap<Atom>::claim(Worker& w, std::uint64_t unit) noexcept {
+  if (w.bitmap_ != this) [[unlikely]] {
+    return ClaimStatus::kWrongWorker;
+  }
   if (unit >= capacity_) return ClaimStatus::kOutOfRange;
   bool no_memory = false;
   if (!cached_walk(unit, w.cached_free_leaf_index_, w.cached_free_path_, true, &no_memory)) {
@@ -570,8 +723,8 @@ ClaimStatus BasicAtomicBitmap<Atom>::claim(Worker& w, std::uint64_t unit) noexce
 
 template <template <class> class Atom>
 ReleaseStatus BasicAtomicBitmap<Atom>::release(Worker& w, std::uint64_t unit) noexcept {
-  if (unit >= capacity_) [[unlikely]] {
-    return ReleaseStatus::kOutOfRange;
+  if (unit >= capacity_ || w.bitmap_ != this) [[unlikely]] {
+    return w.bitmap_ != this ? ReleaseStatus::kWrongWorker : ReleaseStatus::kOutOfRange;
   }
   Leaf* leaf = nullptr;
   Node* parent = nullptr;
@@ -651,6 +804,10 @@ template <template <class> class Atom>
 typename BasicAtomicBitmap<Atom>::BulkResult BasicAtomicBitmap<Atom>::claim_bulk(
     Worker& w, std::span<const std::uint32_t> units) noexcept {
   BulkResult r;
+  if (w.bitmap_ != this) [[unlikely]] {
+    r.wrong_worker = true;
+    return r;
+  }
   std::size_t i = 0;
   while (i < units.size()) {
     const std::uint64_t word_base = units[i] & ~std::uint64_t{63};
