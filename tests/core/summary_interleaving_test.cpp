@@ -23,6 +23,7 @@
 #include <functional>
 #include <mutex>
 #include <optional>
+#include <random>
 #include <thread>
 #include <vector>
 
@@ -52,8 +53,13 @@ class Scheduler {
   // With `preemption_bound` >= 0, only schedules that switch away from a
   // thread that could go on at most that many times are explored (CHESS's
   // preemption bounding); -1 explores every interleaving.
+  // With `random` set, `prefix` is ignored: at each point the running
+  // thread goes on, or with probability `switch_probability` another
+  // runnable one is chosen (random schedules for scenarios whose failing
+  // schedules need more preemptions than an exhaustive search can afford).
   void run(const std::vector<std::function<void()>>& fns, const std::vector<int>& prefix,
-           std::vector<std::pair<int, int>>& trace, int preemption_bound = -1) {
+           std::vector<std::pair<int, int>>& trace, int preemption_bound = -1, std::mt19937_64* random = nullptr,
+           double switch_probability = 0) {
     const int n = static_cast<int>(fns.size());
     at_point_.assign(static_cast<std::size_t>(n), false);
     done_.assign(static_cast<std::size_t>(n), false);
@@ -99,7 +105,16 @@ class Scheduler {
         cv_.notify_all();
         break;
       }
-      const int choice = step < prefix.size() ? prefix[step] : 0;
+      int choice = step < prefix.size() ? prefix[step] : 0;
+      if (random != nullptr) {
+        const auto keep = std::find(options.begin(), options.end(), last);
+        const bool can_keep = keep != options.end();
+        const bool switch_now = !can_keep || std::uniform_real_distribution<double>(0, 1)(*random) < switch_probability;
+        choice = can_keep ? static_cast<int>(keep - options.begin()) : 0;
+        if (switch_now && options.size() > 1) {
+          choice = static_cast<int>((*random)() % options.size());
+        }
+      }
       trace.emplace_back(choice, static_cast<int>(options.size()));
       ++step;
       running_ = options[static_cast<std::size_t>(choice)];
@@ -175,10 +190,22 @@ struct BrokenAtomic : SchedAtomic<T> {
   using SchedAtomic<T>::SchedAtomic;
 };
 
+// TrustingAtomic — the same atomic, but the bitmap built on it trusts an
+// empty summary while a repair may be in flight (no repair counter check, no
+// rescan): the false none-free of N in atomic_bitmap_impl.hpp.
+template <class T>
+struct TrustingAtomic : SchedAtomic<T> {
+  using SchedAtomic<T>::SchedAtomic;
+};
+
 }  // namespace
 
 template <>
 struct uepool::core::detail::SkipRecheck<BrokenAtomic> {
+  static constexpr bool value = true;
+};
+template <>
+struct uepool::core::detail::SkipRepairCheck<TrustingAtomic> {
   static constexpr bool value = true;
 };
 
@@ -259,6 +286,85 @@ std::pair<int, int> explore(std::uint64_t capacity, std::uint64_t initially_free
   }
   std::printf("explored %d interleavings (preemption bound %d), %d failing\n", runs, preemption_bound, failures);
   return {runs, failures};
+}
+
+// Scenario N (no false none-free): 4160 units (leaf 0 full, leaf 1 of one
+// word full), leaf 0's root bit stale, leaf 1's repaired. Thread A (home
+// region 0) allocates: its search reads leaf 0, finds it full and repairs
+// its bit. Thread B releases units 2051 and 2053 (word 32 of leaf 0) and
+// then allocates from its home region 1: a search that starts after the
+// releases returned, possibly while A is between clearing the bit and
+// rechecking the leaf. A takes at most one unit, so B must never answer
+// kNoneFree. A failing schedule needs three preemptions (A reads word 32,
+// B releases, A clears the bit, B searches), too many for an exhaustive
+// search of these ~100 points: `random_schedules` > 0 samples that many
+// seeded random schedules instead (about four switches each); 0 runs every
+// schedule within `preemption_bound`. Returns (runs, failures).
+template <template <class> class Atom>
+std::pair<int, int> explore_search_after_release(int preemption_bound, int random_schedules = 0) {
+  using Bitmap = uepool::core::BasicAtomicBitmap<Atom>;
+  Scheduler scheduler;
+  int runs = 0;
+  int failures = 0;
+  std::vector<int> prefix;
+  std::vector<std::pair<int, int>> trace;
+  std::vector<std::uint32_t> all(4160);
+  for (std::uint32_t u = 0; u < 4160; ++u) all[u] = u;
+  std::mt19937_64 random(20261129);
+  while (true) {
+    Bitmap bitmap(4160);
+    typename Bitmap::Worker wa(bitmap);  // region 0
+    typename Bitmap::Worker wb(bitmap);  // region 1
+    {
+      typename Bitmap::Worker setup(bitmap);
+      (void)bitmap.claim_bulk(setup, all);
+      (void)bitmap.allocate_in(setup, {4096, 4160});  // finds leaf 1 full: repairs its bit
+    }
+    uepool::core::Allocation got_a;
+    uepool::core::Allocation got_b;
+    bool released = false;
+    g_scheduler = &scheduler;
+    scheduler.run({[&] { got_a = bitmap.allocate(wa); },
+                   [&] {
+                     released = bitmap.release(wb, 2051) == ReleaseStatus::kReleased &&
+                                bitmap.release(wb, 2053) == ReleaseStatus::kReleased;
+                     got_b = bitmap.allocate(wb);
+                   }},
+                  prefix, trace, preemption_bound, random_schedules > 0 ? &random : nullptr, 0.04);
+    g_scheduler = nullptr;
+    ++runs;
+    if (scheduler.livelock_) {
+      ADD_FAILURE() << "an interleaving ran past " << Scheduler::kMaxSteps << " scheduling points";
+      return {runs, failures + 1};
+    }
+    const bool ok = released && got_b.ok() && bitmap.validate().ok() && (!got_a.ok() || got_a.unit != got_b.unit);
+    if (!ok) ++failures;
+    if (random_schedules > 0) {
+      if (runs == random_schedules) break;
+      continue;
+    }
+    while (!trace.empty() && trace.back().first + 1 >= trace.back().second) trace.pop_back();
+    if (trace.empty()) break;
+    prefix.clear();
+    for (std::size_t i = 0; i + 1 < trace.size(); ++i) prefix.push_back(trace[i].first);
+    prefix.push_back(trace.back().first + 1);
+  }
+  std::printf("explored %d %s (preemption bound %d), %d failing\n", runs,
+              random_schedules > 0 ? "random schedules" : "interleavings", preemption_bound, failures);
+  return {runs, failures};
+}
+
+TEST(SummaryInterleaving, SearchAfterAReleaseNeverAnswersNoneFreeDuringARepair) {
+  const auto [runs, failures] = explore_search_after_release<SchedAtomic>(1);
+  EXPECT_GT(runs, 10);
+  EXPECT_EQ(failures, 0) << "of " << runs << " interleavings";
+  const auto [random_runs, random_failures] = explore_search_after_release<SchedAtomic>(-1, 1500);
+  EXPECT_EQ(random_failures, 0) << "of " << random_runs << " random schedules";
+}
+
+TEST(SummaryInterleaving, TrustingAnEmptyRootDuringARepairAnswersNoneFreeFalsely) {
+  const auto [runs, failures] = explore_search_after_release<TrustingAtomic>(-1, 1500);
+  EXPECT_GT(failures, 0) << "the trusting search passed all " << runs << " random schedules: the test is blind";
 }
 
 TEST(SummaryInterleaving, SearchFindsTheLeafFullWhileAReleaseLandsInIt) {
