@@ -75,6 +75,28 @@ TEST(AtomicBitmap, OutOfRangeIsAnErrorValue) {
   expect_valid(b);
 }
 
+TEST(AtomicBitmap, WorkerOfAnotherBitmapIsRefused) {
+  AtomicBitmap a(1000);
+  AtomicBitmap b(1000);
+  AtomicBitmap::Worker wa(a);
+  AtomicBitmap::Worker wb(b);
+  const Allocation held = b.allocate(wb);
+  ASSERT_TRUE(held.ok());
+  EXPECT_EQ(a.allocate(wb).status, AllocStatus::kWrongWorker);
+  EXPECT_EQ(a.allocate_in(wb, {0, 10}).status, AllocStatus::kWrongWorker);
+  const UnitRange ranges[] = {{0, 10}};
+  EXPECT_EQ(a.allocate_in_ranges(wb, ranges).status, AllocStatus::kWrongWorker);
+  EXPECT_EQ(a.claim(wb, 5), ClaimStatus::kWrongWorker);
+  EXPECT_EQ(b.release(wa, held.unit), ReleaseStatus::kWrongWorker);
+  const std::uint32_t units[] = {1, 2};
+  EXPECT_TRUE(a.claim_bulk(wb, units).wrong_worker);
+  EXPECT_EQ(a.count(), 0u);
+  EXPECT_EQ(b.count(), 1u);
+  EXPECT_TRUE(b.test(held.unit));
+  EXPECT_TRUE(a.validate().ok()) << a.validate().to_string();
+  EXPECT_TRUE(b.validate().ok()) << b.validate().to_string();
+}
+
 TEST(AtomicBitmap, ClaimReleaseTestAndDoubleRelease) {
   AtomicBitmap b(10000);
   AtomicBitmap::Worker w(b);

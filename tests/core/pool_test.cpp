@@ -175,6 +175,120 @@ TEST(Pool, HoldDownQueueIsBoundedAndCountsCutShort) {
   EXPECT_EQ(w.held_down(), 2u);
 }
 
+std::unique_ptr<Pool> hold_down_pool(const char* prefix, std::uint64_t hold) {
+  PoolConfig c;
+  c.name = "hd";
+  c.prefix = P(prefix);
+  c.unit_length = 32;
+  c.hold_down = hold;
+  auto pool = Pool::create(c);
+  EXPECT_TRUE(pool.ok());
+  return pool.ok() ? std::move(pool.value()) : nullptr;
+}
+
+TEST(Pool, DoubleReleaseAtAndAfterTheEndOfAHoldDownIsRefused) {
+  // The old design freed the unit in two steps (mark, then unit), and a
+  // second release between them queued it again. Now the end of the hold-down
+  // is one step, and a second release through another worker is refused at
+  // every moment until the unit is handed out again.
+  auto pool = hold_down_pool("10.0.0.0/31", 10);  // 2 units
+  Pool& p = *pool;
+  Pool::Worker first(p);
+  Pool::Worker second(p);
+  const std::uint64_t u = p.allocate(first, 0).unit;
+  const std::uint64_t v = p.allocate(first, 0).unit;
+  ASSERT_EQ(p.release(first, u, 0), UnitStatus::kOk);
+  EXPECT_TRUE(p.is_held_down(u));
+  EXPECT_EQ(p.release(second, u, 5), UnitStatus::kNotInUse);  // during
+  first.drain(10);                                             // the end
+  EXPECT_FALSE(p.is_held_down(u));
+  EXPECT_FALSE(p.test(u));
+  EXPECT_EQ(p.release(second, u, 10), UnitStatus::kNotInUse);  // right after
+  EXPECT_EQ(p.release(second, u, 11), UnitStatus::kNotInUse);
+  EXPECT_EQ(second.held_down(), 0u);
+  // Handed out again: now a release is the new holder's (legitimate) one.
+  const PoolAllocation again = p.allocate(first, 12);
+  ASSERT_TRUE(again.ok());
+  EXPECT_EQ(again.unit, u);
+  EXPECT_EQ(p.allocate(first, 12).status, AllocStatus::kNoneFree);
+  EXPECT_EQ(p.release(second, u, 12), UnitStatus::kOk);
+  EXPECT_EQ(p.release(first, v, 12), UnitStatus::kOk);
+  EXPECT_TRUE(p.validate().ok()) << p.validate().to_string();
+}
+
+TEST(Pool, DestroyedWorkerKeepsItsHoldDowns) {
+  auto pool = hold_down_pool("10.0.0.0/31", 100);  // 2 units
+  Pool& p = *pool;
+  std::uint64_t u = 0;
+  {
+    Pool::Worker w(p);
+    u = p.allocate(w, 0).unit;
+    ASSERT_EQ(p.release(w, u, 0), UnitStatus::kOk);
+  }  // destroyed with u waiting
+  EXPECT_EQ(p.orphaned_hold_downs(), 1u);
+  EXPECT_TRUE(p.test(u));
+  Pool::Worker other(p);
+  const PoolAllocation a = p.allocate(other, 50);  // the other unit; u is still held down
+  ASSERT_TRUE(a.ok());
+  EXPECT_NE(a.unit, u);
+  EXPECT_EQ(p.allocate(other, 99).status, AllocStatus::kNoneFree);
+  const PoolAllocation b = p.allocate(other, 100);  // its time has come: any worker frees it
+  ASSERT_TRUE(b.ok());
+  EXPECT_EQ(b.unit, u);
+  EXPECT_EQ(p.orphaned_hold_downs(), 0u);
+  EXPECT_TRUE(p.validate().ok()) << p.validate().to_string();
+}
+
+TEST(Pool, HoldDownDeadlineSaturatesNearTheEndOfTime) {
+  auto pool = hold_down_pool("10.0.0.0/32", 10);  // 1 unit
+  Pool& p = *pool;
+  Pool::Worker w(p);
+  const std::uint64_t late = UINT64_MAX - 3;
+  const std::uint64_t u = p.allocate(w, late).unit;
+  ASSERT_EQ(p.release(w, u, late), UnitStatus::kOk);
+  // late + 10 wraps to 6: a wrapped deadline would free it one tick later.
+  EXPECT_EQ(p.allocate(w, late + 1).status, AllocStatus::kNoneFree);
+  EXPECT_EQ(p.allocate(w, UINT64_MAX - 1).status, AllocStatus::kNoneFree);
+  EXPECT_TRUE(p.allocate(w, UINT64_MAX).ok());
+}
+
+TEST(Pool, WorkerOfAnotherPoolIsRefused) {
+  auto created_a = Pool::create(v4_config());
+  PoolConfig cb = v4_config();
+  cb.name = "other";
+  cb.prefix = P("10.46.0.0/24");
+  cb.excluded.clear();
+  cb.static_ranges.clear();
+  auto created_b = Pool::create(cb);
+  ASSERT_TRUE(created_a.ok() && created_b.ok());
+  Pool& a = *created_a.value();
+  Pool& b = *created_b.value();
+  Pool::Worker wa(a);
+  Pool::Worker wb(b);
+  const PoolAllocation held = b.allocate(wb, 0);
+  ASSERT_TRUE(held.ok());
+  const std::uint64_t count_a = a.count();
+  const std::uint64_t count_b = b.count();
+  EXPECT_EQ(a.allocate(wb, 0).status, AllocStatus::kWrongWorker);
+  EXPECT_EQ(a.allocate_in(wb, {2, 100}, 0).status, AllocStatus::kWrongWorker);
+  EXPECT_EQ(a.allocate_unit_in(wb, {2, 100}, 0).status, AllocStatus::kWrongWorker);
+  const UnitRange blocks[] = {{2, 100}};
+  EXPECT_EQ(a.allocate_in_ranges(wb, blocks, 0).status, AllocStatus::kWrongWorker);
+  EXPECT_EQ(a.claim(wb, 10), UnitStatus::kWrongWorker);
+  EXPECT_EQ(a.release(wb, 10, 0), UnitStatus::kWrongWorker);
+  EXPECT_EQ(b.release(wa, held.unit, 0), UnitStatus::kWrongWorker);
+  roaring_bitmap_t* r = roaring_bitmap_create();
+  roaring_bitmap_add(r, 20);
+  EXPECT_TRUE(a.claim_bulk(wb, *r).wrong_worker);
+  roaring_bitmap_free(r);
+  EXPECT_STREQ(unit_status_name(UnitStatus::kWrongWorker), "worker belongs to another pool");
+  EXPECT_EQ(a.count(), count_a);
+  EXPECT_EQ(b.count(), count_b);
+  EXPECT_TRUE(b.test(held.unit));
+  EXPECT_TRUE(a.validate().ok()) << a.validate().to_string();
+  EXPECT_TRUE(b.validate().ok()) << b.validate().to_string();
+}
+
 TEST(Pool, ClaimBulkFromRoaring) {
   auto pool = Pool::create(v4_config());
   ASSERT_TRUE(pool.ok());

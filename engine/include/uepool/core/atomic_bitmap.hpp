@@ -145,16 +145,20 @@ class BasicAtomicBitmap {
   // uses; it wraps to the start of its own region only if there is none, and
   // enters a region another worker uses only when its own is full.
   // Returns kNoneFree only when (N1) the root summary read 0 and no summary
-  // repair overlapped the search (then no unit was free at that instant,
-  // counting a release as done when it returns), or (N2) a search and then a
-  // scan of every materialized word found no free unit: a unit whose release
-  // returned before the call began is never missed (proof at the top of
-  // detail/atomic_bitmap_impl.hpp). kWrongWorker if `w` belongs to another
-  // bitmap.
+  // repair overlapped the search: then no unit was free at that instant,
+  // counting a release as done when it returns (searches that cannot prove
+  // it look again, up to kSettleRounds times, and end with a scan of every
+  // materialized word, N2). A unit whose release returned before the call
+  // began is never missed (proof at the top of detail/atomic_bitmap_impl.hpp).
+  // kWrongWorker if `w` belongs to another bitmap.
   Allocation allocate(Worker& w) noexcept;
   // allocate_in — the same, restricted to units [range.begin, range.end)
-  // (a window), next-fit within it from the worker's cursor. kNoneFree only
-  // as in (N2): after the search, a scan of the range's words.
+  // (a window), next-fit within it from the worker's cursor. kNoneFree as
+  // allocate's for the whole bitmap; for a smaller range only after the
+  // search and a scan of the range's words (N2): a unit released before
+  // the call is never missed, but a range of several words is no atomic
+  // snapshot, so under churn a unit freed behind the scan while others take
+  // the units ahead of it can be missed.
   Allocation allocate_in(Worker& w, UnitRange range) noexcept;
   // allocate_in_ranges — the same over a list of ranges (the blocks a member
   // owns), continuing from the range it last allocated in; ranges it does
@@ -295,9 +299,13 @@ class BasicAtomicBitmap {
   // the cursor's leaf, if that leaf is cached. Inline; one RMW per unit.
   bool fast_alloc(Worker& w, std::uint64_t lo, std::uint64_t hi, std::uint64_t* unit) noexcept;
   Allocation allocate_slow(Worker& w) noexcept;
-  // search_all — the summary-guided search of allocate_slow; sets
-  // *root_empty when it stopped because the root summary read 0.
-  Allocation search_all(Worker& w, bool* root_empty) noexcept;
+  // search_all — the summary-guided search of allocate_slow.
+  Allocation search_all(Worker& w) noexcept;
+  // search_settled — runs `search` until its kNoneFree is proven (N1 for
+  // the whole bitmap, N2 otherwise), at most kSettleRounds times.
+  static constexpr int kSettleRounds = 8;
+  template <class Search>
+  Allocation search_settled(Worker& w, std::span<const UnitRange> ranges, bool whole, Search&& search) noexcept;
   // begin_search / search_was_quiet — the repair counter around a search
   // (N1 of the proof): quiet means no repair by another thread was in flight
   // at the start or began before the end.

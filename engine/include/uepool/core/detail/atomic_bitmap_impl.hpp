@@ -89,13 +89,18 @@
 //     the root load (F3's re-set by F', or R's R2, or the set that R1' or
 //     R2' read). Coherence makes the root load read Y or later; W was the
 //     last clear before it, so it reads b = 1: a contradiction.
-//   So a false none-free needs a repair overlapping the search; then the
-//   search rescans (N2), which is bounded (the materialized leaves) and
-//   wait-free.
-// What it does not promise: a unit freed behind a search while another
-// thread takes the units ahead of it may be missed by that search (no
-// search is an atomic snapshot of many words); N1 answers are linearizable
-// (at the root load every unit was in use or had a release in flight).
+//   So a false none-free needs a repair overlapping the search.
+// search_settled: for the whole bitmap, kNoneFree is answered only through
+//   N1, which is linearizable (at the root load every unit was in use or
+//   had a release in flight); a search that cannot prove it rescans (N2)
+//   and looks again: each round takes a unit, repairs stale summary bits
+//   (so a full bitmap's root reaches 0), or lost to another thread's
+//   release or allocation, so the loop is lock-free; it is also bounded
+//   (kSettleRounds; the last rescan's answer then stands, an N2 answer).
+// What it does not promise: for a range smaller than the bitmap only N2
+// holds: no scan is an atomic snapshot of many words, so a unit freed
+// behind the scan while another thread takes the units ahead of it can be
+// missed by that call.
 // Tested: tests/core/summary_interleaving_test.cpp (every schedule, with a
 // broken variant) and tests/core/summary_relacy_test.cpp (Relacy, the C++
 // memory model with these orders).
@@ -550,21 +555,40 @@ bool BasicAtomicBitmap<Atom>::search_was_quiet(const Worker& w, std::uint64_t at
 }
 
 template <template <class> class Atom>
+template <class Search>
+Allocation BasicAtomicBitmap<Atom>::search_settled(Worker& w, std::span<const UnitRange> ranges, bool whole,
+                                                   Search&& search) noexcept {
+  // A kNoneFree of `search` stands only if proven: N1 (the ranges are the
+  // whole bitmap, the root read 0 and no repair overlapped) or, for other
+  // ranges, N2 (a rescan of the words found nothing). An unproven answer is
+  // searched again: each round either takes a unit, or repairs summary bits
+  // (so the root converges to 0 when the bitmap is full), or saw another
+  // thread's release or allocation (lock-free). After kSettleRounds rounds
+  // the last rescan's answer stands.
+  Allocation a{0, AllocStatus::kNoneFree};
+  for (int round = 0; round < kSettleRounds; ++round) {
+    const std::uint64_t v0 = begin_search(w);
+    a = search();
+    if (a.status != AllocStatus::kNoneFree) return a;
+    if constexpr (detail::SkipRepairCheck<Atom>::value) return a;
+    // acquire: the root load of N1 (between v0 and v1 of search_was_quiet).
+    if (whole && root_->nonfull.load(std::memory_order_acquire) == 0 && search_was_quiet(w, v0)) return a;
+    a = rescan(w, ranges);  // N2
+    if (a.status != AllocStatus::kNoneFree || !whole) return a;
+  }
+  return a;
+}
+
+template <template <class> class Atom>
 Allocation BasicAtomicBitmap<Atom>::allocate_slow(Worker& w) noexcept {
-  const std::uint64_t v0 = begin_search(w);
-  bool root_empty = false;
-  Allocation a = search_all(w, &root_empty);
-  if (a.status != AllocStatus::kNoneFree) return a;
-  if constexpr (detail::SkipRepairCheck<Atom>::value) return a;
-  if (root_empty && search_was_quiet(w, v0)) return a;  // N1: exhaustion in O(1)
   const UnitRange all{0, capacity_};
-  a = rescan(w, std::span<const UnitRange>(&all, 1));  // N2
+  Allocation a = search_settled(w, std::span<const UnitRange>(&all, 1), true, [&] { return search_all(w); });
   if (a.ok()) count_delta(w, 1);
   return a;
 }
 
 template <template <class> class Atom>
-Allocation BasicAtomicBitmap<Atom>::search_all(Worker& w, bool* root_empty) noexcept {
+Allocation BasicAtomicBitmap<Atom>::search_all(Worker& w) noexcept {
   // Next-fit, in this order:
   //   1. the home region from the cursor to its end, in materialized leaves;
   //   2. the same in any leaf, if materialized leaves are 7/8 in use;
@@ -578,10 +602,7 @@ Allocation BasicAtomicBitmap<Atom>::search_all(Worker& w, bool* root_empty) noex
   // when its own is full: cursors that converge fight over words); steps 1
   // to 3 keep memory following the units in use (no leaf is materialized
   // while materialized leaves have room, unless those are 7/8 in use).
-  auto done = [&](const Allocation& a) {
-    if (a.ok()) count_delta(w, 1);
-    return a.status != AllocStatus::kNoneFree;
-  };
+  auto done = [&](const Allocation& a) { return a.status != AllocStatus::kNoneFree; };
   Allocation a{0, AllocStatus::kNoneFree};
   const bool ahead = w.cursor_ >= w.region_begin_ && w.cursor_ < w.region_end_;
   if (ahead && done(a = allocate_range(w, w.cursor_, w.region_end_, false))) return a;
@@ -591,21 +612,15 @@ Allocation BasicAtomicBitmap<Atom>::search_all(Worker& w, bool* root_empty) noex
   }
   for (std::uint32_t tries = 0; tries < regions_; ++tries) {
     // Exhaustion in O(1): a root summary of 0 means every unit is in use,
-    // unless a repair is in flight (N1 of the proof; allocate_slow checks).
-    // acquire: N1 (it must synchronize with the F1 that cleared the bits).
-    if (root_->nonfull.load(std::memory_order_acquire) == 0) {
-      *root_empty = true;
-      return {0, AllocStatus::kNoneFree};
-    }
+    // unless a repair is in flight (N1 of the proof; search_settled checks).
+    // relaxed: a hint here; search_settled's own root load is N1's.
+    if (root_->nonfull.load(std::memory_order_relaxed) == 0) return {0, AllocStatus::kNoneFree};
     if (!move_region(w, true, !grow)) break;
     if (done(a = allocate_range(w, w.region_begin_, w.region_end_, grow))) return a;
   }
   if (done(a = allocate_range(w, w.region_begin_, w.region_end_, true))) return a;
   for (std::uint32_t tries = 0; tries < regions_; ++tries) {
-    if (root_->nonfull.load(std::memory_order_acquire) == 0) {  // acquire: as above
-      *root_empty = true;
-      break;
-    }
+    if (root_->nonfull.load(std::memory_order_relaxed) == 0) break;  // relaxed: as above
     if (!move_region(w, false, false)) break;
     if (done(a = allocate_range(w, w.region_begin_, w.region_end_, true))) return a;
   }
@@ -623,10 +638,9 @@ Allocation BasicAtomicBitmap<Atom>::allocate_in(Worker& w, UnitRange range) noex
     count_delta(w, 1);
     return {unit, AllocStatus::kOk};
   }
-  Allocation a = allocate_range(w, range.begin, range.end);
-  if (a.status == AllocStatus::kNoneFree && !detail::SkipRepairCheck<Atom>::value) {
-    a = rescan(w, std::span<const UnitRange>(&range, 1));  // N2 of the proof at the top
-  }
+  const bool whole = range.begin == 0 && range.end == capacity_;
+  Allocation a = search_settled(w, std::span<const UnitRange>(&range, 1), whole,
+                                [&] { return allocate_range(w, range.begin, range.end); });
   if (a.ok()) count_delta(w, 1);
   return a;
 }
