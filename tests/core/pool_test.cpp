@@ -200,7 +200,7 @@ TEST(Pool, DoubleReleaseAtAndAfterTheEndOfAHoldDownIsRefused) {
   ASSERT_EQ(p.release(first, u, 0), UnitStatus::kOk);
   EXPECT_TRUE(p.is_held_down(u));
   EXPECT_EQ(p.release(second, u, 5), UnitStatus::kNotInUse);  // during
-  first.drain(10);                                             // the end
+  first.drain(10);                                            // the end
   EXPECT_FALSE(p.is_held_down(u));
   EXPECT_FALSE(p.test(u));
   EXPECT_EQ(p.release(second, u, 10), UnitStatus::kNotInUse);  // right after

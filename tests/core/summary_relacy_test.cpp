@@ -27,9 +27,9 @@
 #include <atomic>
 #include <cstdio>
 #include <cstdlib>
-#include <optional>
 #include <fstream>
 #include <iostream>
+#include <optional>
 
 #include "uepool/core/atomic_bitmap.hpp"
 

@@ -386,7 +386,7 @@ Pool::Worker::~Worker() {
       pool_->orphans_.push_back(h);
       due = std::min(due, h.until);
     } catch (const std::bad_alloc&) {
-      free_held(h);  // no memory for the list: free it early, and count it
+      free_held(h);                                               // no memory for the list: free it early, and count it
       pool_->cut_short_.fetch_add(1, std::memory_order_relaxed);  // statistics
     }
     held_head_ = (held_head_ + 1) % held_.size();

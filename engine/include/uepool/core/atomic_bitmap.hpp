@@ -73,11 +73,11 @@ namespace uepool::core {
 
 // AllocStatus — the outcome of an allocation.
 enum class AllocStatus : std::uint8_t {
-  kOk,          // `unit` is now in use, owned by the caller
-  kNoneFree,    // no free unit in the bitmap / range
-  kOutOfRange,  // the requested range is outside the bitmap
-  kNoMemory,    // materializing a leaf failed (operator new returned null)
-  kWrongWorker, // the Worker belongs to another bitmap (nothing changed)
+  kOk,           // `unit` is now in use, owned by the caller
+  kNoneFree,     // no free unit in the bitmap / range
+  kOutOfRange,   // the requested range is outside the bitmap
+  kNoMemory,     // materializing a leaf failed (operator new returned null)
+  kWrongWorker,  // the Worker belongs to another bitmap (nothing changed)
 };
 
 struct Allocation {
@@ -229,9 +229,9 @@ class BasicAtomicBitmap {
     std::uint64_t region_end_ = 0;
     std::uint32_t shard_ = 0;
     bool shard_exclusive_ = false;
-    std::uint64_t cursor_ = 0;      // next unit to try (next-fit)
+    std::uint64_t cursor_ = 0;       // next unit to try (next-fit)
     std::uint64_t own_repairs_ = 0;  // repairs this worker began during its current search (N1)
-    std::size_t range_cursor_ = 0;  // index into allocate_in_ranges' list
+    std::size_t range_cursor_ = 0;   // index into allocate_in_ranges' list
     // Cached path to the leaf holding cursor_, so the hot path walks nothing.
     std::uint64_t cached_leaf_index_ = UINT64_MAX;
     void* cached_path_[kMaxLevels + 1] = {};

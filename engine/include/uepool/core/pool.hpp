@@ -104,14 +104,14 @@ struct PoolAllocation {
 };
 
 enum class UnitStatus : std::uint8_t {
-  kOk,          // claimed / released
-  kInUse,       // claim: the unit is in use already
-  kNotInUse,    // release: a double release (nothing changed)
-  kExcluded,    // the unit is excluded: never handed out nor claimed
-  kOutOfRange,  // the index is beyond the pool
-  kNotInPool,   // the prefix is of another family, length or pool
-  kNoMemory,    // materializing a leaf failed
-  kWrongWorker, // the Worker belongs to another pool (nothing changed)
+  kOk,           // claimed / released
+  kInUse,        // claim: the unit is in use already
+  kNotInUse,     // release: a double release (nothing changed)
+  kExcluded,     // the unit is excluded: never handed out nor claimed
+  kOutOfRange,   // the index is beyond the pool
+  kNotInPool,    // the prefix is of another family, length or pool
+  kNoMemory,     // materializing a leaf failed
+  kWrongWorker,  // the Worker belongs to another pool (nothing changed)
 };
 const char* unit_status_name(UnitStatus s) noexcept;
 
@@ -246,7 +246,7 @@ class Pool {
   std::uint64_t reserved_units_ = 0;
   AtomicBitmap dynamic_;        // 1 = in use, held down, excluded or static
   AtomicBitmap static_claims_;  // 1 = static unit claimed
-  AtomicBitmap released_;      // hold-down only: 1 = released, not handed out since (notes above)
+  AtomicBitmap released_;       // hold-down only: 1 = released, not handed out since (notes above)
   std::atomic<std::uint64_t> cut_short_{0};
   // Hold-downs of destroyed workers, freed by any worker's drain.
   mutable std::mutex orphans_mutex_;
