@@ -20,6 +20,10 @@
 // segment_list  free5GC's LazyReusePool: a list of free segments behind a
 //               mutex; allocate from the head segment, a release extends the
 //               tail segment or appends one (late reuse); claim scans.
+// harness       not an allocator: allocate hands back the unit this worker
+//               released last (no shared state, no atomics), so its rate is
+//               the harness's own cost per pair (drawing and reading the
+//               random holding, the loop), the part every implementation pays.
 #pragma once
 
 #include <tbb/concurrent_queue.h>
@@ -54,6 +58,26 @@ class UepoolImpl {
 
  private:
   core::AtomicBitmap bitmap_;
+};
+
+class HarnessImpl {
+ public:
+  static constexpr const char* kName = "harness";
+  static constexpr bool kHolds2To32 = true;
+  static constexpr bool kCanClaim = false;
+  explicit HarnessImpl(std::uint64_t) {}
+  struct Worker {
+    explicit Worker(HarnessImpl&) {}
+    std::uint64_t next = 0;           // pre-fill: distinct units
+    std::uint64_t last = UINT64_MAX;  // the unit released last
+  };
+  bool allocate(Worker& w, std::uint64_t& unit) noexcept {
+    unit = w.last != UINT64_MAX ? w.last : w.next++;
+    w.last = UINT64_MAX;
+    return true;
+  }
+  void release(Worker& w, std::uint64_t unit) noexcept { w.last = unit; }
+  bool claim(Worker&, std::uint64_t) noexcept { return false; }
 };
 
 class MutexStackImpl {
