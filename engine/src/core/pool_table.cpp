@@ -134,7 +134,7 @@ struct PoolTable::Snapshot {
 
 namespace {
 
-// upper_index — the index of the last element <= key, or SIZE_MAX. Branchless.
+// last_not_above — the index of the last element <= key, or SIZE_MAX. Branchless.
 template <class T>
 std::size_t last_not_above(const std::vector<T>& sorted, T key) noexcept {
   std::size_t n = sorted.size();

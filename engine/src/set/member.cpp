@@ -108,9 +108,10 @@ struct Member::PoolState {
   // Message thread only.
   // What the peers were told, word by word: dynamic units in use (nonzero
   // words only). Allocations reach it from window captures; releases from
-  // dirty words (hot path) and own releases (message thread); hold-down
-  // expiries in workers' ... none: with a hold-down every release goes
-  // through the message thread. A periodic sweep re-reads mirrored words.
+  // dirty words (hot path) and own releases (message thread). With a
+  // hold-down every release goes through the message thread (the member
+  // holds units down itself), so expiries reach it there too. A periodic
+  // sweep re-reads mirrored words.
   std::map<std::uint64_t, std::uint64_t> mirror;
   std::map<std::uint64_t, std::uint64_t> held_words;  // word -> units freed and waiting out their hold-down
   ::Roaring statics;                                  // static units streamed as claimed

@@ -29,6 +29,15 @@
 //   count: lock-free, exact when quiescent, never negative.
 //   for_each_in_use, validate, memory_bytes: safe concurrently, exact only
 //   when quiescent.
+//   Memory-order guarantees callers may rely on (the set layer's window-close
+//   protocol does, set/member.cpp): the RMW that takes a unit in allocate /
+//   allocate_in / allocate_in_ranges / claim, the RMW that frees it in
+//   release, the CAS that installs a leaf or node, and the loads of test()
+//   and load_word() are all seq_cst, so they lie in the single total order S
+//   with the caller's own seq_cst operations. (On x86 this costs nothing: a
+//   seq_cst RMW is the same locked instruction, a seq_cst load a plain mov.)
+//   A taken unit's previous holder's writes happen-before its next holder's
+//   use (the freeing RMW is a release, the taking RMW an acquire).
 //
 // Scale limits
 //   Capacity 1..2^32 units. Memory: a 4096-unit leaf costs 512 bytes (plus
@@ -68,6 +77,7 @@
 #include <span>
 
 #include "uepool/base/status.hpp"
+#include "uepool/core/unit_range.hpp"
 
 namespace uepool::core {
 
@@ -107,15 +117,6 @@ struct SkipRepairCheck {
   static constexpr bool value = false;
 };
 }  // namespace detail
-
-// UnitRange — units [begin, end).
-struct UnitRange {
-  std::uint64_t begin = 0;
-  std::uint64_t end = 0;
-  [[nodiscard]] bool empty() const noexcept { return begin >= end; }
-  [[nodiscard]] std::uint64_t size() const noexcept { return end > begin ? end - begin : 0; }
-  friend bool operator==(const UnitRange&, const UnitRange&) = default;
-};
 
 template <template <class> class Atom = std::atomic>
 class BasicAtomicBitmap {

@@ -48,7 +48,7 @@
 #include <vector>
 
 #include "uepool/base/status.hpp"
-#include "uepool/core/atomic_bitmap.hpp"
+#include "uepool/core/unit_range.hpp"
 
 namespace uepool::set {
 
