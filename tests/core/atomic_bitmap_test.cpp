@@ -75,6 +75,16 @@ TEST(AtomicBitmap, OutOfRangeIsAnErrorValue) {
   expect_valid(b);
 }
 
+TEST(Check, DcheckAbortsWithItsMessageWhenEnabled) {
+#if defined(UEPOOL_DCHECKS)
+  GTEST_FLAG_SET(death_test_style, "threadsafe");
+  EXPECT_DEATH(UEPOOL_DCHECK(1 + 1 == 3, "arithmetic is broken"), "UEPOOL_DCHECK.*arithmetic is broken");
+#else
+  UEPOOL_DCHECK(1 + 1 == 3, "compiled out: the condition is not evaluated");
+  SUCCEED() << "UEPOOL_DCHECKS is off in this build";
+#endif
+}
+
 TEST(AtomicBitmap, WorkerOfAnotherBitmapIsRefused) {
   AtomicBitmap a(1000);
   AtomicBitmap b(1000);

@@ -379,6 +379,7 @@ Pool::Worker::~Worker() {
   // and any worker's drain frees them once their time has come.
   if (held_size_ == 0) return;
   std::lock_guard<std::mutex> lock(pool_->orphans_mutex_);
+  UEPOOL_DCHECK(!held_.empty(), "units waiting in a worker without a hold-down queue");
   std::uint64_t due = pool_->orphans_due_.load(std::memory_order_relaxed);
   while (held_size_ != 0) {
     const Held h = held_[held_head_];
@@ -435,6 +436,7 @@ void Pool::Worker::push_held(std::uint64_t unit, std::uint64_t until) noexcept {
   }
   held_[(held_head_ + held_size_) % held_.size()] = {unit, until};
   ++held_size_;
+  UEPOOL_DCHECK(held_size_ <= held_.size(), "hold-down queue overflowed its ring");
 }
 
 void Pool::Worker::drain(std::uint64_t now) noexcept {

@@ -344,6 +344,8 @@ MemberAllocation Member::allocate(Worker& w, std::uint32_t pool) noexcept {
     if (cur.slot != nullptr) {
       if (now < cur.lease_end) {
         const core::Allocation a = core_pool.allocate_unit_in(pw, cur.range, now);
+        UEPOOL_DCHECK(!a.ok() || (a.unit >= cur.range.begin && a.unit < cur.range.end),
+                      "a unit handed out outside its window");
         if (a.ok()) {
           // seq_cst: pairs with the close CAS (see the top of this file).
           if (cur.slot->state.load(std::memory_order_seq_cst) == cur.word)

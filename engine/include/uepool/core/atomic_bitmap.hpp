@@ -76,6 +76,7 @@
 #include <new>
 #include <span>
 
+#include "uepool/base/check.hpp"
 #include "uepool/base/status.hpp"
 #include "uepool/core/unit_range.hpp"
 

@@ -270,6 +270,7 @@ bool BasicAtomicBitmap<Atom>::leaf_has_room(const Leaf* leaf, std::uint64_t leaf
 template <template <class> class Atom>
 void BasicAtomicBitmap<Atom>::mark_full(Path& path, int level, std::uint64_t unit) noexcept {
   // level >= 1: the bit of path[level - 1] (a leaf or a node) in path[level].
+  UEPOOL_DCHECK(level >= 1 && level <= levels_, "mark_full: no such level");
   const std::uint64_t idx = (unit >> (kFanShift * (level - 1) + kLeafShift)) & 63;
   Atom<std::uint64_t>& summary = static_cast<Node*>(path[level])->nonfull;
   // F1 (seq_cst): see the proof at the top of this file.
@@ -285,6 +286,7 @@ void BasicAtomicBitmap<Atom>::mark_full(Path& path, int level, std::uint64_t uni
 
 template <template <class> class Atom>
 void BasicAtomicBitmap<Atom>::mark_nonfull(Path& path, int level, std::uint64_t unit) noexcept {
+  UEPOOL_DCHECK(level >= 1 && level <= levels_, "mark_nonfull: no such level");
   const std::uint64_t idx = (unit >> (kFanShift * (level - 1) + kLeafShift)) & 63;
   Atom<std::uint64_t>& summary = static_cast<Node*>(path[level])->nonfull;
   // R2' (seq_cst load): a bit already set needs no RMW, so a shared upper
@@ -344,6 +346,7 @@ template <template <class> class Atom>
 inline bool BasicAtomicBitmap<Atom>::scan_words(Leaf* leaf, std::uint64_t leaf_base, std::uint64_t from,
                                                 std::uint64_t to, std::uint64_t* unit) noexcept {
   // Units [from, to) of the leaf (offsets; from < to <= 4096), word by word.
+  UEPOOL_DCHECK(from < to && to <= span_units(0), "scan_words: an empty or oversized span of a leaf");
   std::uint64_t w = from >> 6;
   const std::uint64_t last = (to - 1) >> 6;
   std::uint64_t allowed = ~std::uint64_t{0} << (from & 63);
@@ -363,6 +366,7 @@ inline bool BasicAtomicBitmap<Atom>::scan_words(Leaf* leaf, std::uint64_t leaf_b
       // protocol").
       if ((word.fetch_or(m, std::memory_order_seq_cst) & m) == 0) [[likely]] {
         *unit = leaf_base + w * 64 + static_cast<std::uint64_t>(b);
+        UEPOOL_DCHECK(*unit < capacity_, "scan_words took a unit beyond the capacity (preset bits lost)");
         return true;
       }
       v = word.load(std::memory_order_relaxed);  // lost the bit to another thread: try the next zero
@@ -641,6 +645,7 @@ Allocation BasicAtomicBitmap<Atom>::allocate_in(Worker& w, UnitRange range) noex
   const bool whole = range.begin == 0 && range.end == capacity_;
   Allocation a = search_settled(w, std::span<const UnitRange>(&range, 1), whole,
                                 [&] { return allocate_range(w, range.begin, range.end); });
+  UEPOOL_DCHECK(!a.ok() || (a.unit >= range.begin && a.unit < range.end), "allocate_in: a unit outside the range");
   if (a.ok()) count_delta(w, 1);
   return a;
 }
@@ -762,6 +767,7 @@ ReleaseStatus BasicAtomicBitmap<Atom>::release(Worker& w, std::uint64_t unit) no
     leaf = static_cast<Leaf*>(w.cached_free_path_[0]);
     parent = static_cast<Node*>(w.cached_free_path_[1]);
   }
+  UEPOOL_DCHECK(leaf != nullptr && parent != nullptr, "release: a materialized leaf without its parent");
   const std::uint64_t m = bit(unit & 63);
   // R1 (seq_cst; `lock btr`): its release half pairs with the acquire RMW
   // of the next allocator of this unit; seq_cst for the summary protocol.
