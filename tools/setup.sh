@@ -5,7 +5,7 @@ set -euo pipefail
 
 packages=(
   # toolchain
-  build-essential g++ clang clang-14 libclang-rt-14-dev lld cmake ninja-build pkg-config git
+  build-essential g++ clang clang-14 libclang-rt-14-dev lld cmake ninja-build pkg-config git clang-format clang-tidy
   # libraries (DESIGN.md: the design's own choices)
   libtbb-dev libbenchmark-dev libgtest-dev libgmock-dev libjemalloc-dev
   libzmq3-dev cppzmq-dev libroaring-dev libcli11-dev libfmt-dev libyaml-cpp-dev

@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # tools/test.sh — set up, build and run every test suite of uepool.
 #
-#   release : unit tests, the differential test against Python's ipaddress,
-#             fuzz corpora replayed, the simulator's sweeps          (g++, -O2)
+#   release : clang-format and clang-tidy (tools/lint.sh), unit tests, the
+#             differential test against Python's ipaddress, fuzz corpora
+#             replayed, the simulator's sweeps, the Relacy model check (g++, -O2)
 #   debug   : unit tests and stress under AddressSanitizer + UBSan  (g++)
 #   tsan    : unit tests and concurrency stress under ThreadSanitizer (g++)
 #   fuzz    : the whole tree under clang++ 14 -Werror, corpora replayed, then
@@ -39,6 +40,9 @@ for preset in $presets; do
         -DUEPOOL_DIFFERENTIAL_CASES="$differential_cases" -DUEPOOL_SIM_SEEDS="$sim_seeds" \
         -DUEPOOL_SIM_STEPS="$sim_steps" -DUEPOOL_SIM_FIRST_SEED="$sim_first" >/dev/null
   cmake --build --preset "$preset" -j "$jobs"
+  if [[ $preset == release ]]; then
+    tools/lint.sh build/release  # clang-format and clang-tidy: a finding fails the run
+  fi
   ctest --preset "$preset" -j "$jobs"
   if [[ $preset == fuzz ]]; then
     for target in build/fuzz/tests/*_fuzz; do

@@ -156,7 +156,7 @@ void add_net_command(CLI::App& app, int& exit_code) {
     const char* operands;
     Line (*op)(const std::vector<std::string_view>&);
   };
-  static const Spec kSpecs[] = {
+  static constexpr Spec kSpecs[] = {
       {"parse", "Print the canonical form of an address or prefix", "TEXT, or - to read one per line", op_parse},
       {"nth", "Print the INDEX-th /UNITLEN unit of POOL", "POOL UNITLEN INDEX, or - to read them per line", op_nth},
       {"index", "Print the index of PREFIX among the /UNITLEN units of POOL",

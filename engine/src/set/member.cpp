@@ -324,7 +324,7 @@ Member::Worker* Member::create_worker() {
   return workers_.back().get();
 }
 
-Status Member::set_membership(std::shared_ptr<const Plan> plan) {
+Status Member::set_membership(const std::shared_ptr<const Plan>& plan) {
   if (!plan) return Status(StatusCode::kInvalidArgument, "no plan");
   if (plan.get() == plan_.get() || plan->epoch() == plan_->epoch()) return Status::ok_status();
   return Status(StatusCode::kFailedPrecondition, "re-division to a new epoch is not built yet")

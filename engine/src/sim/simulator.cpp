@@ -26,7 +26,7 @@ unsigned long long ull(std::uint64_t v) {
 }
 }  // namespace
 
-Rng::Rng(std::uint64_t seed) {
+Rng::Rng(std::uint64_t seed) : s_{} {
   std::uint64_t x = seed;
   for (auto& s : s_) s = splitmix(x);
 }
@@ -288,10 +288,13 @@ void Simulator::send(set::Frame f) {
     return;
   }
   const int copies = faults_on_ && params_.dup_ppm > 0 && rng_.chance(params_.dup_ppm) ? 2 : 1;
-  for (int c = 0; c < copies; ++c) {
-    const std::uint64_t at = now_ + 1 + (params_.delay_max > 1 ? rng_.below(params_.delay_max) : 0);
+  auto arrival = [&] { return now_ + 1 + (params_.delay_max > 1 ? rng_.below(params_.delay_max) : 0); };
+  if (copies == 2) {
+    const std::uint64_t at = arrival();  // the duplicate: drawn first, as every copy in turn
     network_.emplace(std::pair(at, next_frame_++), f);
   }
+  const std::uint64_t at = arrival();
+  network_.emplace(std::pair(at, next_frame_++), std::move(f));
 }
 
 void Simulator::deliver() {

@@ -107,7 +107,7 @@ namespace detail {
 // interleaving test catches a missing recheck. Always false otherwise.
 template <template <class> class Atom>
 struct SkipRecheck {
-  static constexpr bool value = false;
+  static constexpr bool value = false;  // NOLINT(readability-identifier-naming): the std trait convention
 };
 // SkipRepairCheck — a test hook like SkipRecheck: true only for a broken
 // atomic type in the interleaving and Relacy tests, to show that they catch
@@ -115,7 +115,7 @@ struct SkipRecheck {
 // (the "false none-free" of the proof at the top of atomic_bitmap_impl.hpp).
 template <template <class> class Atom>
 struct SkipRepairCheck {
-  static constexpr bool value = false;
+  static constexpr bool value = false;  // NOLINT(readability-identifier-naming): the std trait convention
 };
 }  // namespace detail
 

@@ -46,7 +46,9 @@ constexpr int max_length(Family f) noexcept {
 
 // TextBuffer — room for the longest text of an address or prefix
 // ("ffff:ffff:ffff:ffff:ffff:ffff:255.255.255.255/128" is 49 bytes).
-struct TextBuffer {
+// `data` is written up to `size` by the formatter and left uninitialized
+// beyond it: zeroing 64 bytes on every format would be wasted work.
+struct TextBuffer {  // NOLINT(cppcoreguidelines-pro-type-member-init)
   static constexpr std::size_t kCapacity = 64;
   char data[kCapacity];
   std::uint8_t size = 0;

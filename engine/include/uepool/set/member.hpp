@@ -241,7 +241,7 @@ class Member {
   void on_tick(std::uint64_t now);
   std::vector<Frame> take_outgoing();
   // set_membership — re-division is a later issue: accepts only the current plan.
-  Status set_membership(std::shared_ptr<const Plan> plan);
+  Status set_membership(const std::shared_ptr<const Plan>& plan);
 
   // --- introspection (message thread) ---
   [[nodiscard]] std::uint32_t id() const noexcept { return id_; }
