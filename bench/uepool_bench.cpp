@@ -27,6 +27,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <bit>
 #include <cstdlib>
 #include <map>
 #include <memory>
@@ -37,6 +38,7 @@
 
 #include "baselines/baselines.hpp"
 #include "member_impl.hpp"
+#include "uepool/base/spsc_ring.hpp"
 #include "uepool/core/pool_table.hpp"
 
 namespace uepool::bench {
@@ -75,34 +77,11 @@ struct ChurnSpec {
   Order order;
 };
 
-// HandoverRing — single-producer single-consumer ring of units: in
-// churn_cross each thread pushes what it allocates and pops (and releases)
-// what its partner allocated, so every release is of another thread's unit.
-class HandoverRing {
- public:
-  explicit HandoverRing(std::size_t capacity) : slots_(capacity) {}
-  bool push(std::uint64_t u) {
-    const std::size_t t = tail_.load(std::memory_order_relaxed);
-    // acquire: pairs with the consumer's release of head_, so the slot is free.
-    if (t - head_.load(std::memory_order_acquire) == slots_.size()) return false;
-    slots_[t % slots_.size()] = u;
-    tail_.store(t + 1, std::memory_order_release);  // publishes the slot to the consumer
-    return true;
-  }
-  bool pop(std::uint64_t& u) {
-    const std::size_t h = head_.load(std::memory_order_relaxed);
-    // acquire: pairs with the producer's release of tail_, so the slot is written.
-    if (h == tail_.load(std::memory_order_acquire)) return false;
-    u = slots_[h % slots_.size()];
-    head_.store(h + 1, std::memory_order_release);  // hands the slot back to the producer
-    return true;
-  }
-
- private:
-  std::vector<std::uint64_t> slots_;
-  alignas(64) std::atomic<std::size_t> head_{0};
-  alignas(64) std::atomic<std::size_t> tail_{0};
-};
+// HandoverRing — the library's single-producer single-consumer ring, of
+// units: in churn_cross each thread pushes what it allocates and pops (and
+// releases) what its partner allocated, so every release is of another
+// thread's unit.
+using HandoverRing = SpscRing<std::uint64_t>;
 
 // next_random — xorshift64*; the harness's own random release order.
 inline std::uint64_t next_random(std::uint64_t& x) {
@@ -172,8 +151,10 @@ void churn(benchmark::State& state, const ChurnSpec& spec) {
     s.rng[t] = 0x9E3779B97F4A7C15ULL * (t + 1);
     if (spec.order == Order::kCross) {
       // The share goes into this thread's handover ring: the partner releases it.
-      s.handover[t] = std::make_unique<HandoverRing>(2 * share + 1);
-      for (const auto u : mine) s.handover[t]->push(u);
+      // A power of two (the ring rounds up): at most twice the share, so a
+      // thread that runs ahead of its partner stops growing its holdings.
+      s.handover[t] = std::make_unique<HandoverRing>(std::bit_floor(2 * share + 1));
+      for (const auto u : mine) (void)s.handover[t]->try_push(u);  // room for twice the share
       mine.clear();
     }
     s.ready[t].store(true, std::memory_order_release);
@@ -236,12 +217,12 @@ void churn(benchmark::State& state, const ChurnSpec& spec) {
       }
       std::uint64_t u = 0;
       failed |= !impl.allocate(worker, u);
-      if (!mine_ring.push(u)) {
+      if (!mine_ring.try_push(u)) {
         impl.release(worker, u);
         ++own;
       }
       std::uint64_t v = 0;
-      if (partner_ring->pop(v)) {
+      if (partner_ring->try_pop(v)) {
         impl.release(worker, v);
       } else {
         ++skipped;

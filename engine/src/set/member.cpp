@@ -28,10 +28,8 @@
 //    in the replicas: a leak in replicas only, never a conflict.
 //
 // 3. Release rings. Each Worker has a single-producer (that worker) single-
-//    consumer (the message thread) ring. The producer writes the item, then
-//    tail.store(release); the consumer reads tail with acquire, the items, then
-//    head.store(release); the producer reads head with acquire before reusing
-//    a cell. A full ring drops the release and counts it (a leak, never a conflict).
+//    consumer (the message thread) SpscRing (base/spsc_ring.hpp states its
+//    orders). A full ring drops the release and counts it (a leak, never a conflict).
 //
 // 4. The clock. `now_` is written by the message thread and read relaxed by
 //    workers: a worker may see a slightly older time and allocate at the very
@@ -41,6 +39,8 @@
 #include <algorithm>
 #include <array>
 #include <bit>
+
+#include "uepool/base/spsc_ring.hpp"
 
 namespace uepool::set {
 
@@ -178,9 +178,7 @@ struct Member::Peer {
 class Member::Worker {
  public:
   Worker(Member& m, std::size_t ring, std::uint64_t claim_base)
-      : claim_next_(claim_base | 1),
-        ring_(std::bit_ceil(std::max<std::size_t>(ring, 2))),
-        dirty_(std::bit_ceil(std::max<std::size_t>(ring, 2))) {
+      : claim_next_(claim_base | 1), ring_(ring), dirty_(ring) {
     for (auto& ps : m.pools_) pool_workers_.push_back(std::make_unique<core::Pool::Worker>(*ps->pool));
     current_.resize(m.pools_.size());
   }
@@ -195,15 +193,9 @@ class Member::Worker {
     std::uint64_t lease_end = 0;
   };
   bool push(const RingItem& item) noexcept {
-    const std::uint64_t t = tail_.load(std::memory_order_relaxed);  // only this thread writes tail
-    const std::uint64_t h = head_.load(std::memory_order_acquire);  // cells below head are free again
-    if (t - h >= ring_.size()) {
-      ring_full_.fetch_add(1, std::memory_order_relaxed);
-      return false;
-    }
-    ring_[t & (ring_.size() - 1)] = item;
-    tail_.store(t + 1, std::memory_order_release);  // publishes the item
-    return true;
+    if (ring_.try_push(item)) return true;
+    ring_full_.fetch_add(1, std::memory_order_relaxed);
+    return false;
   }
 
   std::vector<std::unique_ptr<core::Pool::Worker>> pool_workers_;
@@ -215,27 +207,21 @@ class Member::Worker {
   // (not yet read: its position is at or after the consumer's head).
   void mark_dirty(std::uint32_t pool, std::uint64_t word) noexcept {
     const std::uint64_t key = (std::uint64_t{pool} << 56) | word;
-    const std::uint64_t h = dirty_head_.load(std::memory_order_acquire);
-    if (key == last_dirty_ && last_dirty_pos_ >= h && dirty_tail_.load(std::memory_order_relaxed) > h) return;
-    const std::uint64_t t = dirty_tail_.load(std::memory_order_relaxed);
-    if (t - h >= dirty_.size()) {
+    const std::uint64_t h = dirty_.consumed();
+    const std::uint64_t t = dirty_.published();
+    if (key == last_dirty_ && last_dirty_pos_ >= h && t > h) return;
+    if (!dirty_.try_push(key)) {
       dirty_overflow_.store(true, std::memory_order_relaxed);  // the message thread sweeps everything
       return;
     }
-    dirty_[t & (dirty_.size() - 1)] = key;
-    dirty_tail_.store(t + 1, std::memory_order_release);  // publishes the key
     last_dirty_ = key;
     last_dirty_pos_ = t;
   }
 
-  std::vector<RingItem> ring_;
-  alignas(64) std::atomic<std::uint64_t> tail_{0};
-  alignas(64) std::atomic<std::uint64_t> head_{0};
-  std::vector<std::uint64_t> dirty_;  // (pool << 56) | word; single producer, single consumer like ring_
+  SpscRing<RingItem> ring_;        // producer: this worker; consumer: the message thread
+  SpscRing<std::uint64_t> dirty_;  // (pool << 56) | word; the same two threads
   std::uint64_t last_dirty_ = UINT64_MAX;
   std::uint64_t last_dirty_pos_ = 0;
-  alignas(64) std::atomic<std::uint64_t> dirty_tail_{0};
-  alignas(64) std::atomic<std::uint64_t> dirty_head_{0};
   std::atomic<bool> dirty_overflow_{false};
   std::atomic<std::uint64_t> ring_full_{0};  // statistics (relaxed)
   std::atomic<std::uint64_t> undone_{0};     // statistics (relaxed)
@@ -876,18 +862,11 @@ void Member::apply_own_claim(std::uint32_t pool, std::uint64_t unit, std::uint64
 
 void Member::drain_rings(bool dirty_too) {
   for (auto& w : workers_) {
-    const std::uint64_t h = w->head_.load(std::memory_order_relaxed);  // only this thread writes head
-    const std::uint64_t t = w->tail_.load(std::memory_order_acquire);  // items below tail are written
-    for (std::uint64_t i = h; i < t; ++i) route_release(w->ring_[i & (w->ring_.size() - 1)]);
-    if (t != h) w->head_.store(t, std::memory_order_release);  // the producer may reuse these cells
+    w->ring_.drain([&](const RingItem& item) { route_release(item); });
     if (!dirty_too) continue;
-    const std::uint64_t dh = w->dirty_head_.load(std::memory_order_relaxed);
-    const std::uint64_t dt = w->dirty_tail_.load(std::memory_order_acquire);
-    for (std::uint64_t i = dh; i < dt; ++i) {
-      const std::uint64_t key = w->dirty_[i & (w->dirty_.size() - 1)];
+    w->dirty_.drain([&](std::uint64_t key) {
       diff_word(static_cast<std::uint32_t>(key >> 56), key & ((std::uint64_t{1} << 56) - 1));
-    }
-    if (dt != dh) w->dirty_head_.store(dt, std::memory_order_release);
+    });
     if (w->dirty_overflow_.exchange(false, std::memory_order_relaxed)) {
       ++counters_.dirty_overflows;
       for (std::uint32_t i = 0; i < pools_.size(); ++i) {
