@@ -1,6 +1,5 @@
 // Unit tests for Pool and PoolTable.
 #include <gtest/gtest.h>
-#include <roaring/roaring.h>
 
 #include <cstdio>
 #include <random>
@@ -277,10 +276,8 @@ TEST(Pool, WorkerOfAnotherPoolIsRefused) {
   EXPECT_EQ(a.claim(wb, 10), UnitStatus::kWrongWorker);
   EXPECT_EQ(a.release(wb, 10, 0), UnitStatus::kWrongWorker);
   EXPECT_EQ(b.release(wa, held.unit, 0), UnitStatus::kWrongWorker);
-  roaring_bitmap_t* r = roaring_bitmap_create();
-  roaring_bitmap_add(r, 20);
-  EXPECT_TRUE(a.claim_bulk(wb, *r).wrong_worker);
-  roaring_bitmap_free(r);
+  const std::uint32_t bulk[] = {20};
+  EXPECT_TRUE(a.claim_bulk(wb, bulk).wrong_worker);
   EXPECT_STREQ(unit_status_name(UnitStatus::kWrongWorker), "worker belongs to another pool");
   EXPECT_EQ(a.count(), count_a);
   EXPECT_EQ(b.count(), count_b);
@@ -289,18 +286,17 @@ TEST(Pool, WorkerOfAnotherPoolIsRefused) {
   EXPECT_TRUE(b.validate().ok()) << b.validate().to_string();
 }
 
-TEST(Pool, ClaimBulkFromRoaring) {
+TEST(Pool, ClaimBulkOfASortedList) {
   auto pool = Pool::create(v4_config());
   ASSERT_TRUE(pool.ok());
   Pool& p = *pool.value();
   Pool::Worker w(p);
-  roaring_bitmap_t* r = roaring_bitmap_create();
-  for (std::uint32_t u = 0; u < 20; ++u) roaring_bitmap_add(r, u);  // 0, 1 are excluded
-  roaring_bitmap_add(r, 130);                                       // static: refused
-  roaring_bitmap_add(r, 1000);                                      // beyond the pool
+  std::vector<std::uint32_t> units;
+  for (std::uint32_t u = 0; u < 20; ++u) units.push_back(u);  // 0, 1 are excluded
+  units.push_back(130);                                       // static: refused
+  units.push_back(1000);                                      // beyond the pool
   ASSERT_EQ(p.claim(w, 10), UnitStatus::kOk);
-  const auto res = p.claim_bulk(w, *r);
-  roaring_bitmap_free(r);
+  const auto res = p.claim_bulk(w, units);
   EXPECT_EQ(res.claimed, 17u);
   EXPECT_EQ(res.already_in_use, 1u);
   EXPECT_EQ(res.out_of_range, 4u);

@@ -1,8 +1,6 @@
 // Pool: configuration checks, reservations, hold-down. See uepool/core/pool.hpp.
 #include "uepool/core/pool.hpp"
 
-#include <roaring/roaring.h>
-
 #include <algorithm>
 #include <new>
 
@@ -246,27 +244,22 @@ UnitStatus Pool::claim(Worker& w, const net::Prefix& p) noexcept {
   return claim(w, unit.value());
 }
 
-AtomicBitmap::BulkResult Pool::claim_bulk(Worker& w, const roaring_bitmap_s& units) noexcept {
+AtomicBitmap::BulkResult Pool::claim_bulk(Worker& w, std::span<const std::uint32_t> sorted_units) noexcept {
   AtomicBitmap::BulkResult total;
   if (w.pool_ != this) [[unlikely]] {
     total.wrong_worker = true;
     return total;
   }
-  roaring_uint32_iterator_t* it = roaring_create_iterator(&units);
-  if (it == nullptr) {
-    total.no_memory = true;
-    return total;
-  }
-  std::uint32_t buffer[1024];
-  std::uint32_t kept[1024];
-  while (true) {
-    const std::uint32_t n = roaring_read_uint32_iterator(it, buffer, 1024);
-    if (n == 0) break;
+  // In chunks, so that the reserved units can be filtered out on the stack.
+  constexpr std::size_t kChunk = 1024;
+  std::uint32_t kept[kChunk];
+  const bool reserved = !excluded_ranges_.empty() || !static_ranges_.empty();
+  for (std::size_t at = 0; at < sorted_units.size(); at += kChunk) {
+    const std::span<const std::uint32_t> chunk = sorted_units.subspan(at, std::min(kChunk, sorted_units.size() - at));
     std::uint32_t k = 0;
-    for (std::uint32_t i = 0; i < n; ++i) {
-      if (buffer[i] < units_ && ((excluded_ranges_.empty() && static_ranges_.empty()) ||
-                                 (!is_excluded(buffer[i]) && !is_static(buffer[i])))) {
-        kept[k++] = buffer[i];
+    for (const std::uint32_t u : chunk) {
+      if (u < units_ && (!reserved || (!is_excluded(u) && !is_static(u)))) {
+        kept[k++] = u;
       } else {
         ++total.out_of_range;  // beyond the pool, excluded or static: refused
       }
@@ -284,7 +277,6 @@ AtomicBitmap::BulkResult Pool::claim_bulk(Worker& w, const roaring_bitmap_s& uni
       break;
     }
   }
-  roaring_free_uint32_iterator(it);
   return total;
 }
 

@@ -71,8 +71,6 @@
 #include "uepool/core/atomic_bitmap.hpp"
 #include "uepool/net/prefix.hpp"
 
-struct roaring_bitmap_s;
-
 namespace uepool::core {
 
 // Selector — which sessions a pool serves (TS 29.244 / 23.501 terms).
@@ -154,9 +152,11 @@ class Pool {
   // claim — take a given unit: a static unit (UDM) or, in recovery, a dynamic one.
   UnitStatus claim(Worker& w, std::uint64_t unit) noexcept;
   UnitStatus claim(Worker& w, const net::Prefix& unit) noexcept;
-  // claim_bulk — claim the dynamic units listed in a Roaring bitmap (a
-  // recovery snapshot). Excluded units in it are refused and counted.
-  AtomicBitmap::BulkResult claim_bulk(Worker& w, const roaring_bitmap_s& units) noexcept;
+  // claim_bulk — claim the dynamic units of a sorted, duplicate-free list (a
+  // recovery snapshot, decoded by the caller: core knows no wire format).
+  // Units beyond the pool, excluded or static are refused and counted in
+  // `out_of_range`. One RMW per bitmap word.
+  AtomicBitmap::BulkResult claim_bulk(Worker& w, std::span<const std::uint32_t> sorted_units) noexcept;
   // release — free a unit (after the hold-down, if configured).
   UnitStatus release(Worker& w, std::uint64_t unit, std::uint64_t now = 0) noexcept;
   UnitStatus release(Worker& w, const net::Prefix& unit, std::uint64_t now = 0) noexcept;
