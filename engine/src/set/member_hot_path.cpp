@@ -1,0 +1,103 @@
+// Member — the hot path: allocate, allocate_dual, release and claim, called from many SMF worker threads at once (see
+// member_state.hpp for what they share with the message thread). See uepool/set/member.hpp and DESIGN.md section 2.
+#include "member_state.hpp"
+
+namespace uepool::set {
+
+MemberAllocation Member::allocate(Worker& w, std::uint32_t pool) noexcept {
+  if (pool >= hot_.size()) return {MemberStatus::kNoSuchPool, {}};
+  core::Pool& core_pool = *hot_[pool].pool;
+  PoolState& ps = *pools_[pool];
+  Worker::Current& cur = w.current_[pool];
+  core::Pool::Worker& pw = *w.pool_workers_[pool];
+  const std::uint64_t now = now_.load(std::memory_order_relaxed);
+  for (std::size_t attempt = 0; attempt <= kSlots; ++attempt) {
+    if (cur.slot != nullptr) {
+      if (now < cur.lease_end) {
+        const core::Allocation a = core_pool.allocate_unit_in(pw, cur.range, now);
+        UEPOOL_DCHECK(!a.ok() || (a.unit >= cur.range.begin && a.unit < cur.range.end),
+                      "a unit handed out outside its window");
+        if (a.ok()) {
+          // seq_cst: pairs with the close CAS (see the top of this file).
+          if (cur.slot->state.load(std::memory_order_seq_cst) == cur.word)
+            return {MemberStatus::kOk, {pool, a.unit, cur.tag}};
+          (void)core_pool.release(pw, a.unit, 0);  // the window is closing: give it back unused
+          w.undone_.fetch_add(1, std::memory_order_relaxed);
+        } else {
+          std::uint64_t expect = cur.word;  // full: let the message thread close it
+          cur.slot->state.compare_exchange_strong(expect, with_phase(cur.word, kExhausted), std::memory_order_acq_rel,
+                                                  std::memory_order_relaxed);
+        }
+      }
+      cur.slot = nullptr;
+    }
+    bool found = false;
+    for (std::size_t k = 0; k < kSlots && !found; ++k) {
+      WindowSlot& s = ps.slots[(w.rotor_ + k) % kSlots];
+      std::uint64_t st = s.state.load(std::memory_order_acquire);
+      if (phase_of(st) != kReady) continue;
+      if (!s.state.compare_exchange_strong(st, with_phase(st, kActive), std::memory_order_acquire,
+                                           std::memory_order_relaxed))
+        continue;
+      cur.slot = &s;
+      cur.word = with_phase(st, kActive);
+      cur.range = {s.begin.load(std::memory_order_relaxed), s.end.load(std::memory_order_relaxed)};
+      cur.tag = unpack_tag(s.tag.load(std::memory_order_relaxed));
+      cur.lease_end = s.lease_end.load(std::memory_order_relaxed);
+      w.rotor_ = static_cast<std::uint32_t>((w.rotor_ + k + 1) % kSlots);
+      found = true;
+    }
+    if (!found) {
+      if (ps.exhausted.load(std::memory_order_relaxed)) return {MemberStatus::kNoneFree, {}};
+      if (!ps.starved.load(std::memory_order_relaxed)) ps.starved.store(true, std::memory_order_relaxed);
+      return {MemberStatus::kNotReady, {}};
+    }
+  }
+  return {MemberStatus::kNotReady, {}};
+}
+
+std::pair<MemberAllocation, MemberAllocation> Member::allocate_dual(Worker& w, std::uint32_t pool_a,
+                                                                    std::uint32_t pool_b) noexcept {
+  MemberAllocation a = allocate(w, pool_a);
+  if (!a.ok()) return {a, MemberAllocation{a.status, {}}};
+  MemberAllocation b = allocate(w, pool_b);
+  if (!b.ok()) {
+    release(w, a.lease);  // all or nothing
+    return {MemberAllocation{b.status, {}}, b};
+  }
+  return {a, b};
+}
+
+void Member::release(Worker& w, const Lease& lease) noexcept {
+  if (lease.pool >= hot_.size() || lease.unit >= hot_[lease.pool].units) {
+    w.refused_.fetch_add(1, std::memory_order_relaxed);
+    return;
+  }
+  const HotPool& hp = hot_[lease.pool];
+  // Our own dynamic unit, no hold-down, state rebuilt: free it here and let
+  // the message thread re-read its word. Everything else (another owner's
+  // unit, a static unit, a hold-down, a member still recovering) goes
+  // through the ring to the message thread.
+  if (hp.direct_release && hp.run_owner[lease.unit >> hp.run_shift] == self_index_ &&
+      ready_.load(std::memory_order_acquire) && !hp.pool->is_static(lease.unit)) {
+    if (hp.pool->release(*w.pool_workers_[lease.pool], lease.unit, 0) != core::UnitStatus::kOk) {
+      w.double_.fetch_add(1, std::memory_order_relaxed);  // reported; nothing changed
+      return;
+    }
+    w.mark_dirty(lease.pool, lease.unit >> 6);
+    return;
+  }
+  (void)w.push(RingItem{0, lease.pool, lease.unit, lease.tag, lease.claim});
+}
+
+MemberStatus Member::claim(Worker& w, std::uint32_t pool, std::uint64_t unit, Lease* lease) noexcept {
+  if (pool >= pools_.size()) return MemberStatus::kNoSuchPool;
+  if (unit >= pools_[pool]->pool->size()) return MemberStatus::kOutOfRange;
+  if (!pools_[pool]->pool->is_static(unit)) return MemberStatus::kNotStatic;
+  const std::uint64_t claim_id = w.claim_next_ += 2;  // odd base + 2k: unique per worker, never 0 ("unknown")
+  (void)w.push(RingItem{1, pool, unit, {}, claim_id});
+  if (lease != nullptr) *lease = Lease{pool, unit, LeaseTag{0, 0}, claim_id};
+  return MemberStatus::kOk;
+}
+
+}  // namespace uepool::set

@@ -1,0 +1,189 @@
+// Member — incarnations and recovery (message thread): adopting and fencing peers' incarnations, the generation query,
+// recovery from the most recent of R complete replicas, and being superseded. See uepool/set/member.hpp and DESIGN.md
+// section 2.
+#include "member_state.hpp"
+
+namespace uepool::set {
+
+void Member::adopt(Peer& p, const Incarnation& inc) {
+  // A new incarnation of the peer: what was queued for the old one is gone
+  // with it (releases are never re-sent to a later incarnation).
+  auto count_releases = [&](const std::vector<Record>& rs) {
+    for (const Record& r : rs) {
+      if (r.kind == RecordKind::kRelease) ++counters_.releases_dropped_gone;
+      if (r.kind == RecordKind::kClaim) ++counters_.claims_dropped;
+    }
+  };
+  p.ch.for_each_unacked(count_releases);
+  count_releases(p.outbox);
+  p.outbox.clear();
+  p.ch.reset();
+  p.inc = inc;
+  p.needs_seed = true;
+  p.report_valid = false;
+  p.report = {};
+  p.recover_answered = false;
+  p.recover_snapshot.reset();
+}
+
+bool Member::accept_incarnation(Peer& p, const Incarnation& inc) {
+  if (inc.generation > p.inc.generation) {
+    adopt(p, inc);
+    return true;
+  }
+  if (inc.generation == p.inc.generation) {
+    if (inc.nonce == p.inc.nonce) return true;
+    ++counters_.incarnation_alarms;  // two incarnations of one generation: the first seen wins
+    return false;
+  }
+  ++counters_.fenced_frames;
+  return !options_.rules.fence_old_incarnations;  // switched off (tests only): heard like the current one
+}
+
+void Member::query_generation() {
+  const std::uint32_t need =
+      options_.rules.peers_only_quorum ? answer_quorum_ : (answer_quorum_ > 0 ? answer_quorum_ - 1 : 0);
+  std::uint32_t complete = 0;
+  std::uint32_t max_gen = 0;
+  for (auto& [pid, p] : peers_) {
+    if (!p->gen_answered) continue;
+    max_gen = std::max(max_gen, p->gen_max);
+    if (p->gen_complete) ++complete;
+  }
+  if (!peers_.empty() && complete >= need) {
+    inc_ = Incarnation{std::max(max_gen + 1, generation_floor_), options_.nonce};
+    phase_ = MemberPhase::kRecovering;
+    for (auto& [pid, p] : peers_) p->last_request = 0;
+    request_recovery();
+    return;
+  }
+  if (queried_once_ && now_local_ < last_query_ + options_.retransmit) return;
+  queried_once_ = true;
+  last_query_ = now_local_;
+  for (auto& [pid, p] : peers_) {
+    // Ask again whoever has not answered, or answered without a complete
+    // replica: it may hold one by now (it was itself recovering, say).
+    if (p->gen_answered && p->gen_complete) continue;
+    Frame f;
+    f.kind = FrameKind::kGenQuery;
+    f.from = id_;
+    f.to = pid;
+    f.from_inc = inc_;
+    outgoing_.push_back(std::move(f));
+  }
+}
+
+void Member::request_recovery() {
+  const std::uint32_t need =
+      options_.rules.peers_only_quorum ? answer_quorum_ : (answer_quorum_ > 0 ? answer_quorum_ - 1 : 0);
+  std::uint32_t complete = 0;
+  for (auto& [pid, p] : peers_)
+    if (p->recover_answered && p->recover_complete) ++complete;
+  if (complete >= need) {
+    finish_recovery();
+    return;
+  }
+  for (auto& [pid, p] : peers_) {
+    if ((p->recover_answered && p->recover_complete) || p->inc.generation == 0) continue;
+    if (p->last_request != 0 && now_local_ < p->last_request + options_.retransmit) continue;
+    p->last_request = now_local_ + (now_local_ == 0 ? 1 : 0);
+    outgoing_.push_back(frame_to(*p, FrameKind::kRecoverRequest));
+  }
+}
+
+void Member::finish_recovery() {
+  // The most recent replica, by (generation, stream sequence); ties: the lowest peer id (map order).
+  const UsageSnapshot* best = nullptr;
+  for (auto& [pid, p] : peers_) {
+    if (!p->recover_answered || !p->recover_complete) continue;
+    const UsageSnapshot* s = p->recover_snapshot.get();
+    if (best == nullptr ||
+        std::pair(s->of.generation, s->stream_seq) > std::pair(best->of.generation, best->stream_seq))
+      best = s;
+  }
+  UsageSnapshot empty;
+  empty.in_use.assign(pools_.size(), ::Roaring());
+  if (best == nullptr) best = &empty;  // only when the owner counted itself (a rule switched off)
+  std::vector<std::set<std::uint64_t>> touched(pools_.size());  // words to mirror
+  for (std::uint32_t i = 0; i < pools_.size() && i < best->in_use.size(); ++i) {
+    PoolState& ps = *pools_[i];
+    for (std::uint32_t u : best->in_use[i]) {
+      if (u >= ps.pool->size() || plan_->owner(i, u) != id_ || ps.pool->is_excluded(u)) continue;
+      (void)ps.pool->claim(*msg_workers_[i], u);
+      if (ps.pool->is_static(u)) {
+        ps.statics.add(u);
+        ps.claimed_by[u] = 0;  // claim id unknown: any release of it ends it
+      } else {
+        touched[i].insert(u >> 6);
+      }
+    }
+  }
+  if (options_.rules.quarantine_open_windows) {
+    for (const OpenWindow& w : best->windows) {
+      if (w.pool >= pools_.size()) continue;
+      PoolState& ps = *pools_[w.pool];
+      for (std::uint64_t u = w.begin; u < w.end && u < ps.pool->size(); ++u) {
+        if (ps.pool->test(u) || plan_->owner(w.pool, u) != id_ || ps.pool->is_excluded(u) || ps.pool->is_static(u))
+          continue;
+        (void)ps.pool->claim(*msg_workers_[w.pool], u);  // maybe in use: quarantined until an audit
+        ps.quarantined.add(static_cast<std::uint32_t>(u));
+        touched[w.pool].insert(u >> 6);
+        ++counters_.quarantined;
+      }
+    }
+  }
+  if (options_.rules.restore_hold_down) {
+    for (const HeldUnit& h : best->held) {
+      if (h.pool >= pools_.size()) continue;
+      PoolState& ps = *pools_[h.pool];
+      if (h.unit >= ps.pool->size() || ps.pool->test(h.unit) || plan_->owner(h.pool, h.unit) != id_ ||
+          ps.pool->is_excluded(h.unit) || ps.pool->is_static(h.unit))
+        continue;
+      (void)ps.pool->claim(*msg_workers_[h.pool], h.unit);  // not allocatable until its hold-down ends
+      ps.set_held(h.unit, true);
+      hold_[{now_local_ + h.remaining, h.pool, h.unit}] = true;
+    }
+  }
+  for (std::uint32_t i = 0; i < pools_.size(); ++i) {
+    PoolState& ps = *pools_[i];
+    for (std::uint64_t word : touched[i]) {
+      std::uint64_t v = ps.pool->dynamic_word(word);
+      auto h = ps.held_words.find(word);
+      if (h != ps.held_words.end()) v &= ~h->second;
+      if (v != 0) ps.mirror[word] = v;
+    }
+  }
+  stream_seq_ = 0;
+  for (auto& [pid, p] : peers_) {
+    p->needs_seed = true;  // the re-seed: our rebuilt state, quarantined units in use
+    p->recover_snapshot.reset();
+  }
+  phase_ = MemberPhase::kReady;
+  ready_.store(true, std::memory_order_release);  // the rebuilt bitmap happens-before any direct release
+  std::vector<RingItem> pending;
+  pending.swap(pending_own_);
+  for (const RingItem& item : pending) route_release(item);
+}
+
+void Member::supersede() {
+  phase_ = MemberPhase::kSuperseded;
+  ready_.store(false, std::memory_order_release);
+  ++counters_.superseded;
+  for (auto& ps : pools_) {
+    for (WindowSlot& slot : ps->slots) {
+      // Workers change the word only Ready -> Active -> Exhausted; Closing sticks and stops them.
+      std::uint64_t st = slot.state.load(std::memory_order_acquire);
+      while (phase_of(st) != kEmpty &&
+             !slot.state.compare_exchange_weak(st, with_phase(st, kClosing), std::memory_order_seq_cst,
+                                               std::memory_order_seq_cst)) {
+      }
+    }
+  }
+  outgoing_.clear();
+  for (auto& [pid, p] : peers_) {
+    p->outbox.clear();
+    p->ch.reset();
+  }
+}
+
+}  // namespace uepool::set

@@ -1,0 +1,173 @@
+// Member — releases and static claims that reach the owner (message thread): routing what workers and peers hand over,
+// applying own releases and claims (the static-claim book: claim ids, overtaking releases, waiting claims), hold-down
+// expiry. See uepool/set/member.hpp and DESIGN.md section 2.
+#include "member_state.hpp"
+
+namespace uepool::set {
+
+void Member::route_release(const RingItem& item) {
+  const std::uint32_t owner = plan_->owner(item.pool, item.unit);
+  if (owner == id_) {
+    if (phase_ != MemberPhase::kReady) {
+      if (pending_own_.size() < kPendingOwnMax) {
+        pending_own_.push_back(item);
+      } else {
+        ++(item.op == 0 ? counters_.releases_dropped_full : counters_.claims_dropped);
+      }
+      return;
+    }
+    if (item.op == 0) {
+      apply_own_release(item.pool, item.unit, item.tag, item.claim);
+    } else {
+      apply_own_claim(item.pool, item.unit, item.claim);
+    }
+    return;
+  }
+  Peer* p = peer(owner);
+  if (p == nullptr || p->inc.generation == 0) {
+    ++(item.op == 0 ? counters_.releases_dropped_gone : counters_.claims_dropped);  // no incarnation known
+    return;
+  }
+  Record r;
+  r.kind = item.op == 0 ? RecordKind::kRelease : RecordKind::kClaim;
+  r.pool = item.pool;
+  r.unit = item.unit;
+  r.tag = item.tag;
+  r.claim = item.claim;
+  p->outbox.push_back(r);
+}
+
+void Member::apply_own_release(std::uint32_t pool, std::uint64_t unit, const LeaseTag& tag, std::uint64_t claim) {
+  PoolState& ps = *pools_[pool];
+  if (tag.generation > inc_.generation) {
+    ++counters_.stale_releases;  // names an allocation no incarnation of ours made
+    return;
+  }
+  const std::uint32_t u = static_cast<std::uint32_t>(unit);
+  if (claim != 0 && ps.pool->is_static(unit)) {
+    // A static claim and its release travel different paths (the session may
+    // have moved): the release can arrive first. Then the claim is void.
+    auto it = ps.claimed_by.find(unit);
+    const bool ours = it != ps.claimed_by.end() && (it->second == claim || it->second == 0);
+    if (!ours) {
+      auto [b, e] = ps.waiting.equal_range(unit);
+      for (auto w = b; w != e; ++w) {
+        if (w->second == claim) {
+          ps.waiting.erase(w);  // it never held the unit: nothing to free
+          return;
+        }
+      }
+      if (ps.overtaken.size() >= kPendingOwnMax) ps.overtaken.erase(ps.overtaken.begin());
+      ps.overtaken.insert(claim);
+      ++counters_.claims_overtaken;
+      return;
+    }
+    auto next = ps.waiting.find(unit);
+    if (next != ps.waiting.end()) {
+      it->second = next->second;  // the claim that waited (its session's release of the old one was late)
+      ps.waiting.erase(next);
+      return;
+    }
+    ps.claimed_by.erase(it);
+  }
+  if (ps.pool->is_static(unit)) {
+    if (ps.pool->release(*msg_workers_[pool], unit, 0) != core::UnitStatus::kOk) {
+      ++counters_.double_releases;
+      return;
+    }
+    ps.statics.remove(u);
+    Record fr;
+    fr.kind = RecordKind::kFree;
+    fr.pool = pool;
+    fr.unit = unit;
+    emit_stream(fr);
+    return;
+  }
+  if (ps.held(unit) || !ps.pool->test(unit)) {
+    ++counters_.double_releases;
+    return;
+  }
+  ps.quarantined.remove(u);
+  if (ps.hold_down > 0) {
+    // Held down: the bit stays set until it ends; the peers hear of the free
+    // now and time the hold-down from its receipt.
+    diff_word(pool, unit >> 6);  // an allocation not captured yet goes first
+    ps.set_held(unit, true);
+    hold_[{now_local_ + ps.hold_down, pool, unit}] = true;
+    auto it = ps.mirror.find(unit >> 6);
+    if (it != ps.mirror.end()) {
+      it->second &= ~(std::uint64_t{1} << (unit & 63));
+      if (it->second == 0) ps.mirror.erase(it);
+    }
+    Record fr;
+    fr.kind = RecordKind::kFree;
+    fr.pool = pool;
+    fr.unit = unit;
+    emit_stream(fr);
+  } else {
+    (void)ps.pool->release(*msg_workers_[pool], unit, 0);
+    diff_word(pool, unit >> 6);
+  }
+  ps.scan_needed = true;
+}
+
+void Member::apply_own_claim(std::uint32_t pool, std::uint64_t unit, std::uint64_t claim) {
+  PoolState& ps = *pools_[pool];
+  if (!ps.pool->is_static(unit)) {
+    ++counters_.refused_records;
+    return;
+  }
+  if (ps.overtaken.erase(claim) != 0) return;  // its release came first: the session has ended
+  const core::UnitStatus st = ps.pool->claim(*msg_workers_[pool], unit);
+  if (st == core::UnitStatus::kInUse) {
+    // Reported: claimed twice. Either two sessions were given this static unit
+    // (UDM), or the first session's release is still on its way; the claim
+    // waits and takes the unit over when that release arrives.
+    ++counters_.duplicate_claims;
+    if (ps.waiting.size() < kPendingOwnMax) ps.waiting.emplace(unit, claim);
+    return;
+  }
+  if (st != core::UnitStatus::kOk) {
+    ++counters_.refused_records;
+    return;
+  }
+  ps.claimed_by[unit] = claim;
+  ps.statics.add(static_cast<std::uint32_t>(unit));
+  Record a;
+  a.kind = RecordKind::kAlloc;
+  a.pool = pool;
+  a.unit = unit;
+  emit_stream(a);
+}
+
+void Member::drain_rings(bool dirty_too) {
+  for (auto& w : workers_) {
+    w->ring_.drain([&](const RingItem& item) { route_release(item); });
+    if (!dirty_too) continue;
+    w->dirty_.drain([&](std::uint64_t key) {
+      diff_word(static_cast<std::uint32_t>(key >> 56), key & ((std::uint64_t{1} << 56) - 1));
+    });
+    if (w->dirty_overflow_.exchange(false, std::memory_order_relaxed)) {
+      ++counters_.dirty_overflows;
+      for (std::uint32_t i = 0; i < pools_.size(); ++i) {
+        std::vector<std::uint64_t> words;
+        for (const auto& [word, bits] : pools_[i]->mirror) words.push_back(word);
+        for (std::uint64_t word : words) diff_word(i, word);
+      }
+    }
+  }
+}
+
+void Member::expire_hold_downs() {
+  while (!hold_.empty() && std::get<0>(hold_.begin()->first) <= now_local_) {
+    const auto [until, pool, unit] = hold_.begin()->first;
+    hold_.erase(hold_.begin());
+    PoolState& ps = *pools_[pool];
+    (void)ps.pool->release(*msg_workers_[pool], unit, 0);
+    ps.set_held(unit, false);
+    diff_word(pool, unit >> 6);  // normally nothing to tell: the free was streamed
+    ps.scan_needed = true;
+  }
+}
+
+}  // namespace uepool::set

@@ -1,0 +1,233 @@
+// member_state.hpp — the Member's private state: window slots, release
+// rings, pool state, replicas, peers and the Worker handle, shared by the
+// member_*.cpp files (one job each). Not installed: engine/src/set only.
+//
+//
+// Where the hot path meets the message thread (the only shared state):
+//
+// 1. Window slots. A slot's `state` word is (serial << 3) | phase. Phases:
+//      Empty -> Pending  (message: reserved and streamed, waiting for A acks; invisible to workers)
+//      Pending -> Ready  (message: A peers acknowledged it; store-release publishes the fields)
+//      Ready -> Active   (a worker, by CAS-acquire: it then copies the fields and uses only its copy)
+//      Active -> Exhausted (the worker found it full)
+//      any open -> Closing (message, CAS seq_cst) -> Empty with serial + 1 (store-release)
+//    A worker holds a window as the exact state word it installed; any change of
+//    the word (a close, a reuse with a new serial) means the window is no longer its own.
+//
+// 2. The close protocol (no allocation escapes the stream). The message thread
+//    closes a window by CAS(state -> Closing, seq_cst), then reads every unit
+//    of the window with seq_cst loads (Pool::test) and streams what it has not
+//    streamed yet, then streams Close. A worker allocates with a seq_cst RMW
+//    on the bitmap word (core's allocation RMWs and leaf installs are seq_cst;
+//    on x86 the same lock-prefixed instruction as acq_rel) and then loads the
+//    state seq_cst. All four are in the single total order S:
+//      * if the worker's load precedes the CAS in S, the worker's RMW precedes
+//        the message thread's load of that word, which then sees the bit: the
+//        allocation is streamed before Close;
+//      * otherwise the worker's load sees Closing (or later), and the worker
+//        gives the unit back before using it (counted as undone).
+//    Either way no unit is handed out in a window whose Close was streamed
+//    without it. A unit that was streamed and then given back stays "in use"
+//    in the replicas: a leak in replicas only, never a conflict.
+//
+// 3. Release rings. Each Worker has a single-producer (that worker) single-
+//    consumer (the message thread) SpscRing (base/spsc_ring.hpp states its
+//    orders). A full ring drops the release and counts it (a leak, never a conflict).
+//
+// 4. The clock. `now_` is written by the message thread and read relaxed by
+//    workers: a worker may see a slightly older time and allocate at the very
+//    end of a lease; the close protocol above still streams that allocation.
+#pragma once
+
+#include <algorithm>
+#include <array>
+#include <atomic>
+#include <bit>
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <set>
+#include <vector>
+
+#include "uepool/base/spsc_ring.hpp"
+#include "uepool/set/member.hpp"
+
+namespace uepool::set {
+
+// Constants and helpers of the window-slot state word (point 1 above).
+namespace member_detail {
+inline constexpr std::uint64_t kEmpty = 0, kPending = 1, kReady = 2, kActive = 3, kExhausted = 4, kClosing = 5;
+inline constexpr std::size_t kSlots =
+    64;  // window slots per pool: active windows (one per worker) plus those reserved ahead
+inline constexpr std::size_t kPendingOwnMax = 1 << 16;
+constexpr std::uint64_t phase_of(std::uint64_t s) {
+  return s & 7;
+}
+constexpr std::uint64_t with_phase(std::uint64_t s, std::uint64_t ph) {
+  return (s & ~std::uint64_t{7}) | ph;
+}
+constexpr std::uint64_t pack_tag(LeaseTag t) {
+  return (std::uint64_t{t.generation} << 32) | t.window;
+}
+constexpr LeaseTag unpack_tag(std::uint64_t v) {
+  return LeaseTag{static_cast<std::uint32_t>(v >> 32), static_cast<std::uint32_t>(v)};
+}
+inline bool is_stream(RecordKind k) {
+  return k != RecordKind::kRelease && k != RecordKind::kClaim;
+}
+}  // namespace member_detail
+using namespace member_detail;  // NOLINT: the member files share these names
+
+struct Member::WindowSlot {
+  std::atomic<std::uint64_t> state{0};
+  // Written by the message thread before the Ready store-release; read by a
+  // worker after its CAS-acquire. Relaxed: the state word orders them.
+  std::atomic<std::uint64_t> begin{0}, end{0}, lease_end{0}, tag{0};
+  // Message thread only.
+  std::uint64_t stream_seq = 0;
+};
+
+struct Member::RingItem {
+  std::uint8_t op = 0;  // 0 release, 1 claim
+  std::uint32_t pool = 0;
+  std::uint64_t unit = 0;
+  LeaseTag tag;
+  std::uint64_t claim = 0;
+};
+
+struct Member::PoolState {
+  std::unique_ptr<core::Pool> pool;
+  std::vector<core::UnitRange> owned;      // this member's blocks (plan)
+  std::vector<std::uint64_t> chunk_start;  // chunk index where each owned range starts
+  std::uint64_t chunks = 0;
+  std::uint64_t window_units = 64;
+  std::uint64_t hold_down = 0;
+  std::array<WindowSlot, kSlots> slots;
+  std::atomic<bool> exhausted{false};  // relaxed: a hint for "none free" vs "not ready"
+  std::atomic<bool> starved{false};    // relaxed: a worker found no acknowledged window (a hint)
+  std::uint32_t ahead = 0;             // message thread: windows kept waiting ahead now
+  // Message thread only.
+  // What the peers were told, word by word: dynamic units in use (nonzero
+  // words only). Allocations reach it from window captures; releases from
+  // dirty words (hot path) and own releases (message thread). With a
+  // hold-down every release goes through the message thread (the member
+  // holds units down itself), so expiries reach it there too. A periodic
+  // sweep re-reads mirrored words.
+  std::map<std::uint64_t, std::uint64_t> mirror;
+  std::map<std::uint64_t, std::uint64_t> held_words;  // word -> units freed and waiting out their hold-down
+  ::Roaring statics;                                  // static units streamed as claimed
+  ::Roaring quarantined;                              // in use since recovery because they may be
+  std::uint64_t sweep = 0;                            // next mirrored word the sweep re-reads
+
+  [[nodiscard]] bool held(std::uint64_t u) const {
+    auto it = held_words.find(u >> 6);
+    return it != held_words.end() && ((it->second >> (u & 63)) & 1) != 0;
+  }
+  void set_held(std::uint64_t u, bool on) {
+    std::uint64_t& w = held_words[u >> 6];
+    w = on ? (w | (std::uint64_t{1} << (u & 63))) : (w & ~(std::uint64_t{1} << (u & 63)));
+    if (w == 0) held_words.erase(u >> 6);
+  }
+  std::map<std::uint64_t, std::uint64_t> claimed_by;    // static unit -> claim id (0: unknown, after recovery)
+  std::set<std::uint64_t> overtaken;                    // claims whose release arrived first (bounded)
+  std::multimap<std::uint64_t, std::uint64_t> waiting;  // static unit -> claims that found it claimed (bounded)
+  std::uint64_t cursor = 0;                             // next chunk to look at
+  bool scan_needed = true;                              // a unit was freed since a full lap found nothing
+
+  core::UnitRange chunk(std::uint64_t k) const {
+    const auto it = std::upper_bound(chunk_start.begin(), chunk_start.end(), k) - 1;
+    const std::size_t r = static_cast<std::size_t>(it - chunk_start.begin());
+    const std::uint64_t b = owned[r].begin + (k - *it) * window_units;
+    return {b, std::min(b + window_units, owned[r].end)};
+  }
+};
+
+struct Member::Replica {
+  bool complete = false;
+  Incarnation of;
+  std::uint64_t seq = 0;
+  std::vector<std::map<std::uint64_t, std::uint64_t>> words;  // per pool: word -> dynamic units in use
+  std::vector<::Roaring> statics;                             // per pool: static units claimed
+  struct Win {
+    OpenWindow w;
+    std::uint64_t until;
+  };
+  std::vector<Win> windows;
+  std::map<std::pair<std::uint32_t, std::uint64_t>, std::uint64_t> held;  // (pool, unit) -> until
+};
+
+struct Member::Peer {
+  std::uint32_t id = 0;
+  Incarnation inc;  // the highest seen (fencing)
+  Channel ch;
+  bool needs_seed = true;
+  ReplicaReport report;  // its replica of us, as it last said
+  bool report_valid = false;
+  Replica replica;  // our replica of its usage
+  std::vector<Record> outbox;
+  std::uint64_t last_sent = 0;
+  bool greeted = false;
+  bool owe = false;
+  bool gen_answered = false, gen_complete = false;
+  std::uint32_t gen_max = 0;
+  bool recover_answered = false, recover_complete = false;
+  std::shared_ptr<const UsageSnapshot> recover_snapshot;
+  std::uint64_t last_request = 0;
+  std::uint64_t last_fenced_notice = 0;
+};
+
+class Member::Worker {
+ public:
+  Worker(Member& m, std::size_t ring, std::uint64_t claim_base)
+      : claim_next_(claim_base | 1), ring_(ring), dirty_(ring) {
+    for (auto& ps : m.pools_) pool_workers_.push_back(std::make_unique<core::Pool::Worker>(*ps->pool));
+    current_.resize(m.pools_.size());
+  }
+
+ private:
+  friend class Member;
+  struct Current {
+    WindowSlot* slot = nullptr;
+    std::uint64_t word = 0;
+    core::UnitRange range;
+    LeaseTag tag;
+    std::uint64_t lease_end = 0;
+  };
+  bool push(const RingItem& item) noexcept {
+    if (ring_.try_push(item)) return true;
+    ring_full_.fetch_add(1, std::memory_order_relaxed);
+    return false;
+  }
+
+  std::vector<std::unique_ptr<core::Pool::Worker>> pool_workers_;
+  std::vector<Current> current_;
+  std::uint32_t rotor_ = 0;
+  std::uint64_t claim_next_;  // claim ids: a random 64-bit base per worker, counting up
+  // mark_dirty — word `word` of `pool` changed by a direct release: the
+  // message thread re-reads it. Skipped while the same word is still queued
+  // (not yet read: its position is at or after the consumer's head).
+  void mark_dirty(std::uint32_t pool, std::uint64_t word) noexcept {
+    const std::uint64_t key = (std::uint64_t{pool} << 56) | word;
+    const std::uint64_t h = dirty_.consumed();
+    const std::uint64_t t = dirty_.published();
+    if (key == last_dirty_ && last_dirty_pos_ >= h && t > h) return;
+    if (!dirty_.try_push(key)) {
+      dirty_overflow_.store(true, std::memory_order_relaxed);  // the message thread sweeps everything
+      return;
+    }
+    last_dirty_ = key;
+    last_dirty_pos_ = t;
+  }
+
+  SpscRing<RingItem> ring_;        // producer: this worker; consumer: the message thread
+  SpscRing<std::uint64_t> dirty_;  // (pool << 56) | word; the same two threads
+  std::uint64_t last_dirty_ = UINT64_MAX;
+  std::uint64_t last_dirty_pos_ = 0;
+  std::atomic<bool> dirty_overflow_{false};
+  std::atomic<std::uint64_t> ring_full_{0};  // statistics (relaxed)
+  std::atomic<std::uint64_t> undone_{0};     // statistics (relaxed)
+  std::atomic<std::uint64_t> refused_{0};    // releases naming no unit of any pool (relaxed)
+  std::atomic<std::uint64_t> double_{0};     // direct releases of a unit not in use (relaxed)
+};
+
+}  // namespace uepool::set

@@ -1,0 +1,137 @@
+// Member — window reservation and the close protocol (message thread): reserve windows ahead, promote them once A peers
+// acknowledged, close them (capturing every unit allocated in them first). See uepool/set/member.hpp and DESIGN.md
+// section 2.
+#include "member_state.hpp"
+
+namespace uepool::set {
+
+void Member::capture_window(std::uint32_t pool, WindowSlot& s) {
+  const std::uint64_t b = s.begin.load(std::memory_order_relaxed);
+  const std::uint64_t e = s.end.load(std::memory_order_relaxed);
+  for (std::uint64_t w = b >> 6; w < (e + 63) >> 6; ++w) diff_word(pool, w);
+}
+
+void Member::close_windows() {
+  for (std::uint32_t i = 0; i < pools_.size(); ++i) {
+    PoolState& ps = *pools_[i];
+    for (WindowSlot& s : ps.slots) {
+      std::uint64_t st = s.state.load(std::memory_order_acquire);
+      const std::uint64_t ph = phase_of(st);
+      if (ph == kEmpty) continue;
+      const bool expired = now_local_ >= s.lease_end.load(std::memory_order_relaxed);
+      if (!(expired || ph == kExhausted)) continue;
+      // Workers change the word only Ready -> Active -> Exhausted; retry until Closing sticks.
+      while (!s.state.compare_exchange_weak(st, with_phase(st, kClosing), std::memory_order_seq_cst,
+                                            std::memory_order_seq_cst)) {
+      }
+      capture_window(i, s);
+      Record c;
+      c.kind = RecordKind::kClose;
+      c.pool = i;
+      c.unit = s.begin.load(std::memory_order_relaxed);
+      c.tag = unpack_tag(s.tag.load(std::memory_order_relaxed));
+      emit_stream(c);
+      ps.scan_needed = true;
+      s.state.store(((st >> 3) + 1) << 3 | kEmpty, std::memory_order_release);
+    }
+  }
+}
+
+std::uint32_t Member::acks_for(std::uint64_t stream_seq) const {
+  std::uint32_t n = options_.rules.peers_only_quorum ? 0 : 1;
+  for (const auto& [pid, p] : peers_)
+    if (p->report_valid && p->report.complete && p->report.seq >= stream_seq) ++n;
+  return n;
+}
+
+void Member::promote_windows() {
+  for (auto& psp : pools_) {
+    for (WindowSlot& s : psp->slots) {
+      const std::uint64_t st = s.state.load(std::memory_order_relaxed);
+      if (phase_of(st) != kPending) continue;
+      if (acks_for(s.stream_seq) >= ack_quorum_) s.state.store(with_phase(st, kReady), std::memory_order_release);
+    }
+  }
+}
+
+void Member::reserve_windows() {
+  for (std::uint32_t i = 0; i < pools_.size(); ++i) {
+    PoolState& ps = *pools_[i];
+    std::uint32_t waiting = 0, ready = 0;
+    bool free_slot = false;
+    for (WindowSlot& s : ps.slots) {
+      const std::uint64_t ph = phase_of(s.state.load(std::memory_order_relaxed));
+      if (ph == kPending || ph == kReady) ++waiting;
+      if (ph == kReady) ++ready;
+      if (ph == kEmpty) free_slot = true;
+    }
+    // Adapt how many windows wait ahead to the demand: workers that found
+    // every acknowledged window taken since the last tick double it (up to
+    // half the slots); windows left untouched for a whole tick shrink it back
+    // towards windows_ahead. One acknowledgement round trip must cover what
+    // the workers allocate meanwhile.
+    if (ps.ahead == 0) ps.ahead = options_.windows_ahead;
+    if (ps.starved.exchange(false, std::memory_order_relaxed)) {
+      ps.ahead = std::min<std::uint32_t>(2 * ps.ahead, kSlots / 2);
+    } else if (ready >= ps.ahead && ps.ahead > options_.windows_ahead) {
+      --ps.ahead;
+    }
+    bool found_any = false;
+    while (waiting < ps.ahead && free_slot && ps.scan_needed && ps.chunks > 0) {
+      // Next chunk (a window-sized piece of an owned block) not open already and with a free dynamic unit.
+      bool found = false;
+      core::UnitRange range;
+      for (std::uint64_t n = 0; n < ps.chunks && !found; ++n) {
+        const std::uint64_t k = (ps.cursor + n) % ps.chunks;
+        range = ps.chunk(k);
+        bool open = false;
+        for (WindowSlot& s : ps.slots)
+          if (phase_of(s.state.load(std::memory_order_relaxed)) != kEmpty &&
+              s.begin.load(std::memory_order_relaxed) == range.begin)
+            open = true;
+        if (open) continue;
+        for (std::uint64_t u = range.begin; u < range.end && !found; ++u)
+          found = !ps.pool->test(u) && !ps.pool->is_excluded(u) && !ps.pool->is_static(u);
+        if (found) ps.cursor = (k + 1) % ps.chunks;
+      }
+      if (!found) {
+        ps.scan_needed = false;  // a full lap found nothing: look again once something is freed
+        break;
+      }
+      found_any = true;
+      WindowSlot* slot = nullptr;
+      for (WindowSlot& s : ps.slots)
+        if (phase_of(s.state.load(std::memory_order_relaxed)) == kEmpty) {
+          slot = &s;
+          break;
+        }
+      const LeaseTag tag{inc_.generation, ++window_counter_};
+      const std::uint64_t lease_end = now_local_ + options_.lease;
+      slot->begin.store(range.begin, std::memory_order_relaxed);
+      slot->end.store(range.end, std::memory_order_relaxed);
+      slot->lease_end.store(lease_end, std::memory_order_relaxed);
+      slot->tag.store(pack_tag(tag), std::memory_order_relaxed);
+      Record r;
+      r.kind = RecordKind::kWindow;
+      r.pool = i;
+      r.unit = range.begin;
+      r.end = range.end;
+      r.lease = options_.lease;
+      r.tag = tag;
+      slot->stream_seq = emit_stream(r);
+      ++counters_.windows_reserved;
+      if (options_.observer != nullptr)
+        options_.observer->window_reserved(id_, inc_, OpenWindow{i, range.begin, range.end, tag, options_.lease},
+                                           lease_end);
+      const std::uint64_t st = slot->state.load(std::memory_order_relaxed);
+      slot->state.store(with_phase(st, kPending), std::memory_order_release);
+      ++waiting;
+      free_slot = false;
+      for (WindowSlot& s : ps.slots)
+        if (phase_of(s.state.load(std::memory_order_relaxed)) == kEmpty) free_slot = true;
+    }
+    ps.exhausted.store(!found_any && waiting == 0 && !ps.scan_needed, std::memory_order_relaxed);
+  }
+}
+
+}  // namespace uepool::set
