@@ -88,6 +88,8 @@ int run_sim(const SimArgs& a) {
     const sim::SimResult r = s.run();
     steps += r.steps_run;
     ++seeds;
+    for (const std::string& line : r.watch_log) std::fprintf(stderr, "watch: %s\n", line.c_str());
+    for (const std::string& line : r.notes) std::printf("note: %s\n", line.c_str());
     std::printf("trace-hash: %016llx\n", static_cast<unsigned long long>(r.trace_hash));
     if (!r.ok) {
       std::printf("FAILED seed %llu: %s\n", static_cast<unsigned long long>(seed), r.failure.c_str());

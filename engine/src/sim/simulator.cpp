@@ -2,6 +2,7 @@
 #include "uepool/sim/simulator.hpp"
 
 #include <algorithm>
+#include <cstdarg>
 #include <cstdio>
 
 namespace uepool::sim {
@@ -250,6 +251,15 @@ void Simulator::fail(const std::string& what) {
   result_.failure = buf + what;
 }
 
+void Simulator::watch_event(const char* format, ...) {
+  char buf[256];
+  va_list args;
+  va_start(args, format);
+  std::vsnprintf(buf, sizeof buf, format, args);
+  va_end(args);
+  result_.watch_log.emplace_back(buf);
+}
+
 void Simulator::trace(std::uint64_t a, std::uint64_t b, std::uint64_t c, std::uint64_t d) {
   for (std::uint64_t v : {a, b, c, d, now_}) {
     result_.trace_hash ^= v;
@@ -369,7 +379,7 @@ bool Simulator::check_allocation(std::uint32_t member_id, const set::Lease& l, c
 }
 
 void Simulator::hold(SessionId sid, const set::Lease& l) {
-  if (watched(l)) std::fprintf(stderr, "watch: step %llu: session %llu holds it\n", ull(now_), ull(sid));
+  if (watched(l)) watch_event("step %llu: session %llu holds it", ull(now_), ull(sid));
   holder_[l.pool][l.unit] = sid;
 }
 
@@ -408,7 +418,7 @@ void Simulator::end_session_at(Session& s, std::uint32_t at_member) {
     holder_[l.pool][l.unit] = 0;
     released_at_[l.pool][l.unit] = now_ + 1;
     ++result_.stats.releases;
-    if (watched(l)) std::fprintf(stderr, "watch: step %llu: released at member %u\n", ull(now_), at_member);
+    if (watched(l)) watch_event("step %llu: released at member %u", ull(now_), at_member);
     trace(4, at_member, l.pool, l.unit);
   }
 }
@@ -436,7 +446,7 @@ void Simulator::crash(std::uint32_t id) {
   any_fault_ = true;
   ++result_.stats.crashes;
   trace(5, id);
-  if (watch_) std::fprintf(stderr, "watch: step %llu: member %u crashes\n", ull(now_), id);
+  if (watch_) watch_event("step %llu: member %u crashes", ull(now_), id);
   for (auto& [sid, s] : sessions_) {
     if (s->controller != id || s->on_zombie) continue;
     s->controller = 0;
@@ -456,7 +466,7 @@ void Simulator::split(std::uint32_t id) {
   any_fault_ = true;
   ++result_.stats.zombies;
   trace(11, id);
-  if (watch_) std::fprintf(stderr, "watch: step %llu: member %u goes on as a zombie\n", ull(now_), id);
+  if (watch_) watch_event("step %llu: member %u goes on as a zombie", ull(now_), id);
   for (auto& [sid, s] : sessions_)
     if (s->controller == id) s->on_zombie = true;
   start_member(id, /*fresh=*/false);
@@ -478,7 +488,7 @@ void Simulator::bury(std::uint32_t id) {
 
 void Simulator::restart(std::uint32_t id) {
   if (nodes_[id - 1]->up) return;
-  if (watch_) std::fprintf(stderr, "watch: step %llu: member %u restarts\n", ull(now_), id);
+  if (watch_) watch_event("step %llu: member %u restarts", ull(now_), id);
   ++result_.stats.restarts;
   start_member(id, /*fresh=*/false);
 }
@@ -682,8 +692,9 @@ void Simulator::liveness_check() {
       fail(buf);
       return;
     }
-    std::printf("note: member %u stays not ready: %s (%u complete replicas, R = %u)\n", i, m->not_ready_reason(),
-                complete, m->answer_quorum());
+    std::snprintf(buf, sizeof buf, "member %u stays not ready: %s (%u complete replicas, R = %u)", i,
+                  m->not_ready_reason(), complete, m->answer_quorum());
+    result_.notes.emplace_back(buf);
   }
   // A static claim is recorded at its owner only to report duplicates; a
   // claim that could not reach its owner is counted, and leaves the unit

@@ -112,6 +112,8 @@ struct SimResult {
   std::uint64_t trace_hash = 0;
   std::uint64_t steps_run = 0;
   SimStats stats;
+  std::vector<std::string> notes;      // e.g. a member that stays not ready, and why (no failure)
+  std::vector<std::string> watch_log;  // every event of the watched unit, in order (see watch)
 };
 
 class Simulator : private set::Observer {
@@ -148,7 +150,8 @@ class Simulator : private set::Observer {
   [[nodiscard]] const SimResult& result() const noexcept { return result_; }
   // liveness_check — the end-of-run checks (quiet set): readiness and leaks.
   void liveness_check();
-  // watch — print (to stderr) every event of one unit: who holds it, releases, crashes.
+  // watch — record every event of one unit in SimResult::watch_log: who
+  // holds it, releases, crashes (the library prints nothing; uepool sim does).
   void watch(std::uint32_t pool, std::uint64_t unit) {
     watch_ = true;
     watch_pool_ = pool;
@@ -172,6 +175,7 @@ class Simulator : private set::Observer {
   void hold(SessionId sid, const set::Lease& lease);
   void end_session_at(Session& s, std::uint32_t at_member);
   void fail(const std::string& what);
+  void watch_event(const char* format, ...) __attribute__((format(printf, 2, 3)));
   void trace(std::uint64_t a, std::uint64_t b = 0, std::uint64_t c = 0, std::uint64_t d = 0);
   std::uint32_t random_live_member();
 
