@@ -87,7 +87,7 @@ void Member::release(Worker& w, const Lease& lease) noexcept {
     w.mark_dirty(lease.pool, lease.unit >> 6);
     return;
   }
-  (void)w.push(RingItem{0, lease.pool, lease.unit, lease.tag, lease.claim});
+  (void)w.push(RingItem{RingItem::Op::kRelease, lease.pool, lease.unit, lease.tag, lease.claim});
 }
 
 MemberStatus Member::claim(Worker& w, std::uint32_t pool, std::uint64_t unit, Lease* lease) noexcept {
@@ -95,7 +95,7 @@ MemberStatus Member::claim(Worker& w, std::uint32_t pool, std::uint64_t unit, Le
   if (unit >= pools_[pool]->pool->size()) return MemberStatus::kOutOfRange;
   if (!pools_[pool]->pool->is_static(unit)) return MemberStatus::kNotStatic;
   const std::uint64_t claim_id = w.claim_next_ += 2;  // odd base + 2k: unique per worker, never 0 ("unknown")
-  (void)w.push(RingItem{1, pool, unit, {}, claim_id});
+  (void)w.push(RingItem{RingItem::Op::kClaim, pool, unit, {}, claim_id});
   if (lease != nullptr) *lease = Lease{pool, unit, LeaseTag{0, 0}, claim_id};
   return MemberStatus::kOk;
 }

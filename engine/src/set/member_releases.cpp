@@ -12,11 +12,11 @@ void Member::route_release(const RingItem& item) {
       if (pending_own_.size() < kPendingOwnMax) {
         pending_own_.push_back(item);
       } else {
-        ++(item.op == 0 ? counters_.releases_dropped_full : counters_.claims_dropped);
+        ++(item.op == RingItem::Op::kRelease ? counters_.releases_dropped_full : counters_.claims_dropped);
       }
       return;
     }
-    if (item.op == 0) {
+    if (item.op == RingItem::Op::kRelease) {
       apply_own_release(item.pool, item.unit, item.tag, item.claim);
     } else {
       apply_own_claim(item.pool, item.unit, item.claim);
@@ -25,11 +25,12 @@ void Member::route_release(const RingItem& item) {
   }
   Peer* p = peer(owner);
   if (p == nullptr || p->inc.generation == 0) {
-    ++(item.op == 0 ? counters_.releases_dropped_gone : counters_.claims_dropped);  // no incarnation known
+    ++(item.op == RingItem::Op::kRelease ? counters_.releases_dropped_gone
+                                         : counters_.claims_dropped);  // no incarnation known
     return;
   }
   Record r;
-  r.kind = item.op == 0 ? RecordKind::kRelease : RecordKind::kClaim;
+  r.kind = item.op == RingItem::Op::kRelease ? RecordKind::kRelease : RecordKind::kClaim;
   r.pool = item.pool;
   r.unit = item.unit;
   r.tag = item.tag;

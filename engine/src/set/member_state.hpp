@@ -88,7 +88,8 @@ struct Member::WindowSlot {
 };
 
 struct Member::RingItem {
-  std::uint8_t op = 0;  // 0 release, 1 claim
+  enum class Op : std::uint8_t { kRelease, kClaim };
+  Op op = Op::kRelease;
   std::uint32_t pool = 0;
   std::uint64_t unit = 0;
   LeaseTag tag;

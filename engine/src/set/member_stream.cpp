@@ -22,7 +22,8 @@ void Member::apply_records(Peer& p, const std::vector<Record>& records) {
       ++counters_.refused_records;  // not ours in this epoch: counted and ignored
       continue;
     }
-    RingItem item{static_cast<std::uint8_t>(r.kind == RecordKind::kClaim ? 1 : 0), r.pool, r.unit, r.tag, r.claim};
+    RingItem item{r.kind == RecordKind::kClaim ? RingItem::Op::kClaim : RingItem::Op::kRelease, r.pool, r.unit, r.tag,
+                  r.claim};
     route_release(item);
   }
 }
