@@ -1,0 +1,149 @@
+// Simulator — the checks: every allocation against the session store and the windows the peers acknowledged (the
+// observer hooks), and the liveness check at the end. See uepool/sim/simulator.hpp.
+#include <cstdio>
+
+#include "sim_state.hpp"
+
+namespace uepool::sim {
+
+void Simulator::window_applied(std::uint32_t peer, std::uint32_t owner, const set::Incarnation& inc,
+                               const set::OpenWindow& w) {
+  auto it = windows_.find({owner, inc.generation, inc.nonce, pack(w.tag)});
+  if (it != windows_.end()) it->second->ackers.insert(peer);
+}
+
+void Simulator::window_reserved(std::uint32_t owner, const set::Incarnation& inc, const set::OpenWindow& w,
+                                std::uint64_t lease_end) {
+  auto f = std::make_unique<WindowFacts>();
+  f->w = w;
+  f->lease_end = lease_end;
+  windows_[{owner, inc.generation, inc.nonce, pack(w.tag)}] = std::move(f);
+}
+
+bool Simulator::check_allocation(std::uint32_t member_id, const set::Lease& l, const set::Member* who) {
+  const set::Member& m = who != nullptr ? *who : *nodes_[member_id - 1]->member;
+  if (l.pool >= holder_.size() || l.unit >= holder_[l.pool].size()) {
+    fail("member handed out a unit beyond the pool");
+    return false;
+  }
+  char buf[256];
+  if (plan_->owner(l.pool, l.unit) != member_id) {
+    std::snprintf(buf, sizeof buf, "member %u handed out pool %u unit %llu, owned by member %u", member_id, l.pool,
+                  static_cast<unsigned long long>(l.unit), plan_->owner(l.pool, l.unit));
+    fail(buf);
+    return false;
+  }
+  if (holder_[l.pool][l.unit] != 0) {
+    std::snprintf(buf, sizeof buf, "pool %u unit %llu handed out by member %u while session %llu holds it", l.pool,
+                  static_cast<unsigned long long>(l.unit), member_id,
+                  static_cast<unsigned long long>(holder_[l.pool][l.unit]));
+    fail(buf);
+    return false;
+  }
+  const std::uint64_t rel = released_at_[l.pool][l.unit];
+  if (rel != 0 && params_.hold_down > 0 && now_ < rel - 1 + params_.hold_down) {
+    std::snprintf(buf, sizeof buf, "pool %u unit %llu handed out by member %u during its hold-down (released at %llu)",
+                  l.pool, static_cast<unsigned long long>(l.unit), member_id, static_cast<unsigned long long>(rel - 1));
+    fail(buf);
+    return false;
+  }
+  const set::Incarnation inc = m.incarnation();
+  auto it = windows_.find({member_id, inc.generation, inc.nonce, pack(l.tag)});
+  if (it == windows_.end()) {
+    std::snprintf(buf, sizeof buf, "member %u handed out pool %u unit %llu in a window it never reserved", member_id,
+                  l.pool, static_cast<unsigned long long>(l.unit));
+    fail(buf);
+    return false;
+  }
+  const WindowFacts& w = *it->second;
+  std::uint32_t ackers = 0;
+  for (std::uint32_t a : w.ackers)
+    if (a != member_id) ++ackers;
+  if (w.w.pool != l.pool || l.unit < w.w.begin || l.unit >= w.w.end || now_ >= w.lease_end || ackers < m.ack_quorum()) {
+    std::snprintf(buf, sizeof buf,
+                  "member %u handed out pool %u unit %llu outside its window [%llu, %llu) tag %u.%u (acked by %u "
+                  "peers, quorum %u; lease ends %llu)",
+                  member_id, l.pool, static_cast<unsigned long long>(l.unit),
+                  static_cast<unsigned long long>(w.w.begin), static_cast<unsigned long long>(w.w.end),
+                  l.tag.generation, l.tag.window, ackers, m.ack_quorum(), static_cast<unsigned long long>(w.lease_end));
+    fail(buf);
+    return false;
+  }
+  return true;
+}
+
+void Simulator::liveness_check() {
+  char buf[256];
+  for (std::uint32_t i = 1; i <= nodes_.size() && result_.ok; ++i) {
+    set::Member* m = member(i);
+    if (m == nullptr || m->ready()) continue;
+    std::uint32_t complete = 0;
+    for (std::uint32_t j = 1; j <= nodes_.size(); ++j)
+      if (j != i && member(j) != nullptr && member(j)->has_complete_replica(i)) ++complete;
+    if (complete >= m->answer_quorum() && m->answer_quorum() > 0) {
+      std::snprintf(buf, sizeof buf, "member %u not ready (%s) although %u peers hold a complete replica (R = %u)", i,
+                    m->not_ready_reason(), complete, m->answer_quorum());
+      fail(buf);
+      return;
+    }
+    std::snprintf(buf, sizeof buf, "member %u stays not ready: %s (%u complete replicas, R = %u)", i,
+                  m->not_ready_reason(), complete, m->answer_quorum());
+    result_.notes.emplace_back(buf);
+  }
+  // A static claim is recorded at its owner only to report duplicates; a
+  // claim that could not reach its owner is counted, and leaves the unit
+  // free there (static units are never allocated dynamically).
+  std::uint64_t claims_dropped = 0;
+  for (std::uint32_t i = 1; i <= nodes_.size(); ++i)
+    if (member(i) != nullptr) claims_dropped += member(i)->counters().claims_dropped;
+  std::uint64_t leaked = 0;
+  std::string first_leak;
+  for (std::uint32_t p = 0; p < holder_.size() && result_.ok; ++p) {
+    for (std::uint64_t u = 0; u < holder_[p].size(); ++u) {
+      const std::uint32_t owner = plan_->owner(p, u);
+      set::Member* m = member(owner);
+      if (m == nullptr || !m->ready()) continue;
+      const bool used = m->in_use(p, u);
+      const bool is_static = u >= holder_[p].size() - 16;
+      if (holder_[p][u] != 0 && !used &&
+          !(is_static && (claims_dropped > 0 || result_.stats.crashes + result_.stats.zombies > 0))) {
+        std::snprintf(buf, sizeof buf, "pool %u unit %llu is held by session %llu but free at its owner %u", p,
+                      static_cast<unsigned long long>(u), static_cast<unsigned long long>(holder_[p][u]), owner);
+        fail(buf);
+        return;
+      }
+      if (holder_[p][u] == 0 && used && !m->held_down(p, u)) {  // held down: free, waiting out its hold-down
+        if (leaked == 0) {
+          std::snprintf(buf, sizeof buf, " (first: pool %u unit %llu at member %u%s%s)", p,
+                        static_cast<unsigned long long>(u), owner, m->quarantined(p, u) ? ", quarantined" : "",
+                        pool_configs_[p].static_ranges.empty() || u < holder_[p].size() - 16 ? "" : ", static");
+          first_leak = buf;
+        }
+        ++leaked;
+      }
+    }
+  }
+  std::uint64_t budget = 0;
+  for (std::uint32_t i = 1; i <= nodes_.size(); ++i) {
+    set::Member* m = member(i);
+    if (m == nullptr) continue;
+    const set::MemberCounters& c = m->counters();
+    budget += c.releases_dropped_full + c.releases_dropped_gone + c.releases_to_gone_received + c.releases_ring_full +
+              c.quarantined + c.undone_allocations;
+  }
+  result_.stats.leaked = leaked;
+  result_.stats.leak_budget = budget;
+  // Each counted drop (a release dropped, a claim overtaken, a unit
+  // quarantined or given back) explains at most one leaked unit. A crash
+  // loses the crashed member's counters with it, so with crashes only a leak
+  // without any fault at all is a failure.
+  const bool lost_counters =
+      result_.stats.crashes + result_.stats.zombies > 0;  // a buried zombie takes its counters too
+  if (!lost_counters ? leaked > budget : (leaked > 0 && !any_fault_ && budget == 0)) {
+    std::snprintf(buf, sizeof buf, "%llu units leaked, more than the %llu counted drops explain",
+                  static_cast<unsigned long long>(leaked), static_cast<unsigned long long>(budget));
+    fail(buf + first_leak);
+  }
+}
+
+}  // namespace uepool::sim

@@ -1,0 +1,84 @@
+// Simulator — faults: crashes, zombies (an old incarnation that runs on), burials, restarts, and the random fault
+// schedule. See uepool/sim/simulator.hpp.
+#include <cstdio>
+
+#include "sim_state.hpp"
+
+namespace uepool::sim {
+
+void Simulator::crash(std::uint32_t id) {
+  Node& n = *nodes_[id - 1];
+  if (!n.up) return;
+  n.member.reset();  // all state lost, unsent frames too
+  n.worker = nullptr;
+  n.up = false;
+  any_fault_ = true;
+  ++result_.stats.crashes;
+  trace(5, id);
+  if (watch_) watch_event("step %llu: member %u crashes", ull(now_), id);
+  for (auto& [sid, s] : sessions_) {
+    if (s->controller != id || s->on_zombie) continue;
+    s->controller = 0;
+    s->takeover_at = now_ + 1 + rng_.below(params_.takeover_max);
+  }
+}
+
+void Simulator::split(std::uint32_t id) {
+  Node& n = *nodes_[id - 1];
+  if (!n.up || n.zombie != nullptr) return;
+  // The member is replaced by a new incarnation while the old one keeps
+  // running: it keeps its sessions, and lives on for up to two leases.
+  n.zombie = std::move(n.member);
+  n.zombie_worker = n.worker;
+  n.zombie_until = now_ + 1 + rng_.below(2 * params_.lease);
+  n.up = false;
+  any_fault_ = true;
+  ++result_.stats.zombies;
+  trace(11, id);
+  if (watch_) watch_event("step %llu: member %u goes on as a zombie", ull(now_), id);
+  for (auto& [sid, s] : sessions_)
+    if (s->controller == id) s->on_zombie = true;
+  start_member(id, /*fresh=*/false);
+}
+
+void Simulator::bury(std::uint32_t id) {
+  Node& n = *nodes_[id - 1];
+  if (n.zombie == nullptr) return;
+  n.zombie.reset();
+  n.zombie_worker = nullptr;
+  trace(12, id);
+  for (auto& [sid, s] : sessions_) {
+    if (s->controller != id || !s->on_zombie) continue;
+    s->on_zombie = false;
+    s->controller = 0;
+    s->takeover_at = now_ + 1 + rng_.below(params_.takeover_max);
+  }
+}
+
+void Simulator::restart(std::uint32_t id) {
+  if (nodes_[id - 1]->up) return;
+  if (watch_) watch_event("step %llu: member %u restarts", ull(now_), id);
+  ++result_.stats.restarts;
+  start_member(id, /*fresh=*/false);
+}
+
+void Simulator::random_faults() {
+  for (std::uint32_t i = 1; i <= nodes_.size(); ++i) {
+    Node& n = *nodes_[i - 1];
+    if (n.up && params_.crash_ppm > 0 && rng_.chance(params_.crash_ppm)) {
+      crash(i);
+      n.restart_at = now_ + 1 + rng_.below(params_.restart_max);
+    }
+    if (n.up && params_.zombie_ppm > 0 && rng_.chance(params_.zombie_ppm)) split(i);
+  }
+  if (params_.partition_ppm > 0 && rng_.chance(params_.partition_ppm) && params_.members >= 2) {
+    const auto a = static_cast<std::uint32_t>(1 + rng_.below(params_.members));
+    auto b = static_cast<std::uint32_t>(1 + rng_.below(params_.members - 1));
+    if (b >= a) ++b;
+    blocks_[{std::min(a, b), std::max(a, b)}] = now_ + 1 + rng_.below(params_.partition_len);
+    any_fault_ = true;
+    trace(9, a, b);
+  }
+}
+
+}  // namespace uepool::sim

@@ -1,0 +1,65 @@
+// Simulator — the simulated network: delivery after a random delay (reordering), loss, duplication, and partitions
+// (blocked pairs). See uepool/sim/simulator.hpp.
+#include <cstdio>
+
+#include "sim_state.hpp"
+
+namespace uepool::sim {
+
+bool Simulator::blocked(std::uint32_t a, std::uint32_t b) const {
+  return blocks_.count({std::min(a, b), std::max(a, b)}) != 0;
+}
+
+void Simulator::send(set::Frame f) {
+  ++result_.stats.frames_sent;
+  if (faults_on_ && params_.loss_ppm > 0 && rng_.chance(params_.loss_ppm)) {
+    ++result_.stats.frames_lost;
+    any_fault_ = true;
+    return;
+  }
+  const int copies = faults_on_ && params_.dup_ppm > 0 && rng_.chance(params_.dup_ppm) ? 2 : 1;
+  auto arrival = [&] { return now_ + 1 + (params_.delay_max > 1 ? rng_.below(params_.delay_max) : 0); };
+  if (copies == 2) {
+    const std::uint64_t at = arrival();  // the duplicate: drawn first, as every copy in turn
+    network_.emplace(std::pair(at, next_frame_++), f);
+  }
+  const std::uint64_t at = arrival();
+  network_.emplace(std::pair(at, next_frame_++), std::move(f));
+}
+
+void Simulator::deliver() {
+  while (!network_.empty() && network_.begin()->first.first <= now_ && result_.ok) {
+    auto node = network_.extract(network_.begin());
+    const set::Frame& f = node.mapped();
+    if (f.to == 0 || f.to > nodes_.size() || blocked(f.from, f.to) ||
+        (!nodes_[f.to - 1]->up && nodes_[f.to - 1]->zombie == nullptr)) {
+      ++result_.stats.frames_lost;
+      continue;
+    }
+    ++result_.stats.frames_delivered;
+    trace(2, f.from * 8 + f.to, static_cast<std::uint64_t>(f.kind) << 32 | f.records.size(), f.seq);
+    Node& to = *nodes_[f.to - 1];
+    if (to.zombie != nullptr) to.zombie->on_frame(f, now_);  // both incarnations answer to the member's address
+    if (to.up) to.member->on_frame(f, now_);
+  }
+}
+
+void Simulator::block(std::uint32_t a, std::uint32_t b) {
+  blocks_[{std::min(a, b), std::max(a, b)}] = UINT64_MAX;
+  any_fault_ = true;
+}
+
+void Simulator::unblock(std::uint32_t a, std::uint32_t b) {
+  blocks_.erase({std::min(a, b), std::max(a, b)});
+}
+
+void Simulator::isolate(std::uint32_t m) {
+  for (std::uint32_t o = 1; o <= params_.members; ++o)
+    if (o != m) block(m, o);
+}
+
+void Simulator::heal() {
+  blocks_.clear();
+}
+
+}  // namespace uepool::sim

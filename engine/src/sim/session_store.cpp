@@ -1,0 +1,68 @@
+// Simulator — the session store, the ground truth (the set's UDSF): sessions, who holds which unit, releases at
+// whichever member holds the session. See uepool/sim/simulator.hpp.
+#include <cstdio>
+
+#include "sim_state.hpp"
+
+namespace uepool::sim {
+
+void Simulator::hold(SessionId sid, const set::Lease& l) {
+  if (watched(l)) watch_event("step %llu: session %llu holds it", ull(now_), ull(sid));
+  holder_[l.pool][l.unit] = sid;
+}
+
+std::optional<Simulator::SessionId> Simulator::create_session(std::uint32_t member_id, std::uint32_t pool) {
+  set::Member* m = member(member_id);
+  if (m == nullptr || pool >= holder_.size()) return std::nullopt;
+  Node& n = *nodes_[member_id - 1];
+  const set::MemberAllocation a = m->allocate(*n.worker, pool);
+  trace(3, member_id, pool, a.ok() ? a.lease.unit : 1'000'000'000 + static_cast<std::uint64_t>(a.status));
+  if (!a.ok()) {
+    (a.status == set::MemberStatus::kNoneFree ? result_.stats.none_free : result_.stats.not_ready)++;
+    return std::nullopt;
+  }
+  if (!check_allocation(member_id, a.lease)) return std::nullopt;
+  auto s = std::make_unique<Session>();
+  s->id = next_session_++;
+  s->controller = member_id;
+  s->leases.push_back(a.lease);
+  hold(s->id, a.lease);
+  ++result_.stats.allocations;
+  const SessionId id = s->id;
+  session_order_.push_back(id);
+  sessions_.emplace(id, std::move(s));
+  return id;
+}
+
+void Simulator::end_session_at(Session& s, std::uint32_t at_member) {
+  Node& n = *nodes_[at_member - 1];
+  const bool zombie = s.on_zombie && s.controller == at_member && n.zombie != nullptr;
+  for (const set::Lease& l : s.leases) {
+    if (zombie) {
+      n.zombie->release(*n.zombie_worker, l);
+    } else {
+      n.member->release(*n.worker, l);
+    }
+    holder_[l.pool][l.unit] = 0;
+    released_at_[l.pool][l.unit] = now_ + 1;
+    ++result_.stats.releases;
+    if (watched(l)) watch_event("step %llu: released at member %u", ull(now_), at_member);
+    trace(4, at_member, l.pool, l.unit);
+  }
+}
+
+void Simulator::end_session(SessionId id, std::uint32_t at_member) {
+  auto it = sessions_.find(id);
+  if (it == sessions_.end() || member(at_member) == nullptr) return;
+  end_session_at(*it->second, at_member);
+  sessions_.erase(it);
+  std::erase(session_order_, id);
+}
+
+std::optional<set::Lease> Simulator::lease_of(SessionId id, std::size_t k) const {
+  auto it = sessions_.find(id);
+  if (it == sessions_.end() || k >= it->second->leases.size()) return std::nullopt;
+  return it->second->leases[k];
+}
+
+}  // namespace uepool::sim

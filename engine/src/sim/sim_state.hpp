@@ -1,0 +1,54 @@
+// sim_state.hpp — the Simulator's private types (nodes, sessions, window
+// facts) and helpers, shared by the sim/*.cpp files (one role each). Not
+// installed: engine/src/sim only.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <set>
+#include <vector>
+
+#include "uepool/sim/simulator.hpp"
+
+namespace uepool::sim {
+
+namespace sim_detail {
+inline std::uint64_t pack(const set::LeaseTag& t) {
+  return (std::uint64_t{t.generation} << 32) | t.window;
+}
+inline unsigned long long ull(std::uint64_t v) {
+  return static_cast<unsigned long long>(v);
+}
+}  // namespace sim_detail
+using namespace sim_detail;  // NOLINT: the simulator files share these names
+
+struct Simulator::Node {
+  std::unique_ptr<set::Member> member;
+  set::Member::Worker* worker = nullptr;
+  bool up = false;
+  std::uint64_t restart_at = 0;  // 0 = not scheduled
+  std::uint64_t lives = 0;
+  // A zombie: the previous incarnation, still running (it never learned that
+  // it was replaced) until zombie_until. It serves its sessions and may
+  // allocate in windows it holds; peers must fence it.
+  std::unique_ptr<set::Member> zombie;
+  set::Member::Worker* zombie_worker = nullptr;
+  std::uint64_t zombie_until = 0;
+};
+
+struct Simulator::Session {
+  SessionId id = 0;
+  std::vector<set::Lease> leases;
+  std::uint32_t controller = 0;   // 0 = orphaned (its SMF crashed)
+  bool on_zombie = false;         // served by the controller's zombie (its previous incarnation)
+  std::uint64_t takeover_at = 0;  // when orphaned
+  bool is_static = false;
+};
+
+struct Simulator::WindowFacts {
+  set::OpenWindow w;
+  std::uint64_t lease_end = 0;
+  std::set<std::uint32_t> ackers;  // peers that applied it to a complete replica
+};
+
+}  // namespace uepool::sim
