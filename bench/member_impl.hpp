@@ -17,7 +17,7 @@
 #include <memory>
 #include <thread>
 
-#include "uepool/set/member.hpp"
+#include "uepool/testing/loopback_set.hpp"
 
 namespace uepool::bench {
 
@@ -37,13 +37,11 @@ class MemberImpl {
     while ((std::uint64_t{1} << bits) < 2 * capacity) ++bits;
     cfg.prefix = net::Prefix::make(net::IpAddress(net::Ipv4Address(0x0a000000)), 32 - bits).value();
     cfg.unit_length = 32;
-    for (std::uint32_t i = 0; i < 2; ++i) {
-      set::MemberOptions o;
-      o.id = i + 1;
-      o.plan = plan_;
-      o.pools = {cfg};
-      o.fresh = true;
-      o.nonce = 11 + i;
+    testing::LoopbackOptions lo;
+    lo.plan = plan_;
+    lo.pools = {cfg};
+    lo.first_nonce = 11;
+    lo.tune = [](set::MemberOptions& o) {
       o.window_units = 1024;
       o.windows_ahead = 16;
       o.lease = std::uint64_t{1} << 50;  // microseconds: no lease runs out during a benchmark
@@ -52,10 +50,11 @@ class MemberImpl {
       o.retransmit = 1'000;
       o.channel_capacity = std::size_t{1} << 22;
       o.release_ring = std::size_t{1} << 16;
-      members_[i] = std::move(set::Member::create(o).value());
-    }
+    };
+    set_ = std::move(testing::LoopbackSet::create(lo).value());
+    owner_ = set_->member(1);
     // create_worker is a message-side call: make them before the message thread starts.
-    for (auto& w : spare_) w = members_[0]->create_worker();
+    for (auto& w : spare_) w = owner_->create_worker();
     message_ = std::thread([this] { message_loop(); });
   }
   std::atomic<std::uint64_t> waits_{0};  // allocations that found no acknowledged window and waited
@@ -73,7 +72,7 @@ class MemberImpl {
 
   bool allocate(Worker& w, std::uint64_t& unit) noexcept {
     for (int spin = 0;; ++spin) {
-      const set::MemberAllocation a = members_[0]->allocate(*w.w, 0);
+      const set::MemberAllocation a = owner_->allocate(*w.w, 0);
       if (a.ok()) {
         unit = a.lease.unit;
         return true;
@@ -84,7 +83,7 @@ class MemberImpl {
     }
   }
   void release(Worker& w, std::uint64_t unit) noexcept {
-    members_[0]->release(*w.w, set::Lease{0, unit, set::LeaseTag{1, 1}, 0});
+    owner_->release(*w.w, set::Lease{0, unit, set::LeaseTag{1, 1}, 0});
   }
   bool claim(Worker&, std::uint64_t) noexcept { return false; }
 
@@ -94,19 +93,14 @@ class MemberImpl {
     while (!stop_.load(std::memory_order_relaxed)) {
       const auto now = static_cast<std::uint64_t>(
           std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::steady_clock::now() - t0).count() + 1);
-      frames_.clear();
-      for (auto& m : members_) {
-        m->on_tick(now);
-        for (set::Frame& f : m->take_outgoing()) frames_.push_back(std::move(f));
-      }
-      for (const set::Frame& f : frames_) members_[f.to - 1]->on_frame(f, now);
+      set_->pump(now);
       std::this_thread::sleep_for(std::chrono::microseconds(20));
     }
   }
 
   std::shared_ptr<const set::Plan> plan_;
-  std::unique_ptr<set::Member> members_[2];
-  std::vector<set::Frame> frames_;
+  std::unique_ptr<testing::LoopbackSet> set_;  // the two members; pumped by message_loop
+  set::Member* owner_ = nullptr;               // member 1, the one measured
   std::atomic<bool> stop_{false};
   static constexpr std::size_t kSpare = 64;  // Google Benchmark makes one Worker per thread per run
   set::Member::Worker* spare_[kSpare] = {};

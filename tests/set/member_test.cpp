@@ -1,11 +1,11 @@
 // Member: configuration errors, readiness, windows, releases and claims at any
 // member, recovery, fencing and hostile records. A tiny lossless in-test network.
-#include "uepool/set/member.hpp"
-
 #include <gtest/gtest.h>
 
 #include <map>
 #include <set>
+
+#include "uepool/testing/loopback_set.hpp"
 
 namespace uepool::set {
 namespace {
@@ -26,51 +26,50 @@ std::shared_ptr<const Plan> plan_for(std::uint32_t members, std::uint64_t epoch 
   return std::make_shared<const Plan>(Plan::create(epoch, specs, pools).value());
 }
 
+}  // namespace
+// For the LoopbackSet test below (another namespace).
+std::shared_ptr<const Plan> plan_for_loopback_test() {
+  return plan_for(3);
+}
+core::PoolConfig v4_pool_for_loopback_test() {
+  return v4_pool();
+}
+namespace {
+
+// Net — the shared LoopbackSet (uepool::testing) with this file's defaults
+// (lease 100,000; channel capacity per test) and its own clock.
 struct Net {
   std::shared_ptr<const Plan> plan;
-  std::map<std::uint32_t, std::unique_ptr<Member>> m;
-  std::map<std::uint32_t, Member::Worker*> w;
+  std::unique_ptr<testing::LoopbackSet> set;
   std::uint64_t now = 0;
-  std::uint64_t nonce = 1;
-  std::set<std::uint32_t> down;  // frames to and from these are lost
+  std::size_t capacity;
+  std::set<std::uint32_t>& down;  // frames to and from these are lost
 
-  explicit Net(std::uint32_t members, std::size_t capacity = 4096) : plan(plan_for(members)) {
-    for (std::uint32_t i = 1; i <= members; ++i) start(i, true, capacity);
+  explicit Net(std::uint32_t members, std::size_t channel_capacity = 4096)
+      : plan(plan_for(members)), set(make(plan, channel_capacity)), capacity(channel_capacity), down(set->down()) {}
+  static std::unique_ptr<testing::LoopbackSet> make(std::shared_ptr<const Plan> plan, std::size_t capacity) {
+    testing::LoopbackOptions lo;
+    lo.plan = std::move(plan);
+    lo.pools = {v4_pool()};
+    lo.tune = [capacity](MemberOptions& o) {
+      o.lease = 100'000;
+      o.channel_capacity = capacity;
+    };
+    auto created = testing::LoopbackSet::create(lo);
+    EXPECT_TRUE(created.ok()) << created.status().to_string();
+    return created.ok() ? std::move(created.value()) : nullptr;
   }
-  MemberOptions options(std::uint32_t id, bool fresh, std::size_t capacity) {
-    MemberOptions o;
-    o.id = id;
-    o.plan = plan;
-    o.pools = {v4_pool()};
-    o.fresh = fresh;
-    o.nonce = nonce++;
-    o.lease = 100'000;
-    o.channel_capacity = capacity;
+  MemberOptions options(std::uint32_t id, bool fresh, std::size_t channel_capacity) {
+    MemberOptions o = set->options(id, fresh);
+    o.channel_capacity = channel_capacity;
     return o;
   }
-  void start(std::uint32_t id, bool fresh, std::size_t capacity = 4096) {
-    auto r = Member::create(options(id, fresh, capacity));
-    ASSERT_TRUE(r.ok()) << r.status().to_string();
-    m[id] = std::move(r.value());
-    w[id] = m[id]->create_worker();
-  }
-  void crash(std::uint32_t id) {
-    m.erase(id);
-    w.erase(id);
-  }
+  Member* m(std::uint32_t id) const { return set->member(id); }
+  Member::Worker* w(std::uint32_t id) const { return set->worker(id); }
+  void start(std::uint32_t id, bool fresh) { ASSERT_TRUE(set->start(id, fresh).ok()); }
+  void crash(std::uint32_t id) { set->crash(id); }
   void step(int n = 1) {
-    for (int k = 0; k < n; ++k) {
-      ++now;
-      std::vector<Frame> frames;
-      for (auto& [id, mem] : m) {
-        mem->on_tick(now);
-        for (Frame& f : mem->take_outgoing()) frames.push_back(std::move(f));
-      }
-      for (const Frame& f : frames) {
-        if (down.count(f.from) || down.count(f.to) || !m.count(f.to)) continue;
-        m[f.to]->on_frame(f, now);
-      }
-    }
+    for (int k = 0; k < n; ++k) set->pump(++now);
   }
   // An owner of pool 0 with the most units.
   std::uint32_t big_owner() const {
@@ -102,35 +101,35 @@ TEST(MemberCreate, RefusesBadConfiguration) {
   o.pools[0].prefix = net::Prefix::parse("10.2.0.0/23").value();  // 512 units, the plan says 1,024
   o.pools[0].static_ranges.clear();
   EXPECT_EQ(Member::create(o).status().reason(), std::string("pool size differs from the plan"));
-  EXPECT_EQ(net.m[1]->ack_quorum(), 1u);                        // p = 2: A = ceil(2/2)
-  EXPECT_EQ(net.m[1]->answer_quorum(), 2u);                     // R = p - A + 1
-  EXPECT_FALSE(net.m[1]->set_membership(plan_for(4, 2)).ok());  // re-division: a later issue
+  EXPECT_EQ(net.m(1)->ack_quorum(), 1u);                        // p = 2: A = ceil(2/2)
+  EXPECT_EQ(net.m(1)->answer_quorum(), 2u);                     // R = p - A + 1
+  EXPECT_FALSE(net.m(1)->set_membership(plan_for(4, 2)).ok());  // re-division: a later issue
 }
 
 TEST(Member, NotReadyUntilAWindowIsAcknowledged) {
   Net net(3);
   const std::uint32_t o = net.big_owner();
-  EXPECT_EQ(net.m[o]->allocate(*net.w[o], 0).status, MemberStatus::kNotReady);
-  EXPECT_EQ(net.m[o]->allocate(*net.w[o], 7).status, MemberStatus::kNoSuchPool);
+  EXPECT_EQ(net.m(o)->allocate(*net.w(o), 0).status, MemberStatus::kNotReady);
+  EXPECT_EQ(net.m(o)->allocate(*net.w(o), 7).status, MemberStatus::kNoSuchPool);
   net.step(5);
-  const MemberAllocation a = net.m[o]->allocate(*net.w[o], 0);
+  const MemberAllocation a = net.m(o)->allocate(*net.w(o), 0);
   ASSERT_TRUE(a.ok());
   EXPECT_EQ(net.plan->owner(0, a.lease.unit), o);
   EXPECT_EQ(a.lease.tag.generation, 1u);
   EXPECT_GE(a.lease.tag.window, 1u);
-  EXPECT_TRUE(net.m[o]->in_use(0, a.lease.unit));
+  EXPECT_TRUE(net.m(o)->in_use(0, a.lease.unit));
 }
 
 TEST(Member, WithoutPeersNoWindowOpens) {
   Net net(3);
   const std::uint32_t o = net.big_owner();
-  for (auto& [id, mem] : net.m)
+  for (const std::uint32_t id : net.set->ids())
     if (id != o) net.down.insert(id);
   net.step(20);
-  EXPECT_EQ(net.m[o]->allocate(*net.w[o], 0).status, MemberStatus::kNotReady);
+  EXPECT_EQ(net.m(o)->allocate(*net.w(o), 0).status, MemberStatus::kNotReady);
   net.down.clear();
   net.step(60);  // the next heartbeats introduce everyone; bulk copies, then acks
-  EXPECT_TRUE(net.m[o]->allocate(*net.w[o], 0).ok());
+  EXPECT_TRUE(net.m(o)->allocate(*net.w(o), 0).ok());
 }
 
 TEST(Member, ReleaseAtAnyMemberFreesAtTheOwner) {
@@ -138,17 +137,17 @@ TEST(Member, ReleaseAtAnyMemberFreesAtTheOwner) {
   const std::uint32_t o = net.big_owner();
   const std::uint32_t other = o == 1 ? 2 : 1;
   net.step(5);
-  const MemberAllocation a = net.m[o]->allocate(*net.w[o], 0);
+  const MemberAllocation a = net.m(o)->allocate(*net.w(o), 0);
   ASSERT_TRUE(a.ok());
   net.step(3);
-  net.m[other]->release(*net.w[other], a.lease);  // the session moved, and ended there
+  net.m(other)->release(*net.w(other), a.lease);  // the session moved, and ended there
   net.step(5);
-  EXPECT_FALSE(net.m[o]->in_use(0, a.lease.unit));
-  net.m[other]->release(*net.w[other], a.lease);  // again: a double release, reported, harmless
+  EXPECT_FALSE(net.m(o)->in_use(0, a.lease.unit));
+  net.m(other)->release(*net.w(other), a.lease);  // again: a double release, reported, harmless
   net.step(5);
-  EXPECT_EQ(net.m[o]->counters().double_releases, 1u);
+  EXPECT_EQ(net.m(o)->counters().double_releases, 1u);
   Lease bogus{5, 1, {}, 0};
-  net.m[o]->release(*net.w[o], bogus);  // no such pool: ignored, never a crash
+  net.m(o)->release(*net.w(o), bogus);  // no such pool: ignored, never a crash
   net.step(2);
 }
 
@@ -159,20 +158,20 @@ TEST(Member, StaticClaimsAtAnyMemberReachTheOwner) {
   const std::uint32_t owner = net.plan->owner(0, unit);
   const std::uint32_t other = owner == 1 ? 2 : 1;
   Lease l1, l2;
-  EXPECT_EQ(net.m[other]->claim(*net.w[other], 0, 5, &l1), MemberStatus::kNotStatic);
-  EXPECT_EQ(net.m[other]->claim(*net.w[other], 0, 5000, &l1), MemberStatus::kOutOfRange);
-  ASSERT_EQ(net.m[other]->claim(*net.w[other], 0, unit, &l1), MemberStatus::kOk);
+  EXPECT_EQ(net.m(other)->claim(*net.w(other), 0, 5, &l1), MemberStatus::kNotStatic);
+  EXPECT_EQ(net.m(other)->claim(*net.w(other), 0, 5000, &l1), MemberStatus::kOutOfRange);
+  ASSERT_EQ(net.m(other)->claim(*net.w(other), 0, unit, &l1), MemberStatus::kOk);
   net.step(5);
-  EXPECT_TRUE(net.m[owner]->in_use(0, unit));
-  ASSERT_EQ(net.m[owner]->claim(*net.w[owner], 0, unit, &l2), MemberStatus::kOk);  // UDM gave it twice
+  EXPECT_TRUE(net.m(owner)->in_use(0, unit));
+  ASSERT_EQ(net.m(owner)->claim(*net.w(owner), 0, unit, &l2), MemberStatus::kOk);  // UDM gave it twice
   net.step(3);
-  EXPECT_EQ(net.m[owner]->counters().duplicate_claims, 1u);
-  net.m[owner]->release(*net.w[owner], l1);  // the first holder ends: the waiting claim takes over
+  EXPECT_EQ(net.m(owner)->counters().duplicate_claims, 1u);
+  net.m(owner)->release(*net.w(owner), l1);  // the first holder ends: the waiting claim takes over
   net.step(3);
-  EXPECT_TRUE(net.m[owner]->in_use(0, unit));
-  net.m[other]->release(*net.w[other], l2);
+  EXPECT_TRUE(net.m(owner)->in_use(0, unit));
+  net.m(other)->release(*net.w(other), l2);
   net.step(5);
-  EXPECT_FALSE(net.m[owner]->in_use(0, unit));
+  EXPECT_FALSE(net.m(owner)->in_use(0, unit));
 }
 
 // Regression (sim seed 33): consecutive claims of one worker must get distinct ids.
@@ -181,7 +180,7 @@ TEST(Member, ClaimIdsAreUnique) {
   std::set<std::uint64_t> ids;
   for (std::uint64_t u = 1008; u < 1024; ++u) {
     Lease l;
-    ASSERT_EQ(net.m[1]->claim(*net.w[1], 0, u, &l), MemberStatus::kOk);
+    ASSERT_EQ(net.m(1)->claim(*net.w(1), 0, u, &l), MemberStatus::kOk);
     EXPECT_NE(l.claim, 0u);
     EXPECT_TRUE(ids.insert(l.claim).second) << "claim id repeated";
   }
@@ -197,14 +196,14 @@ TEST(Member, ReleaseOvertakingItsClaimVoidsIt) {
   const std::uint32_t b = 6 - owner - a;
   Lease l;
   net.down.insert(a);  // the claim waits at member a
-  ASSERT_EQ(net.m[a]->claim(*net.w[a], 0, unit, &l), MemberStatus::kOk);
+  ASSERT_EQ(net.m(a)->claim(*net.w(a), 0, unit, &l), MemberStatus::kOk);
   net.step(2);
-  net.m[b]->release(*net.w[b], l);  // the session moved to b and ended there
+  net.m(b)->release(*net.w(b), l);  // the session moved to b and ended there
   net.step(3);
-  EXPECT_EQ(net.m[owner]->counters().claims_overtaken, 1u);
+  EXPECT_EQ(net.m(owner)->counters().claims_overtaken, 1u);
   net.down.clear();
   net.step(80);
-  EXPECT_FALSE(net.m[owner]->in_use(0, unit)) << "the late claim must not hold the unit";
+  EXPECT_FALSE(net.m(owner)->in_use(0, unit)) << "the late claim must not hold the unit";
 }
 
 TEST(Member, ExhaustionIsNoneFree) {
@@ -214,7 +213,7 @@ TEST(Member, ExhaustionIsNoneFree) {
   for (std::uint64_t u = 0; u < 1008; ++u) units += net.plan->owner(0, u) == o ? 1 : 0;
   std::uint64_t got = 0;
   for (int i = 0; i < 5000 && got < units; ++i) {
-    if (net.m[o]->allocate(*net.w[o], 0).ok()) {
+    if (net.m(o)->allocate(*net.w(o), 0).ok()) {
       ++got;
     } else {
       net.step(1);
@@ -222,7 +221,7 @@ TEST(Member, ExhaustionIsNoneFree) {
   }
   EXPECT_EQ(got, units);
   net.step(3);
-  EXPECT_EQ(net.m[o]->allocate(*net.w[o], 0).status, MemberStatus::kNoneFree);
+  EXPECT_EQ(net.m(o)->allocate(*net.w(o), 0).status, MemberStatus::kNoneFree);
 }
 
 TEST(Member, RecoversItsUsageFromPeers) {
@@ -231,7 +230,7 @@ TEST(Member, RecoversItsUsageFromPeers) {
   net.step(5);
   std::vector<Lease> held;
   for (int i = 0; i < 20; ++i) {
-    const MemberAllocation a = net.m[o]->allocate(*net.w[o], 0);
+    const MemberAllocation a = net.m(o)->allocate(*net.w(o), 0);
     ASSERT_TRUE(a.ok());
     held.push_back(a.lease);
   }
@@ -239,16 +238,16 @@ TEST(Member, RecoversItsUsageFromPeers) {
   net.crash(o);
   net.step(3);
   net.start(o, /*fresh=*/false);
-  EXPECT_FALSE(net.m[o]->ready());
-  EXPECT_NE(std::string(net.m[o]->not_ready_reason()), "");
+  EXPECT_FALSE(net.m(o)->ready());
+  EXPECT_NE(std::string(net.m(o)->not_ready_reason()), "");
   net.step(10);
-  ASSERT_TRUE(net.m[o]->ready());
-  EXPECT_EQ(net.m[o]->incarnation().generation, 2u);
-  for (const Lease& l : held) EXPECT_TRUE(net.m[o]->in_use(0, l.unit));
+  ASSERT_TRUE(net.m(o)->ready());
+  EXPECT_EQ(net.m(o)->incarnation().generation, 2u);
+  for (const Lease& l : held) EXPECT_TRUE(net.m(o)->in_use(0, l.unit));
   // Its open windows were quarantined: nothing handed out again collides.
   net.step(5);
   for (int i = 0; i < 50; ++i) {
-    const MemberAllocation a = net.m[o]->allocate(*net.w[o], 0);
+    const MemberAllocation a = net.m(o)->allocate(*net.w(o), 0);
     if (!a.ok()) {
       net.step(1);
       continue;
@@ -256,9 +255,9 @@ TEST(Member, RecoversItsUsageFromPeers) {
     for (const Lease& l : held) ASSERT_NE(a.lease.unit, l.unit);
   }
   // A release of the old incarnation's allocation still ends it.
-  net.m[o]->release(*net.w[o], held[0]);
+  net.m(o)->release(*net.w(o), held[0]);
   net.step(3);
-  EXPECT_FALSE(net.m[o]->in_use(0, held[0].unit));
+  EXPECT_FALSE(net.m(o)->in_use(0, held[0].unit));
 }
 
 TEST(Member, FencesOlderIncarnationsAndAlarmsOnTwins) {
@@ -268,28 +267,28 @@ TEST(Member, FencesOlderIncarnationsAndAlarmsOnTwins) {
   f.kind = FrameKind::kData;
   f.from = 2;
   f.to = 1;
-  f.to_inc = net.m[1]->incarnation();
+  f.to_inc = net.m(1)->incarnation();
   f.from_inc = Incarnation{1, 999};  // generation 1 again, another nonce: a twin
-  net.m[1]->on_frame(f, net.now);
-  EXPECT_EQ(net.m[1]->counters().incarnation_alarms, 1u);
+  net.m(1)->on_frame(f, net.now);
+  EXPECT_EQ(net.m(1)->counters().incarnation_alarms, 1u);
   f.from_inc = Incarnation{3, 5};  // a newer incarnation of member 2 ...
-  net.m[1]->on_frame(f, net.now);
-  f.from_inc = net.m[2]->incarnation();  // ... so generation 1 is fenced from now on
-  net.m[1]->on_frame(f, net.now);
-  EXPECT_EQ(net.m[1]->counters().fenced_frames, 1u);
+  net.m(1)->on_frame(f, net.now);
+  f.from_inc = net.m(2)->incarnation();  // ... so generation 1 is fenced from now on
+  net.m(1)->on_frame(f, net.now);
+  EXPECT_EQ(net.m(1)->counters().fenced_frames, 1u);
 }
 
 // Member 2 is played by hand: every frame it sends is forged here.
 TEST(Member, RefusesRecordsForBlocksTheSenderDoesNotOwn) {
   Net net(2);
   net.crash(2);
-  const Incarnation me = net.m[1]->incarnation();
+  const Incarnation me = net.m(1)->incarnation();
   Frame f;
   f.kind = FrameKind::kData;
   f.from = 2;
   f.to = 1;
   f.from_inc = Incarnation{1, 77};
-  net.m[1]->on_frame(f, net.now);  // a heartbeat: member 1 learns this incarnation
+  net.m(1)->on_frame(f, net.now);  // a heartbeat: member 1 learns this incarnation
   f.to_inc = me;
   Record seed;
   seed.kind = RecordKind::kSeed;
@@ -299,8 +298,8 @@ TEST(Member, RefusesRecordsForBlocksTheSenderDoesNotOwn) {
   seed.seed = snap;
   f.seq = 1;
   f.records = {seed};
-  net.m[1]->on_frame(f, net.now);
-  ASSERT_TRUE(net.m[1]->has_complete_replica(2));
+  net.m(1)->on_frame(f, net.now);
+  ASSERT_TRUE(net.m(1)->has_complete_replica(2));
   std::uint64_t foreign = 0;  // a block member 1 owns
   while (net.plan->owner(0, foreign) != 1) ++foreign;
   Record w;
@@ -312,10 +311,10 @@ TEST(Member, RefusesRecordsForBlocksTheSenderDoesNotOwn) {
   w.lease = 100;
   f.seq = 2;
   f.records = {w};
-  const std::uint64_t before = net.m[1]->counters().refused_records;
-  net.m[1]->on_frame(f, net.now);
-  EXPECT_EQ(net.m[1]->counters().refused_records, before + 1);
-  EXPECT_FALSE(net.m[1]->has_complete_replica(2));  // it will not vote for member 2 now
+  const std::uint64_t before = net.m(1)->counters().refused_records;
+  net.m(1)->on_frame(f, net.now);
+  EXPECT_EQ(net.m(1)->counters().refused_records, before + 1);
+  EXPECT_FALSE(net.m(1)->has_complete_replica(2));  // it will not vote for member 2 now
   // A release for a unit beyond the pool, and one for a unit member 1 does not own: counted, ignored.
   Record r;
   r.kind = RecordKind::kRelease;
@@ -325,8 +324,8 @@ TEST(Member, RefusesRecordsForBlocksTheSenderDoesNotOwn) {
   r2.pool = 3;
   f.seq = 3;
   f.records = {r, r2};
-  net.m[1]->on_frame(f, net.now);
-  EXPECT_EQ(net.m[1]->counters().refused_records, before + 3);
+  net.m(1)->on_frame(f, net.now);
+  EXPECT_EQ(net.m(1)->counters().refused_records, before + 3);
 }
 
 // A zombie: a peer addresses a newer incarnation of this member. It stops
@@ -336,20 +335,20 @@ TEST(Member, StopsWhenANewerIncarnationOfItselfIsAddressed) {
   const std::uint32_t o = net.big_owner();
   const std::uint32_t other = o == 1 ? 2 : 1;
   net.step(5);
-  ASSERT_TRUE(net.m[o]->allocate(*net.w[o], 0).ok());
+  ASSERT_TRUE(net.m(o)->allocate(*net.w(o), 0).ok());
   Frame f;
   f.kind = FrameKind::kData;
   f.from = other;
   f.to = o;
-  f.from_inc = net.m[other]->incarnation();
-  f.to_inc = Incarnation{net.m[o]->incarnation().generation + 1, 4242};
-  net.m[o]->on_frame(f, net.now);
-  EXPECT_EQ(net.m[o]->phase(), MemberPhase::kSuperseded);
-  EXPECT_EQ(net.m[o]->counters().superseded, 1u);
-  EXPECT_NE(std::string(net.m[o]->not_ready_reason()), "");
-  EXPECT_EQ(net.m[o]->allocate(*net.w[o], 0).status, MemberStatus::kNotReady);
-  net.m[o]->on_tick(net.now + 1);
-  EXPECT_TRUE(net.m[o]->take_outgoing().empty());
+  f.from_inc = net.m(other)->incarnation();
+  f.to_inc = Incarnation{net.m(o)->incarnation().generation + 1, 4242};
+  net.m(o)->on_frame(f, net.now);
+  EXPECT_EQ(net.m(o)->phase(), MemberPhase::kSuperseded);
+  EXPECT_EQ(net.m(o)->counters().superseded, 1u);
+  EXPECT_NE(std::string(net.m(o)->not_ready_reason()), "");
+  EXPECT_EQ(net.m(o)->allocate(*net.w(o), 0).status, MemberStatus::kNotReady);
+  net.m(o)->on_tick(net.now + 1);
+  EXPECT_TRUE(net.m(o)->take_outgoing().empty());
 }
 
 // A restarted member that chose a generation a peer already knows is told so
@@ -360,37 +359,37 @@ TEST(Member, RecoveringMemberToldItIsFencedStartsOver) {
   net.crash(1);
   net.start(1, /*fresh=*/false);
   // Member 1 asks member 2 for its generation; deliver by hand to inspect.
-  net.m[1]->on_tick(++net.now);
-  std::vector<Frame> out = net.m[1]->take_outgoing();
+  net.m(1)->on_tick(++net.now);
+  std::vector<Frame> out = net.m(1)->take_outgoing();
   ASSERT_FALSE(out.empty());
-  for (const Frame& f : out) net.m[2]->on_frame(f, net.now);
-  for (const Frame& f : net.m[2]->take_outgoing())
-    if (f.to == 1) net.m[1]->on_frame(f, net.now);
-  net.m[1]->on_tick(++net.now);
-  ASSERT_EQ(net.m[1]->phase(), MemberPhase::kRecovering);
-  const std::uint32_t chosen = net.m[1]->incarnation().generation;
+  for (const Frame& f : out) net.m(2)->on_frame(f, net.now);
+  for (const Frame& f : net.m(2)->take_outgoing())
+    if (f.to == 1) net.m(1)->on_frame(f, net.now);
+  net.m(1)->on_tick(++net.now);
+  ASSERT_EQ(net.m(1)->phase(), MemberPhase::kRecovering);
+  const std::uint32_t chosen = net.m(1)->incarnation().generation;
   Frame fenced;
   fenced.kind = FrameKind::kFenced;
   fenced.from = 2;
   fenced.to = 1;
-  fenced.from_inc = net.m[2]->incarnation();
-  fenced.to_inc = net.m[1]->incarnation();
+  fenced.from_inc = net.m(2)->incarnation();
+  fenced.to_inc = net.m(1)->incarnation();
   fenced.max_generation = chosen + 3;  // some incarnation of member 1 it heard of, unknown to the others
-  net.m[1]->on_frame(fenced, net.now);
-  EXPECT_EQ(net.m[1]->phase(), MemberPhase::kQueryingGeneration);
+  net.m(1)->on_frame(fenced, net.now);
+  EXPECT_EQ(net.m(1)->phase(), MemberPhase::kQueryingGeneration);
   net.step(20);
-  ASSERT_TRUE(net.m[1]->ready());
-  EXPECT_GE(net.m[1]->incarnation().generation, chosen + 4);
+  ASSERT_TRUE(net.m(1)->ready());
+  EXPECT_GE(net.m(1)->incarnation().generation, chosen + 4);
 }
 
 TEST(Member, ViewShowsWindowsReplicasAndPools) {
   Net net(3);
   const std::uint32_t o = net.big_owner();
   net.step(5);
-  const MemberAllocation a = net.m[o]->allocate(*net.w[o], 0);
+  const MemberAllocation a = net.m(o)->allocate(*net.w(o), 0);
   ASSERT_TRUE(a.ok());
   net.step(3);
-  const MemberView v = net.m[o]->view();
+  const MemberView v = net.m(o)->view();
   EXPECT_EQ(v.phase, MemberPhase::kReady);
   EXPECT_EQ(v.incarnation.generation, 1u);
   ASSERT_EQ(v.pools.size(), 1u);
@@ -408,7 +407,7 @@ TEST(Member, ViewShowsWindowsReplicasAndPools) {
   }
   // A peer's replica of us shows our open windows.
   const std::uint32_t other = v.peers[0].id;
-  for (const auto& p : net.m[other]->view().peers) {
+  for (const auto& p : net.m(other)->view().peers) {
     if (p.id == o) {
       EXPECT_GT(p.replica_open_windows, 0u);
     }
@@ -420,18 +419,45 @@ TEST(Member, StalePeerIsReseeded) {
   const std::uint32_t o = net.big_owner();
   const std::uint32_t other = o == 1 ? 2 : 1;
   net.step(5);
-  const std::uint64_t seeds = net.m[o]->counters().seeds_sent;
+  const std::uint64_t seeds = net.m(o)->counters().seeds_sent;
   net.down.insert(other);  // its acks stop: our buffer to it fills
   for (int i = 0; i < 40; ++i) {
-    (void)net.m[o]->allocate(*net.w[o], 0);
+    (void)net.m(o)->allocate(*net.w(o), 0);
     net.step(1);
   }
-  EXPECT_GE(net.m[o]->counters().stale_peers, 1u);
+  EXPECT_GE(net.m(o)->counters().stale_peers, 1u);
   net.down.clear();
   net.step(200);
-  EXPECT_GT(net.m[o]->counters().seeds_sent, seeds);
-  EXPECT_TRUE(net.m[other]->has_complete_replica(o));
+  EXPECT_GT(net.m(o)->counters().seeds_sent, seeds);
+  EXPECT_TRUE(net.m(other)->has_complete_replica(o));
 }
 
 }  // namespace
 }  // namespace uepool::set
+
+namespace uepool::testing {
+namespace {
+
+TEST(LoopbackSet, PumpCarriesFramesExceptToOrFromDownMembers) {
+  auto created = LoopbackSet::create({set::plan_for_loopback_test(), {set::v4_pool_for_loopback_test()}, {}, 1});
+  ASSERT_TRUE(created.ok()) << created.status().to_string();
+  LoopbackSet& s = *created.value();
+  EXPECT_EQ(s.ids(), (std::vector<std::uint32_t>{1, 2, 3}));
+  s.down().insert(2);
+  std::size_t delivered = 0;
+  for (std::uint64_t now = 1; now <= 5; ++now) delivered += s.pump(now);
+  EXPECT_GT(delivered, 0u);  // 1 and 3 talk
+  EXPECT_FALSE(s.member(1)->has_complete_replica(2)) << "a frame from a down member arrived";
+  s.down().clear();
+  for (std::uint64_t now = 6; now <= 80; ++now) s.pump(now);
+  EXPECT_TRUE(s.member(1)->has_complete_replica(2));
+  s.crash(2);
+  EXPECT_EQ(s.member(2), nullptr);
+  EXPECT_EQ(s.worker(2), nullptr);
+  EXPECT_EQ(s.ids(), (std::vector<std::uint32_t>{1, 3}));
+  ASSERT_TRUE(s.start(2, /*fresh=*/false).ok());
+  EXPECT_NE(s.worker(2), nullptr);
+}
+
+}  // namespace
+}  // namespace uepool::testing

@@ -15,7 +15,7 @@
 #include <random>
 #include <thread>
 
-#include "uepool/set/member.hpp"
+#include "uepool/testing/loopback_set.hpp"
 
 namespace uepool::set {
 namespace {
@@ -33,23 +33,23 @@ TEST(MemberStress, HotPathAgainstMessageThread) {
   cfg.name = "v4";
   cfg.prefix = net::Prefix::parse("10.9.0.0/20").value();
   cfg.unit_length = 32;
-  std::unique_ptr<Member> m[2];
-  for (std::uint32_t i = 0; i < 2; ++i) {
-    MemberOptions o;
-    o.id = i + 1;
-    o.plan = plan;
-    o.pools = {cfg};
-    o.fresh = true;
-    o.nonce = 100 + i;
+  testing::LoopbackOptions lo;
+  lo.plan = plan;
+  lo.pools = {cfg};
+  lo.first_nonce = 100;
+  lo.tune = [](MemberOptions& o) {
     o.lease = 40;  // windows close all the time, under the workers' feet
     o.windows_ahead = 4;
     o.heartbeat = 1;
     o.retransmit = 5;
-    m[i] = std::move(Member::create(o).value());
-  }
+  };
+  auto created = testing::LoopbackSet::create(lo);
+  ASSERT_TRUE(created.ok()) << created.status().to_string();
+  testing::LoopbackSet& set = *created.value();
+  Member* const owner = set.member(1);
   constexpr int kThreads = 3;
   std::vector<Member::Worker*> workers;
-  for (int t = 0; t < kThreads; ++t) workers.push_back(m[0]->create_worker());
+  for (int t = 0; t < kThreads; ++t) workers.push_back(owner->create_worker());
 
   std::vector<std::atomic<int>> holder(1 << 12);
   std::atomic<bool> stop{false};
@@ -58,15 +58,7 @@ TEST(MemberStress, HotPathAgainstMessageThread) {
 
   std::thread message([&] {
     std::uint64_t now = 0;
-    while (!stop.load(std::memory_order_relaxed)) {
-      ++now;
-      std::vector<Frame> frames;
-      for (auto& mem : m) {
-        mem->on_tick(now);
-        for (Frame& f : mem->take_outgoing()) frames.push_back(std::move(f));
-      }
-      for (const Frame& f : frames) m[f.to - 1]->on_frame(f, now);
-    }
+    while (!stop.load(std::memory_order_relaxed)) set.pump(++now);
   });
   std::vector<std::thread> hot;
   for (int t = 0; t < kThreads; ++t) {
@@ -75,7 +67,7 @@ TEST(MemberStress, HotPathAgainstMessageThread) {
       std::vector<Lease> mine;
       while (!stop.load(std::memory_order_relaxed)) {
         if (mine.size() < 200 && rng() % 3 != 0) {
-          const MemberAllocation a = m[0]->allocate(*workers[t], 0);
+          const MemberAllocation a = owner->allocate(*workers[t], 0);
           if (!a.ok()) continue;
           allocations.fetch_add(1, std::memory_order_relaxed);
           if (plan->owner(0, a.lease.unit) != 1) violations.fetch_add(1);
@@ -85,14 +77,14 @@ TEST(MemberStress, HotPathAgainstMessageThread) {
         } else if (!mine.empty()) {
           const std::size_t k = rng() % mine.size();
           holder[mine[k].unit].store(0);
-          m[0]->release(*workers[t], mine[k]);
+          owner->release(*workers[t], mine[k]);
           mine[k] = mine.back();
           mine.pop_back();
         }
       }
       for (const Lease& l : mine) {
         holder[l.unit].store(0);
-        m[0]->release(*workers[t], l);
+        owner->release(*workers[t], l);
       }
     });
   }
@@ -101,25 +93,18 @@ TEST(MemberStress, HotPathAgainstMessageThread) {
   for (auto& th : hot) th.join();
   message.join();
   // Quiet: let the message side drain the release rings and close every window.
-  for (std::uint64_t now = 1'000'000; now < 1'000'200; ++now) {
-    std::vector<Frame> frames;
-    for (auto& mem : m) {
-      mem->on_tick(now);
-      for (Frame& f : mem->take_outgoing()) frames.push_back(std::move(f));
-    }
-    for (const Frame& f : frames) m[f.to - 1]->on_frame(f, now);
-  }
+  for (std::uint64_t now = 1'000'000; now < 1'000'200; ++now) set.pump(now);
   EXPECT_EQ(violations.load(), 0);
   EXPECT_GT(allocations.load(), 100u);
   std::uint64_t still = 0;
-  for (std::uint64_t u = 0; u < (1 << 12); ++u) still += m[0]->in_use(0, u) ? 1 : 0;
+  for (std::uint64_t u = 0; u < (1 << 12); ++u) still += owner->in_use(0, u) ? 1 : 0;
   EXPECT_EQ(still, 0u) << "units lost after every lease was released";
-  EXPECT_EQ(m[0]->counters().double_releases, 0u);
-  EXPECT_EQ(m[0]->counters().releases_ring_full, 0u);
+  EXPECT_EQ(owner->counters().double_releases, 0u);
+  EXPECT_EQ(owner->counters().releases_ring_full, 0u);
   std::printf("allocations %llu, undone in the close race %llu, windows %llu\n",
               static_cast<unsigned long long>(allocations.load()),
-              static_cast<unsigned long long>(m[0]->counters().undone_allocations),
-              static_cast<unsigned long long>(m[0]->counters().windows_reserved));
+              static_cast<unsigned long long>(owner->counters().undone_allocations),
+              static_cast<unsigned long long>(owner->counters().windows_reserved));
 }
 
 }  // namespace
