@@ -90,8 +90,12 @@ void Member::reserve_windows() {
               s.begin.load(std::memory_order_relaxed) == range.begin)
             open = true;
         if (open) continue;
-        for (std::uint64_t u = range.begin; u < range.end && !found; ++u)
-          found = !ps.pool->test(u) && !ps.pool->is_excluded(u) && !ps.pool->is_static(u);
+        // A free dynamic unit: a zero bit in the dynamic bitmap, where excluded
+        // and static units are preset in use. Chunks are whole words (blocks
+        // and windows are powers of two of at least 64 units), so one load
+        // per 64 units, not a walk per unit.
+        for (std::uint64_t word = range.begin >> 6; word < (range.end + 63) >> 6 && !found; ++word)
+          found = ps.pool->has_free_dynamic(word);
         if (found) ps.cursor = (k + 1) % ps.chunks;
       }
       if (!found) {
