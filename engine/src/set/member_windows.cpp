@@ -77,6 +77,15 @@ void Member::reserve_windows() {
       --ps.ahead;
     }
     bool found_any = false;
+    // The chunks open now, by their first unit (sorted): one pass over the
+    // slots per tick, not one per chunk looked at. Only this thread opens
+    // or empties slots, so the list stays true while this loop runs.
+    std::array<std::uint64_t, kSlots> open_begins{};
+    std::size_t open_count = 0;
+    for (WindowSlot& s : ps.slots)
+      if (phase_of(s.state.load(std::memory_order_relaxed)) != kEmpty)
+        open_begins[open_count++] = s.begin.load(std::memory_order_relaxed);
+    std::sort(open_begins.begin(), open_begins.begin() + static_cast<std::ptrdiff_t>(open_count));
     while (waiting < ps.ahead && free_slot && ps.scan_needed && ps.chunks > 0) {
       // Next chunk (a window-sized piece of an owned block) not open already and with a free dynamic unit.
       bool found = false;
@@ -84,12 +93,9 @@ void Member::reserve_windows() {
       for (std::uint64_t n = 0; n < ps.chunks && !found; ++n) {
         const std::uint64_t k = (ps.cursor + n) % ps.chunks;
         range = ps.chunk(k);
-        bool open = false;
-        for (WindowSlot& s : ps.slots)
-          if (phase_of(s.state.load(std::memory_order_relaxed)) != kEmpty &&
-              s.begin.load(std::memory_order_relaxed) == range.begin)
-            open = true;
-        if (open) continue;
+        if (std::binary_search(open_begins.begin(), open_begins.begin() + static_cast<std::ptrdiff_t>(open_count),
+                               range.begin))
+          continue;
         // A free dynamic unit: a zero bit in the dynamic bitmap, where excluded
         // and static units are preset in use. Chunks are whole words (blocks
         // and windows are powers of two of at least 64 units), so one load
@@ -130,6 +136,8 @@ void Member::reserve_windows() {
       const std::uint64_t st = slot->state.load(std::memory_order_relaxed);
       slot->state.store(with_phase(st, kPending), std::memory_order_release);
       ++waiting;
+      open_begins[open_count++] = range.begin;
+      std::sort(open_begins.begin(), open_begins.begin() + static_cast<std::ptrdiff_t>(open_count));
       free_slot = false;
       for (WindowSlot& s : ps.slots)
         if (phase_of(s.state.load(std::memory_order_relaxed)) == kEmpty) free_slot = true;
