@@ -12,7 +12,7 @@
 //                         (also churn_dense/member: the set layer's Member, member_impl.hpp)
 //   churn_full95/<impl>   2^22 units, 95 % full, random release order
 //   churn_full999/<impl>  2^22 units, 99.9 % full, random release order
-//                         (also churn_full95|999/harness: the harness's own cost
+//                         (also churn_full95/member, and churn_full95|999/harness: the harness's own cost
 //                         per pair, no allocator: baselines.hpp)
 //   churn_sparse/<impl>   2^32 units (an IPv6 /32 in /64s), 10^6 held, FIFO
 //   churn_cross/<impl>    /16, 50 % full; each thread releases units the other allocated
@@ -414,6 +414,7 @@ int main(int argc, char** argv) {
   register_churn<HarnessImpl, 1>();  // the harness's own cost per pair, near full
   register_churn<HarnessImpl, 2>();
   register_churn<MemberImpl, 0>();  // churn_dense/member: the set layer's hot path
+  register_churn<MemberImpl, 1>();  // churn_full95/member: its owned blocks 95 % full, random release order
   register_churn<UepoolImpl, 4>();
   register_churn<MutexStackImpl, 4>();
   register_churn<TbbQueueImpl, 4>();
