@@ -224,6 +224,18 @@ using uepool::core::ReleaseStatus;
 // must be allocatable, then none. Returns (interleavings, failures).
 constexpr std::uint64_t kNone = UINT64_MAX;
 
+// next_schedule — depth-first: the prefix of the next interleaving (the last
+// point of `trace` with an untried option, taking that option). Returns
+// false when every interleaving has been run.
+bool next_schedule(std::vector<std::pair<int, int>>& trace, std::vector<int>& prefix) {
+  while (!trace.empty() && trace.back().first + 1 >= trace.back().second) trace.pop_back();
+  if (trace.empty()) return false;
+  prefix.clear();
+  for (std::size_t i = 0; i + 1 < trace.size(); ++i) prefix.push_back(trace[i].first);
+  prefix.push_back(trace.back().first + 1);
+  return true;
+}
+
 template <template <class> class Atom>
 std::pair<int, int> explore(std::uint64_t capacity, std::uint64_t initially_free, std::uint64_t freed, bool a_first,
                             std::uint64_t stale_leaf = kNone, int preemption_bound = -1) {
@@ -277,12 +289,7 @@ std::pair<int, int> explore(std::uint64_t capacity, std::uint64_t initially_free
     std::sort(remaining.begin(), remaining.end());
     ok = ok && found == remaining;
     if (!ok) ++failures;
-    // Next interleaving: the last point with an untried option.
-    while (!trace.empty() && trace.back().first + 1 >= trace.back().second) trace.pop_back();
-    if (trace.empty()) break;
-    prefix.clear();
-    for (std::size_t i = 0; i + 1 < trace.size(); ++i) prefix.push_back(trace[i].first);
-    prefix.push_back(trace.back().first + 1);
+    if (!next_schedule(trace, prefix)) break;
   }
   std::printf("explored %d interleavings (preemption bound %d), %d failing\n", runs, preemption_bound, failures);
   return {runs, failures};
@@ -343,11 +350,7 @@ std::pair<int, int> explore_search_after_release(int preemption_bound, int rando
       if (runs == random_schedules) break;
       continue;
     }
-    while (!trace.empty() && trace.back().first + 1 >= trace.back().second) trace.pop_back();
-    if (trace.empty()) break;
-    prefix.clear();
-    for (std::size_t i = 0; i + 1 < trace.size(); ++i) prefix.push_back(trace[i].first);
-    prefix.push_back(trace.back().first + 1);
+    if (!next_schedule(trace, prefix)) break;
   }
   std::printf("explored %d %s (preemption bound %d), %d failing\n", runs,
               random_schedules > 0 ? "random schedules" : "interleavings", preemption_bound, failures);
