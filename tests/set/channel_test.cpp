@@ -10,10 +10,7 @@ namespace uepool::set {
 namespace {
 
 std::vector<Record> batch(std::uint64_t unit) {
-  Record r;
-  r.kind = RecordKind::kRelease;
-  r.unit = unit;
-  return {r};
+  return {record::Release{.pool = 0, .unit = unit, .tag = {}, .claim = 0}};
 }
 
 TEST(Channel, DeliversInOrderOnce) {
@@ -23,7 +20,7 @@ TEST(Channel, DeliversInOrderOnce) {
   tx.due(0, 10, [&](std::uint64_t seq, const std::vector<Record>& r) { wire.emplace_back(seq, r); });
   ASSERT_EQ(wire.size(), 5u);
   std::vector<std::uint64_t> got;
-  auto deliver = [&](const std::vector<Record>& r) { got.push_back(r[0].unit); };
+  auto deliver = [&](const std::vector<Record>& r) { got.push_back(std::get<record::Release>(r[0]).unit); };
   // Reordered: 3, 1, 1 (duplicate), 2, 5, 4.
   EXPECT_EQ(rx.receive(3, wire[2].second, deliver), Channel::Accept::kBuffered);
   EXPECT_EQ(rx.receive(1, wire[0].second, deliver), Channel::Accept::kNew);
@@ -71,7 +68,7 @@ TEST(Channel, SurvivesAHostileNetwork) {
   std::mt19937_64 rng(42);
   Channel tx(1 << 20), rx(1 << 20);
   std::vector<std::uint64_t> got;
-  auto deliver = [&](const std::vector<Record>& r) { got.push_back(r[0].unit); };
+  auto deliver = [&](const std::vector<Record>& r) { got.push_back(std::get<record::Release>(r[0]).unit); };
   std::vector<std::pair<std::uint64_t, std::vector<Record>>> wire;
   std::uint64_t next = 0;
   for (std::uint64_t now = 0; now < 5'000; ++now) {

@@ -264,7 +264,6 @@ TEST(Member, FencesOlderIncarnationsAndAlarmsOnTwins) {
   Net net(2);
   net.step(5);
   Frame f;
-  f.kind = FrameKind::kData;
   f.from = 2;
   f.to = 1;
   f.to_inc = net.m(1)->incarnation();
@@ -283,47 +282,35 @@ TEST(Member, RefusesRecordsForBlocksTheSenderDoesNotOwn) {
   Net net(2);
   net.crash(2);
   const Incarnation me = net.m(1)->incarnation();
-  Frame f;
-  f.kind = FrameKind::kData;
+  Frame f;  // a Data frame
   f.from = 2;
   f.to = 1;
   f.from_inc = Incarnation{1, 77};
   net.m(1)->on_frame(f, net.now);  // a heartbeat: member 1 learns this incarnation
   f.to_inc = me;
-  Record seed;
-  seed.kind = RecordKind::kSeed;
   auto snap = std::make_shared<UsageSnapshot>();
   snap->of = f.from_inc;
   snap->in_use.resize(1);
-  seed.seed = snap;
-  f.seq = 1;
-  f.records = {seed};
+  f.data()->seq = 1;
+  f.data()->records = {record::Seed{.stream_seq = 0, .snapshot = snap}};
   net.m(1)->on_frame(f, net.now);
   ASSERT_TRUE(net.m(1)->has_complete_replica(2));
   std::uint64_t foreign = 0;  // a block member 1 owns
   while (net.plan->owner(0, foreign) != 1) ++foreign;
-  Record w;
-  w.kind = RecordKind::kWindow;
-  w.pool = 0;
-  w.unit = foreign / 64 * 64;
-  w.end = w.unit + 64;
-  w.stream_seq = 1;
-  w.lease = 100;
-  f.seq = 2;
-  f.records = {w};
+  const std::uint64_t begin = foreign / 64 * 64;
+  f.data()->seq = 2;
+  f.data()->records = {
+      record::Window{.stream_seq = 1, .pool = 0, .begin = begin, .end = begin + 64, .tag = {1, 1}, .lease = 100}};
   const std::uint64_t before = net.m(1)->counters().refused_records;
   net.m(1)->on_frame(f, net.now);
   EXPECT_EQ(net.m(1)->counters().refused_records, before + 1);
   EXPECT_FALSE(net.m(1)->has_complete_replica(2));  // it will not vote for member 2 now
   // A release for a unit beyond the pool, and one for a unit member 1 does not own: counted, ignored.
-  Record r;
-  r.kind = RecordKind::kRelease;
-  r.pool = 0;
-  r.unit = 5000;
-  Record r2 = r;
+  const record::Release r{.pool = 0, .unit = 5000, .tag = {}, .claim = 0};
+  record::Release r2 = r;
   r2.pool = 3;
-  f.seq = 3;
-  f.records = {r, r2};
+  f.data()->seq = 3;
+  f.data()->records = {r, r2};
   net.m(1)->on_frame(f, net.now);
   EXPECT_EQ(net.m(1)->counters().refused_records, before + 3);
 }
@@ -337,7 +324,6 @@ TEST(Member, StopsWhenANewerIncarnationOfItselfIsAddressed) {
   net.step(5);
   ASSERT_TRUE(net.m(o)->allocate(*net.w(o), 0).ok());
   Frame f;
-  f.kind = FrameKind::kData;
   f.from = other;
   f.to = o;
   f.from_inc = net.m(other)->incarnation();
@@ -369,12 +355,12 @@ TEST(Member, RecoveringMemberToldItIsFencedStartsOver) {
   ASSERT_EQ(net.m(1)->phase(), MemberPhase::kRecovering);
   const std::uint32_t chosen = net.m(1)->incarnation().generation;
   Frame fenced;
-  fenced.kind = FrameKind::kFenced;
+  fenced.body =
+      frame::Fenced{.max_generation = chosen + 3};  // some incarnation of member 1 it heard of, unknown to the others
   fenced.from = 2;
   fenced.to = 1;
   fenced.from_inc = net.m(2)->incarnation();
   fenced.to_inc = net.m(1)->incarnation();
-  fenced.max_generation = chosen + 3;  // some incarnation of member 1 it heard of, unknown to the others
   net.m(1)->on_frame(fenced, net.now);
   EXPECT_EQ(net.m(1)->phase(), MemberPhase::kQueryingGeneration);
   net.step(20);

@@ -74,6 +74,9 @@ Result<std::unique_ptr<Member>> Member::create(const MemberOptions& options) {
     auto peer = std::make_unique<Peer>();
     peer->id = spec.id;
     peer->ch = Channel(options.channel_capacity);
+    std::vector<Replica::PoolShape> shapes;
+    for (const auto& ps : m->pools_) shapes.push_back({ps->pool.get(), ps->hold_down});
+    peer->replica = Replica(options.plan, spec.id, std::move(shapes));
     m->peers_.emplace(spec.id, std::move(peer));
   }
   for (auto& ps : m->pools_) m->msg_workers_.push_back(std::make_unique<core::Pool::Worker>(*ps->pool));
@@ -115,22 +118,18 @@ Member::Peer* Member::peer(std::uint32_t id) {
   return it == peers_.end() ? nullptr : it->second.get();
 }
 
-Frame Member::frame_to(const Peer& p, FrameKind kind) const {
-  Frame f;
-  f.kind = kind;
-  f.from = id_;
-  f.to = p.id;
-  f.from_inc = inc_;
-  f.to_inc = p.inc;
-  f.ack = p.ch.cumulative_ack();
-  f.replica = report_for(p);
-  return f;
+Frame Member::frame_to(const Peer& p) const {
+  return Frame{.from = id_,
+               .to = p.id,
+               .from_inc = inc_,
+               .to_inc = p.inc,
+               .body = frame::Data{.seq = 0, .ack = p.ch.cumulative_ack(), .replica = report_for(p), .records = {}}};
 }
 
 ReplicaReport Member::report_for(const Peer& p) const {
   ReplicaReport r;
-  r.complete = (p.replica.complete && p.replica.of == p.inc) || !options_.rules.complete_replica_votes;
-  r.seq = p.replica.seq;
+  r.complete = p.replica.complete_for(p.inc) || !options_.rules.complete_replica_votes;
+  r.seq = p.replica.seq();
   return r;
 }
 
@@ -153,45 +152,43 @@ void Member::on_frame(const Frame& f, std::uint64_t now) {
     supersede();
     return;
   }
-  if (f.kind == FrameKind::kGenQuery) {
-    Frame a = frame_to(p, FrameKind::kGenAnswer);
+  if (std::holds_alternative<frame::GenQuery>(f.body)) {
+    Frame a = frame_to(p);
     a.to_inc = f.from_inc;
-    a.max_generation = p.inc.generation;
-    a.complete = p.replica.complete || !options_.rules.complete_replica_votes;
-    a.replica = {};
+    a.body = frame::GenAnswer{.max_generation = p.inc.generation,
+                              .complete = p.replica.complete() || !options_.rules.complete_replica_votes};
     outgoing_.push_back(std::move(a));
     return;
   }
-  if (f.kind == FrameKind::kGenAnswer) {
+  if (const auto* g = std::get_if<frame::GenAnswer>(&f.body)) {
     // The answerer may itself be restarting (no generation yet): it answers all the same.
     if (f.from_inc.generation != 0 && !accept_incarnation(p, f.from_inc)) return;
     if (phase_ == MemberPhase::kQueryingGeneration && f.to_inc == inc_) {
       p.gen_answered = true;
-      p.gen_max = f.max_generation;
-      p.gen_complete = f.complete;
+      p.gen_max = g->max_generation;
+      p.gen_complete = g->complete;
     }
     return;
   }
   if (f.from_inc.generation == 0) return;  // only queries and answers come from a member without a generation
   if (!accept_incarnation(p, f.from_inc)) {
-    if (f.kind != FrameKind::kFenced && options_.rules.fence_old_incarnations &&
+    if (f.kind() != FrameKind::kFenced && options_.rules.fence_old_incarnations &&
         (p.last_fenced_notice == 0 || now_local_ >= p.last_fenced_notice + options_.retransmit)) {
       // Tell it: a restarting member that chose too low a generation (some
       // peer it did not hear remembered a higher one) starts over; a zombie stops.
       p.last_fenced_notice = now_local_ + 1;
-      Frame n = frame_to(p, FrameKind::kFenced);
+      Frame n = frame_to(p);
       n.to_inc = f.from_inc;
-      n.max_generation = p.inc.generation;
-      n.replica = {};
+      n.body = frame::Fenced{.max_generation = p.inc.generation};
       outgoing_.push_back(std::move(n));
     }
     return;
   }
-  if (f.kind == FrameKind::kFenced) {
-    if (!(f.to_inc == inc_) || f.max_generation < inc_.generation) return;
+  if (const auto* fenced = std::get_if<frame::Fenced>(&f.body)) {
+    if (!(f.to_inc == inc_) || fenced->max_generation < inc_.generation) return;
     if (phase_ == MemberPhase::kRecovering) {
       // Start over with a higher generation; answers collected so far are void.
-      generation_floor_ = std::max(generation_floor_, f.max_generation + 1);
+      generation_floor_ = std::max(generation_floor_, fenced->max_generation + 1);
       phase_ = MemberPhase::kQueryingGeneration;
       inc_ = Incarnation{0, options_.nonce};
       queried_once_ = false;
@@ -207,41 +204,42 @@ void Member::on_frame(const Frame& f, std::uint64_t now) {
   }
   if (!(f.to_inc == inc_) || inc_.generation == 0) {
     // Addressed to an older incarnation of us (or sent before the peer knew us).
-    for (const Record& r : f.records) {
-      if (r.kind == RecordKind::kRelease) ++counters_.releases_to_gone_received;
-      if (r.kind == RecordKind::kClaim) ++counters_.claims_dropped;
+    if (const frame::Data* d = f.data()) {
+      for (const Record& r : d->records) {
+        if (std::holds_alternative<record::Release>(r)) ++counters_.releases_to_gone_received;
+        if (std::holds_alternative<record::Claim>(r)) ++counters_.claims_dropped;
+      }
     }
     return;
   }
-  switch (f.kind) {
-    case FrameKind::kRecoverRequest: {
-      Frame a = frame_to(p, FrameKind::kRecoverAnswer);
-      a.complete = p.replica.complete || !options_.rules.complete_replica_votes;
-      if (a.complete) a.snapshot = replica_snapshot(p.replica);
-      outgoing_.push_back(std::move(a));
-      return;
+  if (std::holds_alternative<frame::RecoverRequest>(f.body)) {
+    Frame a = frame_to(p);
+    frame::RecoverAnswer ans{.complete = p.replica.complete() || !options_.rules.complete_replica_votes,
+                             .snapshot = nullptr};
+    if (ans.complete) ans.snapshot = p.replica.snapshot(now_local_);
+    a.body = std::move(ans);
+    outgoing_.push_back(std::move(a));
+    return;
+  }
+  if (const auto* ans = std::get_if<frame::RecoverAnswer>(&f.body)) {
+    if (phase_ == MemberPhase::kRecovering && !(p.recover_answered && p.recover_complete)) {
+      p.recover_answered = true;
+      p.recover_complete = ans->complete && ans->snapshot != nullptr;
+      p.recover_snapshot = ans->snapshot;
     }
-    case FrameKind::kRecoverAnswer:
-      if (phase_ == MemberPhase::kRecovering && !(p.recover_answered && p.recover_complete)) {
-        p.recover_answered = true;
-        p.recover_complete = f.complete && f.snapshot != nullptr;
-        p.recover_snapshot = f.snapshot;
-      }
-      return;
-    case FrameKind::kData: {
-      p.ch.on_ack(f.ack);
-      p.report = f.replica;
-      p.report_valid = true;
-      if (!f.replica.complete && phase_ == MemberPhase::kReady && !p.needs_seed && p.ch.unacked_batches() == 0)
-        p.needs_seed = true;                                 // it lost or never got our bulk copy
-      if (phase_ == MemberPhase::kReady) promote_windows();  // an acknowledgement opens windows at once
-      if (f.seq != 0) {
-        (void)p.ch.receive(f.seq, f.records, [&](const std::vector<Record>& records) { apply_records(p, records); });
-        p.owe = true;
-      }
-      return;
+    return;
+  }
+  if (const frame::Data* d = f.data()) {
+    p.ch.on_ack(d->ack);
+    p.report = d->replica;
+    p.report_valid = true;
+    if (!d->replica.complete && phase_ == MemberPhase::kReady && !p.needs_seed && p.ch.unacked_batches() == 0)
+      p.needs_seed = true;                                 // it lost or never got our bulk copy
+    if (phase_ == MemberPhase::kReady) promote_windows();  // an acknowledgement opens windows at once
+    if (d->seq != 0) {
+      (void)p.ch.receive(d->seq, d->records, [&](const std::vector<Record>& records) { apply_records(p, records); });
+      p.owe = true;
     }
-    default: return;
   }
 }
 
@@ -251,12 +249,8 @@ void Member::flush() {
     bool sent = false;
     if (p.inc.generation != 0 && inc_.generation != 0) {
       if (phase_ == MemberPhase::kReady && p.needs_seed && p.ch.unacked_records() <= p.ch.capacity() / 2) {
-        std::erase_if(p.outbox, [](const Record& r) { return is_stream(r.kind); });  // the seed covers them
-        Record seed;
-        seed.kind = RecordKind::kSeed;
-        seed.stream_seq = stream_seq_;
-        seed.seed = own_snapshot();
-        if (p.ch.push({std::move(seed)}) != 0) {
+        std::erase_if(p.outbox, [](const Record& r) { return is_stream(r); });  // the seed covers them
+        if (p.ch.push({record::Seed{.stream_seq = stream_seq_, .snapshot = own_snapshot()}}) != 0) {
           p.needs_seed = false;
           ++counters_.seeds_sent;
         }
@@ -265,9 +259,9 @@ void Member::flush() {
         if (p.ch.push(p.outbox) == 0) {
           bool stream = false;
           for (const Record& r : p.outbox) {
-            if (r.kind == RecordKind::kRelease) ++counters_.releases_dropped_full;
-            if (r.kind == RecordKind::kClaim) ++counters_.claims_dropped;
-            if (is_stream(r.kind)) stream = true;
+            if (std::holds_alternative<record::Release>(r)) ++counters_.releases_dropped_full;
+            if (std::holds_alternative<record::Claim>(r)) ++counters_.claims_dropped;
+            if (is_stream(r)) stream = true;
           }
           if (stream && !p.needs_seed) {
             p.needs_seed = true;  // stale: a bulk copy later
@@ -277,16 +271,16 @@ void Member::flush() {
         p.outbox.clear();
       }
       p.ch.due(now_local_, options_.retransmit, [&](std::uint64_t seq, const std::vector<Record>& records) {
-        Frame f = frame_to(p, FrameKind::kData);
-        f.seq = seq;
-        f.records = records;
+        Frame f = frame_to(p);
+        f.data()->seq = seq;
+        f.data()->records = records;
         outgoing_.push_back(std::move(f));
         sent = true;
       });
     }
     if (sent || p.owe || !p.greeted || now_local_ >= p.last_sent + options_.heartbeat) {
       if (!sent && inc_.generation != 0) {
-        outgoing_.push_back(frame_to(p, FrameKind::kData));
+        outgoing_.push_back(frame_to(p));
         p.greeted = true;  // the first heartbeat goes out at once: peers learn our incarnation
       }
       p.last_sent = now_local_;
@@ -329,7 +323,7 @@ void Member::on_tick(std::uint64_t now) {
   direct_doubles_seen_ = doubles;
   counters_.undone_allocations = undone;
   counters_.releases_ring_full = full;
-  for (auto& [pid, p] : peers_) std::erase_if(p->replica.held, [&](const auto& kv) { return kv.second <= now_local_; });
+  for (auto& [pid, p] : peers_) p->replica.expire(now_local_);
   flush();
 }
 
@@ -362,7 +356,7 @@ bool Member::held_down(std::uint32_t pool, std::uint64_t unit) const noexcept {
 }
 bool Member::has_complete_replica(std::uint32_t owner) const noexcept {
   auto it = peers_.find(owner);
-  return it != peers_.end() && it->second->replica.complete;
+  return it != peers_.end() && it->second->replica.complete();
 }
 MemberView Member::view() const {
   MemberView v;
@@ -396,10 +390,10 @@ MemberView Member::view() const {
     MemberView::PeerFacts f;
     f.id = pid;
     f.incarnation = p->inc;
-    f.replica_complete = p->replica.complete;
-    f.replica_of = p->replica.of;
-    f.replica_seq = p->replica.seq;
-    f.replica_open_windows = p->replica.windows.size();
+    f.replica_complete = p->replica.complete();
+    f.replica_of = p->replica.of();
+    f.replica_seq = p->replica.seq();
+    f.replica_open_windows = p->replica.open_windows();
     f.acks_us = p->report_valid && p->report.complete;
     f.acked_seq = p->report.seq;
     f.unacked_records = p->ch.unacked_records();

@@ -10,8 +10,8 @@ void Member::adopt(Peer& p, const Incarnation& inc) {
   // with it (releases are never re-sent to a later incarnation).
   auto count_releases = [&](const std::vector<Record>& rs) {
     for (const Record& r : rs) {
-      if (r.kind == RecordKind::kRelease) ++counters_.releases_dropped_gone;
-      if (r.kind == RecordKind::kClaim) ++counters_.claims_dropped;
+      if (std::holds_alternative<record::Release>(r)) ++counters_.releases_dropped_gone;
+      if (std::holds_alternative<record::Claim>(r)) ++counters_.claims_dropped;
     }
   };
   p.ch.for_each_unacked(count_releases);
@@ -64,12 +64,7 @@ void Member::query_generation() {
     // Ask again whoever has not answered, or answered without a complete
     // replica: it may hold one by now (it was itself recovering, say).
     if (p->gen_answered && p->gen_complete) continue;
-    Frame f;
-    f.kind = FrameKind::kGenQuery;
-    f.from = id_;
-    f.to = pid;
-    f.from_inc = inc_;
-    outgoing_.push_back(std::move(f));
+    outgoing_.push_back(Frame{.from = id_, .to = pid, .from_inc = inc_, .to_inc = {}, .body = frame::GenQuery{}});
   }
 }
 
@@ -87,7 +82,9 @@ void Member::request_recovery() {
     if ((p->recover_answered && p->recover_complete) || p->inc.generation == 0) continue;
     if (p->last_request != 0 && now_local_ < p->last_request + options_.retransmit) continue;
     p->last_request = now_local_ + (now_local_ == 0 ? 1 : 0);
-    outgoing_.push_back(frame_to(*p, FrameKind::kRecoverRequest));
+    Frame f = frame_to(*p);
+    f.body = frame::RecoverRequest{};
+    outgoing_.push_back(std::move(f));
   }
 }
 

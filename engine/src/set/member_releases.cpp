@@ -29,13 +29,11 @@ void Member::route_release(const RingItem& item) {
                                          : counters_.claims_dropped);  // no incarnation known
     return;
   }
-  Record r;
-  r.kind = item.op == RingItem::Op::kRelease ? RecordKind::kRelease : RecordKind::kClaim;
-  r.pool = item.pool;
-  r.unit = item.unit;
-  r.tag = item.tag;
-  r.claim = item.claim;
-  p->outbox.push_back(r);
+  if (item.op == RingItem::Op::kRelease) {
+    p->outbox.push_back(record::Release{.pool = item.pool, .unit = item.unit, .tag = item.tag, .claim = item.claim});
+  } else {
+    p->outbox.push_back(record::Claim{.pool = item.pool, .unit = item.unit, .claim = item.claim});
+  }
 }
 
 void Member::apply_own_release(std::uint32_t pool, std::uint64_t unit, const LeaseTag& tag, std::uint64_t claim) {
@@ -77,11 +75,7 @@ void Member::apply_own_release(std::uint32_t pool, std::uint64_t unit, const Lea
       return;
     }
     ps.statics.remove(u);
-    Record fr;
-    fr.kind = RecordKind::kFree;
-    fr.pool = pool;
-    fr.unit = unit;
-    emit_stream(fr);
+    emit_stream(record::Free{.pool = pool, .unit = unit});
     return;
   }
   if (ps.held(unit) || !ps.pool->test(unit)) {
@@ -100,11 +94,7 @@ void Member::apply_own_release(std::uint32_t pool, std::uint64_t unit, const Lea
       it->second &= ~(std::uint64_t{1} << (unit & 63));
       if (it->second == 0) ps.mirror.erase(it);
     }
-    Record fr;
-    fr.kind = RecordKind::kFree;
-    fr.pool = pool;
-    fr.unit = unit;
-    emit_stream(fr);
+    emit_stream(record::Free{.pool = pool, .unit = unit});
   } else {
     (void)ps.pool->release(*msg_workers_[pool], unit, 0);
     diff_word(pool, unit >> 6);
@@ -134,11 +124,7 @@ void Member::apply_own_claim(std::uint32_t pool, std::uint64_t unit, std::uint64
   }
   ps.claimed_by[unit] = claim;
   ps.statics.add(static_cast<std::uint32_t>(unit));
-  Record a;
-  a.kind = RecordKind::kAlloc;
-  a.pool = pool;
-  a.unit = unit;
-  emit_stream(a);
+  emit_stream(record::Alloc{.pool = pool, .unit = unit});
 }
 
 void Member::drain_rings(bool dirty_too) {

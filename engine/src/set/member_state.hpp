@@ -51,6 +51,7 @@
 
 #include "uepool/base/spsc_ring.hpp"
 #include "uepool/set/member.hpp"
+#include "uepool/set/replica.hpp"
 
 namespace uepool::set {
 
@@ -71,9 +72,6 @@ constexpr std::uint64_t pack_tag(LeaseTag t) {
 }
 constexpr LeaseTag unpack_tag(std::uint64_t v) {
   return LeaseTag{static_cast<std::uint32_t>(v >> 32), static_cast<std::uint32_t>(v)};
-}
-inline bool is_stream(RecordKind k) {
-  return k != RecordKind::kRelease && k != RecordKind::kClaim;
 }
 }  // namespace member_detail
 using namespace member_detail;  // NOLINT: the member files share these names
@@ -141,20 +139,6 @@ struct Member::PoolState {
     const std::uint64_t b = owned[r].begin + (k - *it) * window_units;
     return {b, std::min(b + window_units, owned[r].end)};
   }
-};
-
-struct Member::Replica {
-  bool complete = false;
-  Incarnation of;
-  std::uint64_t seq = 0;
-  std::vector<std::map<std::uint64_t, std::uint64_t>> words;  // per pool: word -> dynamic units in use
-  std::vector<::Roaring> statics;                             // per pool: static units claimed
-  struct Win {
-    OpenWindow w;
-    std::uint64_t until;
-  };
-  std::vector<Win> windows;
-  std::map<std::pair<std::uint32_t, std::uint64_t>, std::uint64_t> held;  // (pool, unit) -> until
 };
 
 struct Member::Peer {

@@ -25,12 +25,7 @@ void Member::close_windows() {
                                             std::memory_order_seq_cst)) {
       }
       capture_window(i, s);
-      Record c;
-      c.kind = RecordKind::kClose;
-      c.pool = i;
-      c.unit = s.begin.load(std::memory_order_relaxed);
-      c.tag = unpack_tag(s.tag.load(std::memory_order_relaxed));
-      emit_stream(c);
+      emit_stream(record::Close{.pool = i, .tag = unpack_tag(s.tag.load(std::memory_order_relaxed))});
       ps.scan_needed = true;
       s.state.store(((st >> 3) + 1) << 3 | kEmpty, std::memory_order_release);
     }
@@ -121,14 +116,8 @@ void Member::reserve_windows() {
       slot->end.store(range.end, std::memory_order_relaxed);
       slot->lease_end.store(lease_end, std::memory_order_relaxed);
       slot->tag.store(pack_tag(tag), std::memory_order_relaxed);
-      Record r;
-      r.kind = RecordKind::kWindow;
-      r.pool = i;
-      r.unit = range.begin;
-      r.end = range.end;
-      r.lease = options_.lease;
-      r.tag = tag;
-      slot->stream_seq = emit_stream(r);
+      slot->stream_seq = emit_stream(
+          record::Window{.pool = i, .begin = range.begin, .end = range.end, .tag = tag, .lease = options_.lease});
       ++counters_.windows_reserved;
       if (options_.observer != nullptr)
         options_.observer->window_reserved(id_, inc_, OpenWindow{i, range.begin, range.end, tag, options_.lease},

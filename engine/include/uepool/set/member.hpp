@@ -267,7 +267,6 @@ class Member {
  private:
   struct PoolState;
   struct Peer;
-  struct Replica;
   struct WindowSlot;
   struct RingItem;
   explicit Member(const MemberOptions& options);
@@ -282,6 +281,7 @@ class Member {
   void apply_own_claim(std::uint32_t pool, std::uint64_t unit, std::uint64_t claim);
   void apply_records(Peer& p, const std::vector<Record>& records);
   void apply_stream_record(Peer& p, const Record& r);
+  void route_request(const Record& r);
   void drain_rings(bool dirty_too);
   void capture_allocations();
   void capture_window(std::uint32_t pool, WindowSlot& s);
@@ -297,9 +297,8 @@ class Member {
   void finish_recovery();
   void supersede();
   std::shared_ptr<const UsageSnapshot> own_snapshot() const;
-  std::shared_ptr<const UsageSnapshot> replica_snapshot(const Replica& r) const;
   ReplicaReport report_for(const Peer& p) const;
-  Frame frame_to(const Peer& p, FrameKind kind) const;
+  Frame frame_to(const Peer& p) const;
   std::uint32_t acks_for(std::uint64_t stream_seq) const;
 
   std::uint32_t id_;

@@ -9,6 +9,7 @@
 #include <cstdint>
 #include <memory>
 #include <roaring/roaring.hh>
+#include <variant>
 #include <vector>
 
 namespace uepool::set {
@@ -56,40 +57,85 @@ struct UsageSnapshot {
   std::vector<HeldUnit> held;       // freed units still in hold-down
 };
 
-enum class RecordKind : std::uint8_t {
-  // The owner's usage stream (stream_seq set; replicated by every peer):
-  kSeed,    // a bulk copy: replaces the replica (seed)
-  kWindow,  // a window reserved: [unit, end), tag, lease
-  kWords,   // the dynamic units of word `unit` (units 64*unit ..) now in use: `bits`
-  kAlloc,   // static unit claimed
-  kFree,    // unit freed with a hold-down (or a static unit freed): hold-down starts at receipt
-  kClose,   // window `tag` closed: every allocation in it was streamed before
-  // Requests to the owner (not part of its stream):
-  kRelease,  // end the allocation (unit, tag)
-  kClaim,    // a static unit claimed at another member
-};
+// ---------------------------------------------------------------- records
+//
+// A record is one fact or request inside a Data frame. Each kind is its own
+// struct, so a field means one thing; the wire codec decodes each with its
+// own bounded decoder. The first six are the owner's usage stream (every one
+// carries `stream_seq`, replicated by every peer, applied in order); the last
+// two are requests to the owner and not part of its stream.
+namespace record {
 
-struct Record {
-  RecordKind kind = RecordKind::kAlloc;
+struct Seed {  // a bulk copy of the owner's usage: replaces the replica
+  std::uint64_t stream_seq = 0;
+  std::shared_ptr<const UsageSnapshot> snapshot;
+};
+struct Window {  // a window reserved: units [begin, end) of `pool`, for `lease` time units
+  std::uint64_t stream_seq = 0;
+  std::uint32_t pool = 0;
+  std::uint64_t begin = 0;
+  std::uint64_t end = 0;
+  LeaseTag tag;
+  std::uint64_t lease = 0;
+};
+struct Words {  // the dynamic units of word `word` (units 64*word ..) now in use: `bits`
+  std::uint64_t stream_seq = 0;
+  std::uint32_t pool = 0;
+  std::uint64_t word = 0;
+  std::uint64_t bits = 0;
+};
+struct Alloc {  // a static unit claimed
+  std::uint64_t stream_seq = 0;
   std::uint32_t pool = 0;
   std::uint64_t unit = 0;
-  std::uint64_t end = 0;    // kWindow
-  std::uint64_t lease = 0;  // kWindow: lease length
-  LeaseTag tag;             // kWindow, kClose, kRelease
+};
+struct Free {  // a unit freed: a dynamic one is held down from receipt; a static one is free
   std::uint64_t stream_seq = 0;
-  std::uint64_t claim = 0;                    // kClaim, kRelease of a static unit: the claim's id
-  std::uint64_t bits = 0;                     // kWords
-  std::shared_ptr<const UsageSnapshot> seed;  // kSeed
+  std::uint32_t pool = 0;
+  std::uint64_t unit = 0;
+};
+struct Close {  // window `tag` closed: every allocation in it was streamed before
+  std::uint64_t stream_seq = 0;
+  std::uint32_t pool = 0;
+  LeaseTag tag;
+};
+struct Release {  // to the owner: end the allocation of `unit` made in window `tag` (claim id for a static unit)
+  std::uint32_t pool = 0;
+  std::uint64_t unit = 0;
+  LeaseTag tag;
+  std::uint64_t claim = 0;
+};
+struct Claim {  // to the owner: static unit `unit` was claimed at another member under claim id `claim`
+  std::uint32_t pool = 0;
+  std::uint64_t unit = 0;
+  std::uint64_t claim = 0;
 };
 
-enum class FrameKind : std::uint8_t {
-  kData,            // records on the reliable channel (seq > 0), or a heartbeat (seq = 0)
-  kGenQuery,        // a restarted member: which generation do you remember for me?
-  kGenAnswer,       // max_generation, complete
-  kRecoverRequest,  // the new incarnation asks for its replica
-  kRecoverAnswer,   // snapshot (null if incomplete), complete
-  kFenced,          // your incarnation was refused: max_generation is the highest I know for you
-};
+}  // namespace record
+
+using Record = std::variant<record::Seed, record::Window, record::Words, record::Alloc, record::Free, record::Close,
+                            record::Release, record::Claim>;
+
+// RecordKind — a record's kind as a number (traces, counters): the variant's index.
+enum class RecordKind : std::uint8_t { kSeed, kWindow, kWords, kAlloc, kFree, kClose, kRelease, kClaim };
+inline RecordKind kind_of(const Record& r) noexcept {
+  return static_cast<RecordKind>(r.index());
+}
+inline bool is_stream(const Record& r) noexcept {
+  return !std::holds_alternative<record::Release>(r) && !std::holds_alternative<record::Claim>(r);
+}
+// stream_seq_of — the stream sequence of a stream record; 0 for a request.
+inline std::uint64_t stream_seq_of(const Record& r) noexcept {
+  return std::visit(
+      [](const auto& x) -> std::uint64_t {
+        if constexpr (requires { x.stream_seq; }) {
+          return x.stream_seq;
+        } else {
+          return 0;
+        }
+      },
+      r);
+}
 
 // ReplicaReport — the sender's replica of the receiver's usage: complete
 // (holds a bulk copy of the receiver's current incarnation), and the last
@@ -99,19 +145,49 @@ struct ReplicaReport {
   std::uint64_t seq = 0;
 };
 
+// ---------------------------------------------------------------- frames
+//
+// A frame is what one member sends another: a header naming both ends and
+// their incarnations, and one body per kind.
+namespace frame {
+
+struct Data {             // records on the reliable channel (seq > 0), or a heartbeat (seq = 0)
+  std::uint64_t seq = 0;  // channel sequence of these records; 0 = none
+  std::uint64_t ack = 0;  // every channel batch from the receiver up to here was received
+  ReplicaReport replica;  // the sender's replica of the receiver
+  std::vector<Record> records;
+};
+struct GenQuery {};  // a restarted member: which generation do you remember for me?
+struct GenAnswer {   // the highest generation the sender knows for the receiver
+  std::uint32_t max_generation = 0;
+  bool complete = false;  // the sender holds a complete replica of the receiver
+};
+struct RecoverRequest {};  // the new incarnation asks for its replica
+struct RecoverAnswer {
+  bool complete = false;
+  std::shared_ptr<const UsageSnapshot> snapshot;  // null if incomplete
+};
+struct Fenced {                      // your incarnation was refused
+  std::uint32_t max_generation = 0;  // the highest generation the sender knows for the receiver
+};
+
+}  // namespace frame
+
+enum class FrameKind : std::uint8_t { kData, kGenQuery, kGenAnswer, kRecoverRequest, kRecoverAnswer, kFenced };
+
 struct Frame {
-  FrameKind kind = FrameKind::kData;
   std::uint32_t from = 0;
   std::uint32_t to = 0;
   Incarnation from_inc;
-  Incarnation to_inc;     // the receiver's incarnation as the sender knows it
-  std::uint64_t seq = 0;  // kData: channel sequence of these records; 0 = none
-  std::uint64_t ack = 0;  // every channel batch from `to` up to here was received
-  ReplicaReport replica;
-  std::vector<Record> records;
-  std::uint32_t max_generation = 0;               // kGenAnswer
-  bool complete = false;                          // kGenAnswer, kRecoverAnswer
-  std::shared_ptr<const UsageSnapshot> snapshot;  // kRecoverAnswer
+  Incarnation to_inc;  // the receiver's incarnation as the sender knows it
+  std::variant<frame::Data, frame::GenQuery, frame::GenAnswer, frame::RecoverRequest, frame::RecoverAnswer,
+               frame::Fenced>
+      body;
+
+  [[nodiscard]] FrameKind kind() const noexcept { return static_cast<FrameKind>(body.index()); }
+  // data — the Data body, or null for another kind.
+  [[nodiscard]] const frame::Data* data() const noexcept { return std::get_if<frame::Data>(&body); }
+  [[nodiscard]] frame::Data* data() noexcept { return std::get_if<frame::Data>(&body); }
 };
 
 }  // namespace uepool::set

@@ -1,0 +1,103 @@
+// uepool/set/replica.hpp — one member's copy of a peer's usage of the peer's
+// own blocks, built from the peer's usage stream (DESIGN.md section 2).
+//
+// A replica is complete once it holds a bulk copy (Seed) of one incarnation
+// of its owner; from then on it applies that incarnation's stream records
+// strictly in order. Anything it cannot trust makes it incomplete again and
+// is refused: a gap in the stream, a record or seed naming a unit its owner
+// does not own, a window longer than a block. An incomplete replica neither
+// votes in recovery nor acknowledges windows; the owner re-seeds it.
+//
+// Message thread only; a pure value: no Member, no I/O, time passed in.
+//
+//   Replica r(plan, /*owner=*/2, {{&pool, /*hold_down=*/0}});
+//   r.seed(inc, seed_record, now);           // kApplied: complete
+//   r.apply(inc, Record{record::Words{...}}, now);
+//   std::shared_ptr<const UsageSnapshot> s = r.snapshot(now);  // a recovery answer
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <roaring/roaring.hh>
+#include <utility>
+#include <vector>
+
+#include "uepool/core/pool.hpp"
+#include "uepool/set/messages.hpp"
+#include "uepool/set/plan.hpp"
+
+namespace uepool::set {
+
+class Replica {
+ public:
+  // PoolShape — what the replica needs of each pool: its size and static
+  // ranges (read from the local Pool, const only) and its hold-down.
+  struct PoolShape {
+    const core::Pool* pool = nullptr;
+    std::uint64_t hold_down = 0;
+  };
+  enum class Outcome : std::uint8_t {
+    kApplied,  // the record changed (or confirmed) the replica
+    kWaiting,  // not applied: no bulk copy of this incarnation yet (nothing wrong)
+    kRefused,  // not applied, and the replica is incomplete now (a gap, or a record its owner may not send)
+  };
+
+  Replica() = default;
+  Replica(std::shared_ptr<const Plan> plan, std::uint32_t owner, std::vector<PoolShape> pools)
+      : plan_(std::move(plan)), owner_(owner), pools_(std::move(pools)) {}
+
+  // seed — replace the replica with a bulk copy of incarnation `of`. The
+  // hold-downs and leases in it count from `now`.
+  Outcome seed(const Incarnation& of, const record::Seed& s, std::uint64_t now);
+  // apply — one record of incarnation `of`'s usage stream (a request record is refused).
+  Outcome apply(const Incarnation& of, const Record& r, std::uint64_t now);
+  // assume_complete — follow `of`'s stream from `seq + 1` on without a bulk
+  // copy. Only for the rule switched off in tests (MemberRules::complete_replica_votes).
+  void assume_complete(const Incarnation& of, std::uint64_t seq);
+  void invalidate() noexcept { complete_ = false; }
+  // expire — forget hold-downs that ended by `now`.
+  void expire(std::uint64_t now);
+
+  [[nodiscard]] bool complete() const noexcept { return complete_; }
+  [[nodiscard]] bool complete_for(const Incarnation& inc) const noexcept { return complete_ && of_ == inc; }
+  [[nodiscard]] const Incarnation& of() const noexcept { return of_; }
+  [[nodiscard]] std::uint64_t seq() const noexcept { return seq_; }
+  [[nodiscard]] std::size_t open_windows() const noexcept { return windows_.size(); }
+  // in_use — the unit is in use as far as the replica knows (dynamic or static).
+  [[nodiscard]] bool in_use(std::uint32_t pool, std::uint64_t unit) const noexcept;
+  // held — the unit is in its hold-down at `now`.
+  [[nodiscard]] bool held(std::uint32_t pool, std::uint64_t unit, std::uint64_t now) const noexcept;
+  // snapshot — the replica as a UsageSnapshot (leases and hold-downs as time left at `now`).
+  [[nodiscard]] std::shared_ptr<const UsageSnapshot> snapshot(std::uint64_t now) const;
+
+ private:
+  bool owns(std::uint32_t pool, std::uint64_t unit) const noexcept;
+  Outcome refuse() noexcept {
+    complete_ = false;
+    return Outcome::kRefused;
+  }
+  void on(const record::Window& r, std::uint64_t now);
+  void on(const record::Words& r, std::uint64_t now);
+  void on(const record::Alloc& r, std::uint64_t now);
+  void on(const record::Free& r, std::uint64_t now);
+  void on(const record::Close& r, std::uint64_t now);
+
+  std::shared_ptr<const Plan> plan_;
+  std::uint32_t owner_ = 0;
+  std::vector<PoolShape> pools_;
+
+  bool complete_ = false;
+  Incarnation of_;
+  std::uint64_t seq_ = 0;
+  std::vector<std::map<std::uint64_t, std::uint64_t>> words_;  // per pool: word -> dynamic units in use
+  std::vector<::Roaring> statics_;                             // per pool: static units claimed
+  struct Win {
+    OpenWindow w;
+    std::uint64_t until;
+  };
+  std::vector<Win> windows_;
+  std::map<std::pair<std::uint32_t, std::uint64_t>, std::uint64_t> held_;  // (pool, unit) -> hold-down end
+};
+
+}  // namespace uepool::set

@@ -1,0 +1,169 @@
+// Replica — applying a peer's usage stream and bulk copies. See uepool/set/replica.hpp.
+#include "uepool/set/replica.hpp"
+
+#include <algorithm>
+#include <bit>
+
+namespace uepool::set {
+
+bool Replica::owns(std::uint32_t pool, std::uint64_t unit) const noexcept {
+  return pool < pools_.size() && unit < pools_[pool].pool->size() && plan_->owner(pool, unit) == owner_;
+}
+
+Replica::Outcome Replica::seed(const Incarnation& of, const record::Seed& r, std::uint64_t now) {
+  const UsageSnapshot* s = r.snapshot.get();
+  if (s == nullptr || s->in_use.size() != pools_.size()) return refuse();
+  for (std::uint32_t i = 0; i < s->in_use.size(); ++i)
+    for (std::uint32_t u : s->in_use[i])
+      if (!owns(i, u)) return refuse();
+  for (const OpenWindow& w : s->windows)
+    if (w.end <= w.begin || !owns(w.pool, w.begin) || !owns(w.pool, w.end - 1)) return refuse();
+  for (const HeldUnit& h : s->held)
+    if (!owns(h.pool, h.unit)) return refuse();
+  complete_ = true;
+  of_ = of;
+  seq_ = r.stream_seq;
+  words_.assign(pools_.size(), {});
+  statics_.assign(pools_.size(), ::Roaring());
+  for (std::uint32_t i = 0; i < s->in_use.size(); ++i) {
+    for (std::uint32_t u : s->in_use[i]) {
+      if (pools_[i].pool->is_static(u)) {
+        statics_[i].add(u);
+      } else {
+        words_[i][u >> 6] |= std::uint64_t{1} << (u & 63);
+      }
+    }
+  }
+  windows_.clear();
+  held_.clear();
+  for (const OpenWindow& w : s->windows) windows_.push_back({w, now + w.lease_left});
+  for (const HeldUnit& h : s->held) held_[{h.pool, h.unit}] = now + h.remaining;
+  return Outcome::kApplied;
+}
+
+void Replica::assume_complete(const Incarnation& of, std::uint64_t seq) {
+  complete_ = true;
+  of_ = of;
+  seq_ = seq;
+  words_.assign(pools_.size(), {});
+  statics_.assign(pools_.size(), ::Roaring());
+  windows_.clear();
+  held_.clear();
+}
+
+Replica::Outcome Replica::apply(const Incarnation& of, const Record& r, std::uint64_t now) {
+  if (const auto* s = std::get_if<record::Seed>(&r)) return seed(of, *s, now);
+  if (!is_stream(r)) return refuse();
+  if (!complete_for(of)) return Outcome::kWaiting;    // waiting for a bulk copy of this incarnation
+  if (stream_seq_of(r) != seq_ + 1) return refuse();  // a gap: the replica can no longer be trusted
+  // Every unit a record names must lie in a block its sender owns. A word
+  // lies in one block (blocks are at least 64 units and aligned).
+  const bool ok = std::visit(
+      [&](const auto& x) {
+        using T = std::decay_t<decltype(x)>;
+        if constexpr (std::is_same_v<T, record::Window>) {
+          return x.end > x.begin && owns(x.pool, x.begin) && owns(x.pool, x.end - 1) &&
+                 x.end - x.begin <= plan_->block_units(x.pool);
+        } else if constexpr (std::is_same_v<T, record::Words>) {
+          return x.word < (std::uint64_t{1} << 57) && owns(x.pool, x.word << 6);
+        } else if constexpr (std::is_same_v<T, record::Close>) {
+          return x.pool < pools_.size();
+        } else if constexpr (std::is_same_v<T, record::Alloc> || std::is_same_v<T, record::Free>) {
+          return owns(x.pool, x.unit);
+        } else {
+          return false;
+        }
+      },
+      r);
+  if (!ok) return refuse();
+  seq_ = stream_seq_of(r);
+  std::visit(
+      [&](const auto& x) {
+        if constexpr (requires { this->on(x, now); }) on(x, now);
+      },
+      r);
+  return Outcome::kApplied;
+}
+
+void Replica::on(const record::Window& r, std::uint64_t now) {
+  windows_.push_back({OpenWindow{r.pool, r.begin, r.end, r.tag, r.lease}, now + r.lease});
+}
+
+void Replica::on(const record::Words& r, std::uint64_t now) {
+  const std::uint64_t hold = pools_[r.pool].hold_down;
+  auto& words = words_[r.pool];
+  auto it = words.find(r.word);
+  const std::uint64_t old = it == words.end() ? 0 : it->second;
+  // Units that went from in use to free without a Free record (a unit given
+  // back in a close race): held down from now, to be safe.
+  for (std::uint64_t freed = old & ~r.bits; hold > 0 && freed != 0; freed &= freed - 1)
+    held_.try_emplace({r.pool, (r.word << 6) | static_cast<std::uint64_t>(std::countr_zero(freed))}, now + hold);
+  for (std::uint64_t taken = held_.empty() ? 0 : r.bits & ~old; taken != 0; taken &= taken - 1)
+    held_.erase({r.pool, (r.word << 6) | static_cast<std::uint64_t>(std::countr_zero(taken))});
+  if (r.bits == 0) {
+    if (it != words.end()) words.erase(it);
+  } else {
+    words[r.word] = r.bits;
+  }
+}
+
+void Replica::on(const record::Alloc& r, std::uint64_t) {
+  if (pools_[r.pool].pool->is_static(r.unit)) statics_[r.pool].add(static_cast<std::uint32_t>(r.unit));
+}
+
+void Replica::on(const record::Free& r, std::uint64_t now) {
+  if (pools_[r.pool].pool->is_static(r.unit)) {
+    statics_[r.pool].remove(static_cast<std::uint32_t>(r.unit));
+    return;
+  }
+  auto it = words_[r.pool].find(r.unit >> 6);
+  if (it != words_[r.pool].end()) {
+    it->second &= ~(std::uint64_t{1} << (r.unit & 63));
+    if (it->second == 0) words_[r.pool].erase(it);
+  }
+  held_[{r.pool, r.unit}] = now + pools_[r.pool].hold_down;
+}
+
+void Replica::on(const record::Close& r, std::uint64_t) {
+  std::erase_if(windows_, [&](const Win& w) { return w.w.tag == r.tag && w.w.pool == r.pool; });
+}
+
+void Replica::expire(std::uint64_t now) {
+  std::erase_if(held_, [&](const auto& kv) { return kv.second <= now; });
+}
+
+bool Replica::in_use(std::uint32_t pool, std::uint64_t unit) const noexcept {
+  if (pool >= words_.size()) return false;
+  if (statics_[pool].contains(static_cast<std::uint32_t>(unit))) return true;
+  auto it = words_[pool].find(unit >> 6);
+  return it != words_[pool].end() && ((it->second >> (unit & 63)) & 1) != 0;
+}
+
+bool Replica::held(std::uint32_t pool, std::uint64_t unit, std::uint64_t now) const noexcept {
+  auto it = held_.find({pool, unit});
+  return it != held_.end() && it->second > now;
+}
+
+std::shared_ptr<const UsageSnapshot> Replica::snapshot(std::uint64_t now) const {
+  auto s = std::make_shared<UsageSnapshot>();
+  s->of = of_;
+  s->stream_seq = seq_;
+  s->in_use.assign(pools_.size(), ::Roaring());
+  for (std::size_t i = 0; i < pools_.size(); ++i) {
+    if (i < statics_.size()) s->in_use[i] = statics_[i];
+    if (i >= words_.size()) continue;
+    for (const auto& [word, bits] : words_[i])
+      for (std::uint64_t b = bits; b != 0; b &= b - 1)
+        s->in_use[i].add(static_cast<std::uint32_t>((word << 6) | static_cast<std::uint64_t>(std::countr_zero(b))));
+  }
+  for (const Win& w : windows_) {
+    OpenWindow ow = w.w;
+    ow.lease_left = w.until > now ? w.until - now : 0;
+    s->windows.push_back(ow);
+  }
+  for (const auto& [key, until] : held_)
+    if (until > now) s->held.push_back({key.first, key.second, until - now});
+  return s;
+}
+
+}  // namespace uepool::set
