@@ -13,20 +13,17 @@ MemberAllocation Member::allocate(Worker& w, std::uint32_t pool) noexcept {
   const std::uint64_t now = now_.load(std::memory_order_relaxed);
   for (std::size_t attempt = 0; attempt <= kSlots; ++attempt) {
     if (cur.slot != nullptr) {
-      if (now < cur.lease_end) {
-        const core::Allocation a = core_pool.allocate_unit_in(pw, cur.range, now);
-        UEPOOL_DCHECK(!a.ok() || (a.unit >= cur.range.begin && a.unit < cur.range.end),
+      if (now < cur.held.lease_end) {
+        const core::Allocation a = core_pool.allocate_unit_in(pw, cur.held.range, now);
+        UEPOOL_DCHECK(!a.ok() || (a.unit >= cur.held.range.begin && a.unit < cur.held.range.end),
                       "a unit handed out outside its window");
         if (a.ok()) {
-          // seq_cst: pairs with the close CAS (see the top of this file).
-          if (cur.slot->state.load(std::memory_order_seq_cst) == cur.word)
-            return {MemberStatus::kOk, {pool, a.unit, cur.tag}};
+          // The close protocol (window_slot.hpp): the allocation RMW above, then this seq_cst load.
+          if (cur.slot->holds(cur.held.word)) return {MemberStatus::kOk, {pool, a.unit, cur.held.tag}};
           (void)core_pool.release(pw, a.unit, 0);  // the window is closing: give it back unused
           w.undone_.fetch_add(1, std::memory_order_relaxed);
         } else {
-          std::uint64_t expect = cur.word;  // full: let the message thread close it
-          cur.slot->state.compare_exchange_strong(expect, with_phase(cur.word, kExhausted), std::memory_order_acq_rel,
-                                                  std::memory_order_relaxed);
+          cur.slot->mark_exhausted(cur.held.word);  // full: let the message thread close it
         }
       }
       cur.slot = nullptr;
@@ -34,16 +31,8 @@ MemberAllocation Member::allocate(Worker& w, std::uint32_t pool) noexcept {
     bool found = false;
     for (std::size_t k = 0; k < kSlots && !found; ++k) {
       WindowSlot& s = ps.slots[(w.rotor_ + k) % kSlots];
-      std::uint64_t st = s.state.load(std::memory_order_acquire);
-      if (phase_of(st) != kReady) continue;
-      if (!s.state.compare_exchange_strong(st, with_phase(st, kActive), std::memory_order_acquire,
-                                           std::memory_order_relaxed))
-        continue;
+      if (!s.try_take(cur.held)) continue;
       cur.slot = &s;
-      cur.word = with_phase(st, kActive);
-      cur.range = {s.begin.load(std::memory_order_relaxed), s.end.load(std::memory_order_relaxed)};
-      cur.tag = unpack_tag(s.tag.load(std::memory_order_relaxed));
-      cur.lease_end = s.lease_end.load(std::memory_order_relaxed);
       w.rotor_ = static_cast<std::uint32_t>((w.rotor_ + k + 1) % kSlots);
       found = true;
     }

@@ -167,14 +167,7 @@ void Member::supersede() {
   ready_.store(false, std::memory_order_release);
   ++counters_.superseded;
   for (auto& ps : pools_) {
-    for (WindowSlot& slot : ps->slots) {
-      // Workers change the word only Ready -> Active -> Exhausted; Closing sticks and stops them.
-      std::uint64_t st = slot.state.load(std::memory_order_acquire);
-      while (phase_of(st) != kEmpty &&
-             !slot.state.compare_exchange_weak(st, with_phase(st, kClosing), std::memory_order_seq_cst,
-                                               std::memory_order_seq_cst)) {
-      }
-    }
+    for (WindowSlot& slot : ps->slots) slot.seal();  // Closing sticks and stops the workers
   }
   outgoing_.clear();
   for (auto& [pid, p] : peers_) {

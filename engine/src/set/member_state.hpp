@@ -5,30 +5,12 @@
 //
 // Where the hot path meets the message thread (the only shared state):
 //
-// 1. Window slots. A slot's `state` word is (serial << 3) | phase. Phases:
-//      Empty -> Pending  (message: reserved and streamed, waiting for A acks; invisible to workers)
-//      Pending -> Ready  (message: A peers acknowledged it; store-release publishes the fields)
-//      Ready -> Active   (a worker, by CAS-acquire: it then copies the fields and uses only its copy)
-//      Active -> Exhausted (the worker found it full)
-//      any open -> Closing (message, CAS seq_cst) -> Empty with serial + 1 (store-release)
-//    A worker holds a window as the exact state word it installed; any change of
-//    the word (a close, a reuse with a new serial) means the window is no longer its own.
+// 1. Window slots and the close protocol (no allocation escapes the stream):
+//    uepool/set/detail/window_slot.hpp states the phases, the orders and the
+//    argument; the interleaving explorer runs the close race on it.
 //
-// 2. The close protocol (no allocation escapes the stream). The message thread
-//    closes a window by CAS(state -> Closing, seq_cst), then reads every unit
-//    of the window with seq_cst loads (Pool::test) and streams what it has not
-//    streamed yet, then streams Close. A worker allocates with a seq_cst RMW
-//    on the bitmap word (core's allocation RMWs and leaf installs are seq_cst;
-//    on x86 the same lock-prefixed instruction as acq_rel) and then loads the
-//    state seq_cst. All four are in the single total order S:
-//      * if the worker's load precedes the CAS in S, the worker's RMW precedes
-//        the message thread's load of that word, which then sees the bit: the
-//        allocation is streamed before Close;
-//      * otherwise the worker's load sees Closing (or later), and the worker
-//        gives the unit back before using it (counted as undone).
-//    Either way no unit is handed out in a window whose Close was streamed
-//    without it. A unit that was streamed and then given back stays "in use"
-//    in the replicas: a leak in replicas only, never a conflict.
+// 2. The allocation RMW. Core's allocation RMWs and leaf installs are seq_cst
+//    (uepool/core/atomic_bitmap.hpp), which the close protocol relies on.
 //
 // 3. Release rings. Each Worker has a single-producer (that worker) single-
 //    consumer (the message thread) SpscRing (base/spsc_ring.hpp states its
@@ -50,6 +32,7 @@
 #include <vector>
 
 #include "uepool/base/spsc_ring.hpp"
+#include "uepool/set/detail/window_slot.hpp"
 #include "uepool/set/member.hpp"
 #include "uepool/set/replica.hpp"
 
@@ -57,33 +40,23 @@ namespace uepool::set {
 
 // Constants and helpers of the window-slot state word (point 1 above).
 namespace member_detail {
-inline constexpr std::uint64_t kEmpty = 0, kPending = 1, kReady = 2, kActive = 3, kExhausted = 4, kClosing = 5;
+using detail::kActive;
+using detail::kClosing;
+using detail::kEmpty;
+using detail::kExhausted;
+using detail::kPending;
+using detail::kReady;
+using detail::pack_tag;
+using detail::phase_of;
+using detail::unpack_tag;
+using detail::with_phase;
 inline constexpr std::size_t kSlots =
     64;  // window slots per pool: active windows (one per worker) plus those reserved ahead
 inline constexpr std::size_t kPendingOwnMax = 1 << 16;
-constexpr std::uint64_t phase_of(std::uint64_t s) {
-  return s & 7;
-}
-constexpr std::uint64_t with_phase(std::uint64_t s, std::uint64_t ph) {
-  return (s & ~std::uint64_t{7}) | ph;
-}
-constexpr std::uint64_t pack_tag(LeaseTag t) {
-  return (std::uint64_t{t.generation} << 32) | t.window;
-}
-constexpr LeaseTag unpack_tag(std::uint64_t v) {
-  return LeaseTag{static_cast<std::uint32_t>(v >> 32), static_cast<std::uint32_t>(v)};
-}
 }  // namespace member_detail
 using namespace member_detail;  // NOLINT: the member files share these names
 
-struct Member::WindowSlot {
-  std::atomic<std::uint64_t> state{0};
-  // Written by the message thread before the Ready store-release; read by a
-  // worker after its CAS-acquire. Relaxed: the state word orders them.
-  std::atomic<std::uint64_t> begin{0}, end{0}, lease_end{0}, tag{0};
-  // Message thread only.
-  std::uint64_t stream_seq = 0;
-};
+struct Member::WindowSlot : detail::BasicWindowSlot<std::atomic> {};
 
 struct Member::RingItem {
   enum class Op : std::uint8_t { kRelease, kClaim };
@@ -173,10 +146,7 @@ class Member::Worker {
   friend class Member;
   struct Current {
     WindowSlot* slot = nullptr;
-    std::uint64_t word = 0;
-    core::UnitRange range;
-    LeaseTag tag;
-    std::uint64_t lease_end = 0;
+    WindowSlot::Held held;
   };
   bool push(const RingItem& item) noexcept {
     if (ring_.try_push(item)) return true;

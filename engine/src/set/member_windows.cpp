@@ -15,19 +15,15 @@ void Member::close_windows() {
   for (std::uint32_t i = 0; i < pools_.size(); ++i) {
     PoolState& ps = *pools_[i];
     for (WindowSlot& s : ps.slots) {
-      std::uint64_t st = s.state.load(std::memory_order_acquire);
-      const std::uint64_t ph = phase_of(st);
+      const std::uint64_t ph = s.phase();
       if (ph == kEmpty) continue;
       const bool expired = now_local_ >= s.lease_end.load(std::memory_order_relaxed);
       if (!(expired || ph == kExhausted)) continue;
-      // Workers change the word only Ready -> Active -> Exhausted; retry until Closing sticks.
-      while (!s.state.compare_exchange_weak(st, with_phase(st, kClosing), std::memory_order_seq_cst,
-                                            std::memory_order_seq_cst)) {
-      }
-      capture_window(i, s);
-      emit_stream(record::Close{.pool = i, .tag = unpack_tag(s.tag.load(std::memory_order_relaxed))});
+      s.close([&] {
+        capture_window(i, s);
+        emit_stream(record::Close{.pool = i, .tag = unpack_tag(s.tag.load(std::memory_order_relaxed))});
+      });
       ps.scan_needed = true;
-      s.state.store(((st >> 3) + 1) << 3 | kEmpty, std::memory_order_release);
     }
   }
 }
@@ -44,7 +40,7 @@ void Member::promote_windows() {
     for (WindowSlot& s : psp->slots) {
       const std::uint64_t st = s.state.load(std::memory_order_relaxed);
       if (phase_of(st) != kPending) continue;
-      if (acks_for(s.stream_seq) >= ack_quorum_) s.state.store(with_phase(st, kReady), std::memory_order_release);
+      if (acks_for(s.stream_seq) >= ack_quorum_) s.promote();
     }
   }
 }
@@ -112,18 +108,13 @@ void Member::reserve_windows() {
         }
       const LeaseTag tag{inc_.generation, ++window_counter_};
       const std::uint64_t lease_end = now_local_ + options_.lease;
-      slot->begin.store(range.begin, std::memory_order_relaxed);
-      slot->end.store(range.end, std::memory_order_relaxed);
-      slot->lease_end.store(lease_end, std::memory_order_relaxed);
-      slot->tag.store(pack_tag(tag), std::memory_order_relaxed);
+      slot->open(range, tag, lease_end);  // Pending: invisible to workers until promoted
       slot->stream_seq = emit_stream(
           record::Window{.pool = i, .begin = range.begin, .end = range.end, .tag = tag, .lease = options_.lease});
       ++counters_.windows_reserved;
       if (options_.observer != nullptr)
         options_.observer->window_reserved(id_, inc_, OpenWindow{i, range.begin, range.end, tag, options_.lease},
                                            lease_end);
-      const std::uint64_t st = slot->state.load(std::memory_order_relaxed);
-      slot->state.store(with_phase(st, kPending), std::memory_order_release);
       ++waiting;
       open_begins[open_count++] = range.begin;
       std::sort(open_begins.begin(), open_begins.begin() + static_cast<std::ptrdiff_t>(open_count));
