@@ -368,3 +368,5 @@ using AtomicBitmap = BasicAtomicBitmap<std::atomic>;
 }  // namespace uepool::core
 
 #include "uepool/core/detail/atomic_bitmap_impl.hpp"
+#include "uepool/core/detail/atomic_bitmap_search.hpp"
+#include "uepool/core/detail/atomic_bitmap_units.hpp"
