@@ -138,7 +138,7 @@ void Member::finish_recovery() {
         continue;
       (void)ps.pool->claim(*msg_workers_[h.pool], h.unit);  // not allocatable until its hold-down ends
       ps.set_held(h.unit, true);
-      hold_[{now_local_ + h.remaining, h.pool, h.unit}] = true;
+      hold_.insert({now_local_ + h.remaining, h.pool, h.unit});
     }
   }
   for (std::uint32_t i = 0; i < pools_.size(); ++i) {

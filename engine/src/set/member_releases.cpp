@@ -88,7 +88,7 @@ void Member::apply_own_release(std::uint32_t pool, std::uint64_t unit, const Lea
     // now and time the hold-down from its receipt.
     diff_word(pool, unit >> 6);  // an allocation not captured yet goes first
     ps.set_held(unit, true);
-    hold_[{now_local_ + ps.hold_down, pool, unit}] = true;
+    hold_.insert({now_local_ + ps.hold_down, pool, unit});
     auto it = ps.mirror.find(unit >> 6);
     if (it != ps.mirror.end()) {
       it->second &= ~(std::uint64_t{1} << (unit & 63));
@@ -146,8 +146,8 @@ void Member::drain_rings(bool dirty_too) {
 }
 
 void Member::expire_hold_downs() {
-  while (!hold_.empty() && std::get<0>(hold_.begin()->first) <= now_local_) {
-    const auto [until, pool, unit] = hold_.begin()->first;
+  while (!hold_.empty() && hold_.begin()->until <= now_local_) {
+    const auto [until, pool, unit] = *hold_.begin();
     hold_.erase(hold_.begin());
     PoolState& ps = *pools_[pool];
     (void)ps.pool->release(*msg_workers_[pool], unit, 0);

@@ -122,8 +122,7 @@ std::shared_ptr<const UsageSnapshot> Member::own_snapshot() const {
                                       end > now_local_ ? end - now_local_ : 0});
     }
   }
-  for (const auto& [key, unused] : hold_) {
-    const auto [until, pool, unit] = key;
+  for (const auto& [until, pool, unit] : hold_) {
     s->held.push_back({pool, unit, until > now_local_ ? until - now_local_ : 0});
   }
   return s;

@@ -14,7 +14,7 @@ void Simulator::crash(std::uint32_t id) {
   n.up = false;
   any_fault_ = true;
   ++result_.stats.crashes;
-  trace(5, id);
+  trace(TraceEvent::kCrash, id);
   if (watch_) watch_event("step %llu: member %u crashes", ull(now_), id);
   for (auto& [sid, s] : sessions_) {
     if (s->controller != id || s->on_zombie) continue;
@@ -34,7 +34,7 @@ void Simulator::split(std::uint32_t id) {
   n.up = false;
   any_fault_ = true;
   ++result_.stats.zombies;
-  trace(11, id);
+  trace(TraceEvent::kZombie, id);
   if (watch_) watch_event("step %llu: member %u goes on as a zombie", ull(now_), id);
   for (auto& [sid, s] : sessions_)
     if (s->controller == id) s->on_zombie = true;
@@ -46,7 +46,7 @@ void Simulator::bury(std::uint32_t id) {
   if (n.zombie == nullptr) return;
   n.zombie.reset();
   n.zombie_worker = nullptr;
-  trace(12, id);
+  trace(TraceEvent::kBury, id);
   for (auto& [sid, s] : sessions_) {
     if (s->controller != id || !s->on_zombie) continue;
     s->on_zombie = false;
@@ -77,7 +77,7 @@ void Simulator::random_faults() {
     if (b >= a) ++b;
     blocks_[{std::min(a, b), std::max(a, b)}] = now_ + 1 + rng_.below(params_.partition_len);
     any_fault_ = true;
-    trace(9, a, b);
+    trace(TraceEvent::kPartition, a, b);
   }
 }
 

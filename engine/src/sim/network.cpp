@@ -38,7 +38,8 @@ void Simulator::deliver() {
     }
     ++result_.stats.frames_delivered;
     const set::frame::Data* d = f.data();
-    trace(2, f.from * 8 + f.to, static_cast<std::uint64_t>(f.kind()) << 32 | (d != nullptr ? d->records.size() : 0),
+    trace(TraceEvent::kDeliver, f.from * 8 + f.to,
+          static_cast<std::uint64_t>(f.kind()) << 32 | (d != nullptr ? d->records.size() : 0),
           d != nullptr ? d->seq : 0);
     Node& to = *nodes_[f.to - 1];
     if (to.zombie != nullptr) to.zombie->on_frame(f, now_);  // both incarnations answer to the member's address

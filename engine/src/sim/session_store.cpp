@@ -16,7 +16,8 @@ std::optional<Simulator::SessionId> Simulator::create_session(std::uint32_t memb
   if (m == nullptr || pool >= holder_.size()) return std::nullopt;
   Node& n = *nodes_[member_id - 1];
   const set::MemberAllocation a = m->allocate(*n.worker, pool);
-  trace(3, member_id, pool, a.ok() ? a.lease.unit : 1'000'000'000 + static_cast<std::uint64_t>(a.status));
+  trace(TraceEvent::kAllocate, member_id, pool,
+        a.ok() ? a.lease.unit : 1'000'000'000 + static_cast<std::uint64_t>(a.status));
   if (!a.ok()) {
     (a.status == set::MemberStatus::kNoneFree ? result_.stats.none_free : result_.stats.not_ready)++;
     return std::nullopt;
@@ -47,7 +48,7 @@ void Simulator::end_session_at(Session& s, std::uint32_t at_member) {
     released_at_[l.pool][l.unit] = now_ + 1;
     ++result_.stats.releases;
     if (watched(l)) watch_event("step %llu: released at member %u", ull(now_), at_member);
-    trace(4, at_member, l.pool, l.unit);
+    trace(TraceEvent::kRelease, at_member, l.pool, l.unit);
   }
 }
 

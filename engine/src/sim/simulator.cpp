@@ -79,7 +79,7 @@ void Simulator::start_member(std::uint32_t id, bool fresh) {
   n.up = true;
   n.restart_at = 0;
   ++n.lives;
-  trace(1, id, n.lives);
+  trace(TraceEvent::kStart, id, n.lives);
 }
 
 set::Member* Simulator::member(std::uint32_t id) {
@@ -104,8 +104,8 @@ void Simulator::watch_event(const char* format, ...) {
   result_.watch_log.emplace_back(buf);
 }
 
-void Simulator::trace(std::uint64_t a, std::uint64_t b, std::uint64_t c, std::uint64_t d) {
-  for (std::uint64_t v : {a, b, c, d, now_}) {
+void Simulator::trace(TraceEvent e, std::uint64_t b, std::uint64_t c, std::uint64_t d) {
+  for (std::uint64_t v : {static_cast<std::uint64_t>(e), b, c, d, now_}) {
     result_.trace_hash ^= v;
     result_.trace_hash *= 0x100000001b3ULL;
     result_.trace_hash ^= result_.trace_hash >> 29;
@@ -130,7 +130,7 @@ void Simulator::random_activity() {
       Node& n = *nodes_[m - 1];
       const auto pool = static_cast<std::uint32_t>(rng_.below(holder_.size()));
       const set::MemberAllocation a = n.zombie->allocate(*n.zombie_worker, pool);
-      trace(13, m, pool, a.ok() ? a.lease.unit : 0);
+      trace(TraceEvent::kZombieAllocate, m, pool, a.ok() ? a.lease.unit : 0);
       if (a.ok() && check_allocation(m, a.lease, n.zombie.get())) {
         auto s = std::make_unique<Session>();
         s->id = next_session_++;
@@ -148,7 +148,7 @@ void Simulator::random_activity() {
       // Dual-stack: an IPv4 unit and an IPv6 prefix, all or nothing.
       Node& n = *nodes_[m - 1];
       auto [a, b] = n.member->allocate_dual(*n.worker, 0, 1);
-      trace(6, m, a.ok() ? a.lease.unit : 0, b.ok() ? b.lease.unit : 0);
+      trace(TraceEvent::kAllocateDual, m, a.ok() ? a.lease.unit : 0, b.ok() ? b.lease.unit : 0);
       if (a.ok() && b.ok() && check_allocation(m, a.lease) && check_allocation(m, b.lease)) {
         if (a.lease.pool == b.lease.pool && a.lease.unit == b.lease.unit)
           fail("dual-stack allocation gave one unit twice");
@@ -171,7 +171,7 @@ void Simulator::random_activity() {
         Node& n = *nodes_[m - 1];
         set::Lease lease;
         const set::MemberStatus st = n.member->claim(*n.worker, pool, unit, &lease);
-        trace(7, m, pool, unit);
+        trace(TraceEvent::kClaim, m, pool, unit);
         if (st != set::MemberStatus::kOk) {
           fail(std::string("static claim refused: ") + set::member_status_name(st));
         } else {
@@ -205,7 +205,7 @@ void Simulator::random_activity() {
       s.controller = m;  // SSET/MPAS: another SMF of the set now controls the PFCP session
       s.on_zombie = false;
       ++result_.stats.moves;
-      trace(8, s.id, m);
+      trace(TraceEvent::kMove, s.id, m);
     }
   }
 }
@@ -249,7 +249,7 @@ void Simulator::step(bool random) {
           continue;
         }
         s.controller = m;
-        trace(10, s.id, m);
+        trace(TraceEvent::kTakeover, s.id, m);
       }
     }
     ++it;

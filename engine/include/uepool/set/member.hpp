@@ -340,8 +340,15 @@ class Member {
   std::uint64_t last_stream_ = 0;
   std::uint32_t generation_floor_ = 0;  // a peer said it knows this generation of us: take more
   bool queried_once_ = false;
-  std::map<std::uint32_t, std::unique_ptr<Peer>> peers_;                          // ordered: deterministic iteration
-  std::map<std::tuple<std::uint64_t, std::uint32_t, std::uint64_t>, bool> hold_;  // (until, pool, unit)
+  std::map<std::uint32_t, std::unique_ptr<Peer>> peers_;  // ordered: deterministic iteration
+  // HoldDown — one own unit waiting out its hold-down; ordered by end first.
+  struct HoldDown {
+    std::uint64_t until = 0;
+    std::uint32_t pool = 0;
+    std::uint64_t unit = 0;
+    friend auto operator<=>(const HoldDown&, const HoldDown&) = default;
+  };
+  std::set<HoldDown> hold_;
   std::vector<RingItem> pending_own_;  // own releases and claims that arrived before recovery ended
   std::vector<Frame> outgoing_;
   MemberCounters counters_;

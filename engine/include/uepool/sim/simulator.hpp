@@ -176,7 +176,23 @@ class Simulator : private set::Observer {
   void end_session_at(Session& s, std::uint32_t at_member);
   void fail(const std::string& what);
   void watch_event(const char* format, ...) __attribute__((format(printf, 2, 3)));
-  void trace(std::uint64_t a, std::uint64_t b = 0, std::uint64_t c = 0, std::uint64_t d = 0);
+  // TraceEvent — what a trace entry records (its number goes into the hash: never renumber).
+  enum class TraceEvent : std::uint64_t {
+    kStart = 1,           // member, lives
+    kDeliver = 2,         // from * 8 + to, kind << 32 | records, channel seq
+    kAllocate = 3,        // member, pool, unit (or 10^9 + status)
+    kRelease = 4,         // member, pool, unit
+    kCrash = 5,           // member
+    kAllocateDual = 6,    // member, unit a, unit b
+    kClaim = 7,           // member, pool, unit
+    kMove = 8,            // session, member
+    kPartition = 9,       // member a, member b
+    kTakeover = 10,       // session, member
+    kZombie = 11,         // member
+    kBury = 12,           // member
+    kZombieAllocate = 13  // member, pool, unit
+  };
+  void trace(TraceEvent e, std::uint64_t b = 0, std::uint64_t c = 0, std::uint64_t d = 0);
   std::uint32_t random_live_member();
 
   // set::Observer
