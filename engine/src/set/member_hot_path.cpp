@@ -68,7 +68,7 @@ void Member::release(Worker& w, const Lease& lease) noexcept {
   // unit, a static unit, a hold-down, a member still recovering) goes
   // through the ring to the message thread.
   if (hp.direct_release && hp.run_owner[lease.unit >> hp.run_shift] == self_index_ &&
-      ready_.load(std::memory_order_acquire) && !hp.pool->is_static(lease.unit)) {
+      ready_.load(std::memory_order_acquire) && !(hp.has_static && hp.pool->is_static(lease.unit))) {
     if (hp.pool->release(*w.pool_workers_[lease.pool], lease.unit, 0) != core::UnitStatus::kOk) {
       w.double_.fetch_add(1, std::memory_order_relaxed);  // reported; nothing changed
       return;

@@ -306,13 +306,16 @@ class Member {
   std::shared_ptr<const Plan> plan_;
   std::vector<std::unique_ptr<PoolState>> pools_;
   // HotPool — what the hot path needs of a pool, flat and read-only after create.
+  // 32 bytes, a power of two: indexing needs no multiply.
   struct HotPool {
     core::Pool* pool = nullptr;
     const std::uint16_t* run_owner = nullptr;  // the plan's owner index per run
-    unsigned run_shift = 0;
     std::uint64_t units = 0;
+    std::uint32_t run_shift = 0;
     bool direct_release = false;  // no hold-down: own dynamic units are freed on the hot path
+    bool has_static = false;      // the pool has static ranges (else no unit is static: no lookup)
   };
+  static_assert(sizeof(HotPool) == 32);
   std::vector<HotPool> hot_;
   std::uint16_t self_index_ = 0;
   std::uint32_t ack_quorum_ = 0;
