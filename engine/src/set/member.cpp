@@ -83,9 +83,8 @@ Result<std::unique_ptr<Member>> Member::create(const MemberOptions& options) {
   m->self_index_ = plan.member_index(options.id);
   for (std::size_t i = 0; i < m->pools_.size(); ++i) {
     PoolState& ps = *m->pools_[i];
-    m->hot_.push_back(
-        HotPool{ps.pool.get(), plan.owner_table(i), ps.pool->size(), plan.run_shift(i), ps.hold_down == 0,
-                !options.pools[i].static_ranges.empty()});
+    m->hot_.push_back(HotPool{ps.pool.get(), plan.owner_table(i), ps.pool->size(), plan.run_shift(i), ps.hold_down == 0,
+                              !options.pools[i].static_ranges.empty()});
   }
   if (options.fresh) {
     m->inc_ = Incarnation{1, options.nonce};

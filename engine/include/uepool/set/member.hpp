@@ -349,7 +349,8 @@ class Member {
     std::uint64_t until = 0;
     std::uint32_t pool = 0;
     std::uint64_t unit = 0;
-    friend auto operator<=>(const HoldDown&, const HoldDown&) = default;
+    friend auto operator<=>(const HoldDown&,
+                            const HoldDown&) = default;  // NOLINT(modernize-use-nullptr): a false positive on <=>
   };
   std::set<HoldDown> hold_;
   std::vector<RingItem> pending_own_;  // own releases and claims that arrived before recovery ended

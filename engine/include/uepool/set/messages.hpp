@@ -126,15 +126,13 @@ inline bool is_stream(const Record& r) noexcept {
 }
 // stream_seq_of — the stream sequence of a stream record; 0 for a request.
 inline std::uint64_t stream_seq_of(const Record& r) noexcept {
-  return std::visit(
-      [](const auto& x) -> std::uint64_t {
-        if constexpr (requires { x.stream_seq; }) {
-          return x.stream_seq;
-        } else {
-          return 0;
-        }
-      },
-      r);
+  if (const auto* x = std::get_if<record::Seed>(&r)) return x->stream_seq;
+  if (const auto* x = std::get_if<record::Window>(&r)) return x->stream_seq;
+  if (const auto* x = std::get_if<record::Words>(&r)) return x->stream_seq;
+  if (const auto* x = std::get_if<record::Alloc>(&r)) return x->stream_seq;
+  if (const auto* x = std::get_if<record::Free>(&r)) return x->stream_seq;
+  if (const auto* x = std::get_if<record::Close>(&r)) return x->stream_seq;
+  return 0;
 }
 
 // ReplicaReport — the sender's replica of the receiver's usage: complete

@@ -94,7 +94,7 @@ class Replica {
   std::vector<::Roaring> statics_;                             // per pool: static units claimed
   struct Win {
     OpenWindow w;
-    std::uint64_t until;
+    std::uint64_t until = 0;
   };
   std::vector<Win> windows_;
   std::map<std::pair<std::uint32_t, std::uint64_t>, std::uint64_t> held_;  // (pool, unit) -> hold-down end

@@ -58,7 +58,7 @@ constexpr LeaseTag unpack_tag(std::uint64_t v) {
 // the two escapes the stream). Never specialised outside the tests.
 template <template <class> class Atom>
 struct CaptureBeforeClose {
-  static constexpr bool value = false;
+  static constexpr bool value = false;  // NOLINT(readability-identifier-naming): the std trait convention
 };
 
 template <template <class> class Atom = std::atomic>
