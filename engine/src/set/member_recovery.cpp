@@ -147,7 +147,7 @@ void Member::finish_recovery() {
       std::uint64_t v = ps.pool->dynamic_word(word);
       auto h = ps.held_words.find(word);
       if (h != ps.held_words.end()) v &= ~h->second;
-      if (v != 0) ps.mirror[word] = v;
+      ps.mirror.set(word, v);
     }
   }
   stream_seq_ = 0;

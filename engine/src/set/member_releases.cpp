@@ -89,11 +89,7 @@ void Member::apply_own_release(std::uint32_t pool, std::uint64_t unit, const Lea
     diff_word(pool, unit >> 6);  // an allocation not captured yet goes first
     ps.set_held(unit, true);
     hold_.insert({now_local_ + ps.hold_down, pool, unit});
-    auto it = ps.mirror.find(unit >> 6);
-    if (it != ps.mirror.end()) {
-      it->second &= ~(std::uint64_t{1} << (unit & 63));
-      if (it->second == 0) ps.mirror.erase(it);
-    }
+    ps.mirror.set(unit >> 6, ps.mirror.get(unit >> 6) & ~(std::uint64_t{1} << (unit & 63)));
     emit_stream(record::Free{.pool = pool, .unit = unit});
   } else {
     (void)ps.pool->release(*msg_workers_[pool], unit, 0);
@@ -138,7 +134,7 @@ void Member::drain_rings(bool dirty_too) {
       ++counters_.dirty_overflows;
       for (std::uint32_t i = 0; i < pools_.size(); ++i) {
         std::vector<std::uint64_t> words;
-        for (const auto& [word, bits] : pools_[i]->mirror) words.push_back(word);
+        pools_[i]->mirror.for_each([&](std::uint64_t word, std::uint64_t) { words.push_back(word); });
         for (std::uint64_t word : words) diff_word(i, word);
       }
     }

@@ -32,6 +32,7 @@
 #include <vector>
 
 #include "uepool/base/spsc_ring.hpp"
+#include "uepool/base/word_map.hpp"
 #include "uepool/set/detail/window_slot.hpp"
 #include "uepool/set/member.hpp"
 #include "uepool/set/replica.hpp"
@@ -85,11 +86,11 @@ struct Member::PoolState {
   // hold-down every release goes through the message thread (the member
   // holds units down itself), so expiries reach it there too. A periodic
   // sweep re-reads mirrored words.
-  std::map<std::uint64_t, std::uint64_t> mirror;
+  WordMap mirror;                                     // word -> units peers were told are in use (nonzero words only)
   std::map<std::uint64_t, std::uint64_t> held_words;  // word -> units freed and waiting out their hold-down
   ::Roaring statics;                                  // static units streamed as claimed
   ::Roaring quarantined;                              // in use since recovery because they may be
-  std::uint64_t sweep = 0;                            // next mirrored word the sweep re-reads
+  std::size_t sweep = 0;                              // next mirror slot the sweep looks at
 
   [[nodiscard]] bool held(std::uint64_t u) const {
     auto it = held_words.find(u >> 6);

@@ -66,16 +66,8 @@ void Member::diff_word(std::uint32_t pool, std::uint64_t word) {
   std::uint64_t v = ps.pool->dynamic_word(word);  // seq_cst loads: see the close protocol at the top
   auto h = ps.held_words.find(word);
   if (h != ps.held_words.end()) v &= ~h->second;  // held down: the peers heard of the free already
-  auto it = ps.mirror.find(word);
-  const std::uint64_t old = it == ps.mirror.end() ? 0 : it->second;
-  if (v == old) return;
-  if (v == 0) {
-    ps.mirror.erase(it);
-  } else if (it == ps.mirror.end()) {
-    ps.mirror.emplace(word, v);
-  } else {
-    it->second = v;
-  }
+  if (v == ps.mirror.get(word)) return;
+  ps.mirror.set(word, v);
   emit_stream(record::Words{.pool = pool, .word = word, .bits = v});
 }
 
@@ -84,11 +76,15 @@ void Member::sweep_words() {
   // missed (the mirror is what peers were told; the bitmap is the truth).
   for (std::uint32_t i = 0; i < pools_.size(); ++i) {
     PoolState& ps = *pools_[i];
-    std::vector<std::uint64_t> words;
-    for (auto it = ps.mirror.lower_bound(ps.sweep); it != ps.mirror.end() && words.size() < 16; ++it)
-      words.push_back(it->first);
-    ps.sweep = words.size() < 16 ? 0 : words.back() + 1;
-    for (std::uint64_t w : words) diff_word(i, w);
+    // Up to 16 words from at most 64 slots, in slot order (diff_word may
+    // change the map: the words are collected first).
+    std::array<std::uint64_t, 16> words{};
+    std::size_t n = 0;
+    std::size_t slot = ps.sweep;
+    for (std::size_t looked = 0; looked < 64 && n < words.size() && slot < ps.mirror.slots(); ++looked, ++slot)
+      if (ps.mirror.bits_at(slot) != 0) words[n++] = ps.mirror.key_at(slot);
+    ps.sweep = slot < ps.mirror.slots() ? slot : 0;
+    for (std::size_t k = 0; k < n; ++k) diff_word(i, words[k]);
   }
 }
 
@@ -109,9 +105,10 @@ std::shared_ptr<const UsageSnapshot> Member::own_snapshot() const {
   for (std::uint32_t i = 0; i < pools_.size(); ++i) {
     const PoolState& ps = *pools_[i];
     ::Roaring in_use = ps.statics;
-    for (const auto& [word, bits] : ps.mirror)
+    ps.mirror.for_each([&](std::uint64_t word, std::uint64_t bits) {
       for (std::uint64_t b = bits; b != 0; b &= b - 1)
         in_use.add(static_cast<std::uint32_t>((word << 6) | static_cast<std::uint64_t>(std::countr_zero(b))));
+    });
     if (!options_.rules.reseed_quarantined_in_use) in_use -= ps.quarantined;
     s->in_use.push_back(std::move(in_use));
     for (const WindowSlot& w : ps.slots) {

@@ -30,7 +30,7 @@ Replica::Outcome Replica::seed(const Incarnation& of, const record::Seed& r, std
       if (pools_[i].pool->is_static(u)) {
         statics_[i].add(u);
       } else {
-        words_[i][u >> 6] |= std::uint64_t{1} << (u & 63);
+        words_[i].set(u >> 6, words_[i].get(u >> 6) | (std::uint64_t{1} << (u & 63)));
       }
     }
   }
@@ -91,20 +91,15 @@ void Replica::on(const record::Window& r, std::uint64_t now) {
 
 void Replica::on(const record::Words& r, std::uint64_t now) {
   const std::uint64_t hold = pools_[r.pool].hold_down;
-  auto& words = words_[r.pool];
-  auto it = words.find(r.word);
-  const std::uint64_t old = it == words.end() ? 0 : it->second;
+  WordMap& words = words_[r.pool];
+  const std::uint64_t old = words.get(r.word);
   // Units that went from in use to free without a Free record (a unit given
   // back in a close race): held down from now, to be safe.
   for (std::uint64_t freed = old & ~r.bits; hold > 0 && freed != 0; freed &= freed - 1)
     held_.try_emplace({r.pool, (r.word << 6) | static_cast<std::uint64_t>(std::countr_zero(freed))}, now + hold);
   for (std::uint64_t taken = held_.empty() ? 0 : r.bits & ~old; taken != 0; taken &= taken - 1)
     held_.erase({r.pool, (r.word << 6) | static_cast<std::uint64_t>(std::countr_zero(taken))});
-  if (r.bits == 0) {
-    if (it != words.end()) words.erase(it);
-  } else {
-    words[r.word] = r.bits;
-  }
+  words.set(r.word, r.bits);
 }
 
 void Replica::on(const record::Alloc& r, std::uint64_t) {
@@ -116,11 +111,8 @@ void Replica::on(const record::Free& r, std::uint64_t now) {
     statics_[r.pool].remove(static_cast<std::uint32_t>(r.unit));
     return;
   }
-  auto it = words_[r.pool].find(r.unit >> 6);
-  if (it != words_[r.pool].end()) {
-    it->second &= ~(std::uint64_t{1} << (r.unit & 63));
-    if (it->second == 0) words_[r.pool].erase(it);
-  }
+  WordMap& words = words_[r.pool];
+  words.set(r.unit >> 6, words.get(r.unit >> 6) & ~(std::uint64_t{1} << (r.unit & 63)));
   held_[{r.pool, r.unit}] = now + pools_[r.pool].hold_down;
 }
 
@@ -135,8 +127,7 @@ void Replica::expire(std::uint64_t now) {
 bool Replica::in_use(std::uint32_t pool, std::uint64_t unit) const noexcept {
   if (pool >= words_.size()) return false;
   if (statics_[pool].contains(static_cast<std::uint32_t>(unit))) return true;
-  auto it = words_[pool].find(unit >> 6);
-  return it != words_[pool].end() && ((it->second >> (unit & 63)) & 1) != 0;
+  return ((words_[pool].get(unit >> 6) >> (unit & 63)) & 1) != 0;
 }
 
 bool Replica::held(std::uint32_t pool, std::uint64_t unit, std::uint64_t now) const noexcept {
@@ -152,9 +143,10 @@ std::shared_ptr<const UsageSnapshot> Replica::snapshot(std::uint64_t now) const 
   for (std::size_t i = 0; i < pools_.size(); ++i) {
     if (i < statics_.size()) s->in_use[i] = statics_[i];
     if (i >= words_.size()) continue;
-    for (const auto& [word, bits] : words_[i])
+    words_[i].for_each([&](std::uint64_t word, std::uint64_t bits) {
       for (std::uint64_t b = bits; b != 0; b &= b - 1)
         s->in_use[i].add(static_cast<std::uint32_t>((word << 6) | static_cast<std::uint64_t>(std::countr_zero(b))));
+    });
   }
   for (const Win& w : windows_) {
     OpenWindow ow = w.w;

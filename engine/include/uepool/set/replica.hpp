@@ -23,6 +23,7 @@
 #include <utility>
 #include <vector>
 
+#include "uepool/base/word_map.hpp"
 #include "uepool/core/pool.hpp"
 #include "uepool/set/messages.hpp"
 #include "uepool/set/plan.hpp"
@@ -90,8 +91,8 @@ class Replica {
   bool complete_ = false;
   Incarnation of_;
   std::uint64_t seq_ = 0;
-  std::vector<std::map<std::uint64_t, std::uint64_t>> words_;  // per pool: word -> dynamic units in use
-  std::vector<::Roaring> statics_;                             // per pool: static units claimed
+  std::vector<WordMap> words_;      // per pool: word -> dynamic units in use
+  std::vector<::Roaring> statics_;  // per pool: static units claimed
   struct Win {
     OpenWindow w;
     std::uint64_t until = 0;
