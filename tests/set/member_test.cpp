@@ -126,10 +126,15 @@ TEST(Member, WithoutPeersNoWindowOpens) {
   for (const std::uint32_t id : net.set->ids())
     if (id != o) net.down.insert(id);
   net.step(20);
+  EXPECT_FALSE(net.m(o)->starving());
   EXPECT_EQ(net.m(o)->allocate(*net.w(o), 0).status, MemberStatus::kNotReady);
+  EXPECT_TRUE(net.m(o)->starving());  // an event loop may tick at once
+  net.step(1);
+  EXPECT_FALSE(net.m(o)->starving());  // the tick took the hint (and doubled the windows kept ahead)
   net.down.clear();
   net.step(60);  // the next heartbeats introduce everyone; bulk copies, then acks
   EXPECT_TRUE(net.m(o)->allocate(*net.w(o), 0).ok());
+  EXPECT_FALSE(net.m(o)->starving());
 }
 
 TEST(Member, ReleaseAtAnyMemberFreesAtTheOwner) {

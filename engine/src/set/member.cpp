@@ -403,6 +403,12 @@ MemberView Member::view() const {
   return v;
 }
 
+bool Member::starving() const noexcept {
+  for (const auto& ps : pools_)
+    if (ps->starved.load(std::memory_order_relaxed)) return true;
+  return false;
+}
+
 std::size_t Member::open_windows() const noexcept {
   std::size_t n = 0;
   for (const auto& ps : pools_)

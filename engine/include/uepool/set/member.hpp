@@ -260,6 +260,10 @@ class Member {
   // has_complete_replica — this member holds a complete replica of `owner`.
   [[nodiscard]] bool has_complete_replica(std::uint32_t owner) const noexcept;
   [[nodiscard]] std::size_t open_windows() const noexcept;
+  // starving — a worker found no acknowledged window since the last tick: an
+  // event loop that ticks on a timer may tick now instead (windows are
+  // reserved and acknowledged sooner). Any thread; a relaxed hint.
+  [[nodiscard]] bool starving() const noexcept;
   [[nodiscard]] const Plan& plan() const noexcept { return *plan_; }
   // view — everything above and more, as one copy (allocates; not for the hot path).
   [[nodiscard]] MemberView view() const;
