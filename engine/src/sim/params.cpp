@@ -42,6 +42,12 @@ SimParams SimParams::derive(std::uint64_t seed, Mode mode, std::uint64_t steps) 
   p.create_ppm = r.between(50'000, 600'000);
   p.end_ppm = r.between(50'000, p.create_ppm);
   p.move_ppm = r.below(200'000);
+  // Member settings a deployment can set, drawn like the rest (drawn last,
+  // so the draws above keep their values).
+  p.heartbeat = r.between(1, p.retransmit);
+  p.stream_interval = r.chance(400'000) ? 0 : r.between(1, 60);
+  const std::uint64_t ring = r.below(4);
+  p.release_ring = ring == 0 ? 4 : ring == 1 ? 64 : 4096;  // tiny rings: releases dropped and counted
   return p;
 }
 
@@ -68,19 +74,22 @@ std::string SimParams::describe() const {
                   static_cast<unsigned long long>(p.block_units));
     s += buf;
   }
-  std::snprintf(buf, sizeof buf,
-                " window %llu lease %llu hold %llu ahead %u cap %zu delay<=%llu rto %llu loss %llu dup %llu "
-                "partition %llu/%llu crash %llu zombie %llu restart<=%llu takeover<=%llu create %llu end %llu move "
-                "%llu (ppm)",
-                static_cast<unsigned long long>(window_units), static_cast<unsigned long long>(lease),
-                static_cast<unsigned long long>(hold_down), windows_ahead, channel_capacity,
-                static_cast<unsigned long long>(delay_max), static_cast<unsigned long long>(retransmit),
-                static_cast<unsigned long long>(loss_ppm), static_cast<unsigned long long>(dup_ppm),
-                static_cast<unsigned long long>(partition_ppm), static_cast<unsigned long long>(partition_len),
-                static_cast<unsigned long long>(crash_ppm), static_cast<unsigned long long>(zombie_ppm),
-                static_cast<unsigned long long>(restart_max), static_cast<unsigned long long>(takeover_max),
-                static_cast<unsigned long long>(create_ppm), static_cast<unsigned long long>(end_ppm),
-                static_cast<unsigned long long>(move_ppm));
+  std::snprintf(
+      buf, sizeof buf,
+      " window %llu lease %llu hold %llu ahead %u cap %zu ring %zu stream %llu heartbeat %llu delay<=%llu rto %llu "
+      "loss %llu dup %llu "
+      "partition %llu/%llu crash %llu zombie %llu restart<=%llu takeover<=%llu create %llu end %llu move "
+      "%llu (ppm)",
+      static_cast<unsigned long long>(window_units), static_cast<unsigned long long>(lease),
+      static_cast<unsigned long long>(hold_down), windows_ahead, channel_capacity, release_ring,
+      static_cast<unsigned long long>(stream_interval), static_cast<unsigned long long>(heartbeat),
+      static_cast<unsigned long long>(delay_max), static_cast<unsigned long long>(retransmit),
+      static_cast<unsigned long long>(loss_ppm), static_cast<unsigned long long>(dup_ppm),
+      static_cast<unsigned long long>(partition_ppm), static_cast<unsigned long long>(partition_len),
+      static_cast<unsigned long long>(crash_ppm), static_cast<unsigned long long>(zombie_ppm),
+      static_cast<unsigned long long>(restart_max), static_cast<unsigned long long>(takeover_max),
+      static_cast<unsigned long long>(create_ppm), static_cast<unsigned long long>(end_ppm),
+      static_cast<unsigned long long>(move_ppm));
   s += buf;
   return s;
 }

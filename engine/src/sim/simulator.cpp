@@ -11,7 +11,8 @@
 namespace uepool::sim {
 
 Simulator::Simulator(const SimParams& params, const set::detail::Rules& rules)
-    : params_(params), rules_(rules), rng_(params.seed) {
+    // Each mode its own schedule: safety and liveness runs of one seed share no steps.
+    : params_(params), rules_(rules), rng_(params.seed ^ (params.mode == Mode::kLiveness ? 0x6c6976656e657373ULL : 0)) {
   std::vector<set::MemberSpec> specs;
   for (std::uint32_t i = 1; i <= params_.members; ++i) specs.push_back({i, 1});
   std::vector<set::PoolSpec> pools;
@@ -64,8 +65,10 @@ void Simulator::start_member(std::uint32_t id, bool fresh) {
   o.lease = params_.lease;
   o.windows_ahead = params_.windows_ahead;
   o.retransmit = params_.retransmit;
-  o.heartbeat = params_.retransmit / 2 + 1;
+  o.heartbeat = params_.heartbeat != 0 ? params_.heartbeat : params_.retransmit / 2 + 1;
+  o.stream_interval = params_.stream_interval;
   o.channel_capacity = params_.channel_capacity;
+  o.release_ring = params_.release_ring;
   o.observer = this;
   o.rules = rules_;
   auto m = set::Member::create(o);

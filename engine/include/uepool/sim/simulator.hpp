@@ -76,6 +76,9 @@ struct SimParams {
   std::uint32_t windows_ahead = 2;
   std::size_t channel_capacity = 4096;
   std::uint64_t retransmit = 30;
+  std::uint64_t heartbeat = 0;        // 0: retransmit / 2 + 1
+  std::uint64_t stream_interval = 0;  // MemberOptions::stream_interval (0: every tick)
+  std::size_t release_ring = 4096;    // MemberOptions::release_ring
   // faults (per step; ppm = per million)
   std::uint64_t loss_ppm = 0;
   std::uint64_t dup_ppm = 0;
