@@ -229,6 +229,34 @@ TEST(Counterexample, HoldDownLost) {
 namespace uepool::sim {
 namespace {
 
+// The checker fails the moment an owner frees a unit a live session holds
+// (here a buggy embedding releases a lease whose session goes on): on the
+// hot path (a direct release at the owner), and on the message thread (a
+// release at a peer, applied by the owner a few steps later).
+TEST(Checker, AWrongFreeFailsTheMomentItHappens) {
+  for (const bool at_owner : {true, false}) {
+    Simulator sim(params(2));
+    const Cast c = cast(sim, 2);
+    sim.run_steps(30);
+    const auto s = allocate(sim, c.owner);
+    ASSERT_TRUE(s.has_value());
+    const set::Lease l = *sim.lease_of(*s);
+    sim.run_steps(5);
+    ASSERT_FALSE(sim.failed()) << sim.failure();
+    const std::uint32_t at = at_owner ? c.owner : c.peers[0];
+    set::Member::Worker* w = sim.member(at)->create_worker();
+    ASSERT_NE(w, nullptr);
+    sim.member(at)->release(*w, l);
+    if (!at_owner) {
+      EXPECT_FALSE(sim.failed()) << "the peer only forwards the release";
+      sim.run_steps(10);
+    }
+    ASSERT_TRUE(sim.failed()) << (at_owner ? "direct release" : "release at a peer");
+    EXPECT_NE(sim.failure().find("freed pool 0 unit " + std::to_string(l.unit) + " while session"), std::string::npos)
+        << sim.failure();
+  }
+}
+
 // Each rule switched off is a deliberately broken member (test code only):
 // the random safety sweep must catch it within a few dozen seeds (sweeping
 // seeds 1..150 at 5,000 steps found each within the first 21), and the seed

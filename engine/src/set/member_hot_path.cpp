@@ -74,6 +74,8 @@ void Member::release(Worker& w, const Lease& lease) noexcept {
       return;
     }
     w.mark_dirty(lease.pool, lease.unit >> 6);
+    if (options_.observer != nullptr) [[unlikely]]
+      options_.observer->unit_freed(*this, lease.pool, lease.unit);
     return;
   }
   (void)w.push(RingItem{RingItem::Op::kRelease, lease.pool, lease.unit, lease.tag, lease.claim});

@@ -74,6 +74,7 @@ void Member::apply_own_release(std::uint32_t pool, std::uint64_t unit, const Lea
       ++counters_.double_releases;
       return;
     }
+    if (options_.observer != nullptr) options_.observer->unit_freed(*this, pool, unit);
     ps.statics.remove(u);
     emit_stream(record::Free{.pool = pool, .unit = unit});
     return;
@@ -93,6 +94,7 @@ void Member::apply_own_release(std::uint32_t pool, std::uint64_t unit, const Lea
     emit_stream(record::Free{.pool = pool, .unit = unit});
   } else {
     (void)ps.pool->release(*msg_workers_[pool], unit, 0);
+    if (options_.observer != nullptr) options_.observer->unit_freed(*this, pool, unit);
     diff_word(pool, unit >> 6);
   }
   ps.scan_needed = true;
@@ -147,6 +149,7 @@ void Member::expire_hold_downs() {
     hold_.erase(hold_.begin());
     PoolState& ps = *pools_[pool];
     (void)ps.pool->release(*msg_workers_[pool], unit, 0);
+    if (options_.observer != nullptr) options_.observer->unit_freed(*this, pool, unit);
     ps.set_held(unit, false);
     diff_word(pool, unit >> 6);  // normally nothing to tell: the free was streamed
     ps.scan_needed = true;

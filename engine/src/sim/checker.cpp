@@ -20,6 +20,23 @@ void Simulator::window_reserved(std::uint32_t owner, const set::Incarnation& inc
   windows_[{owner, inc.generation, inc.nonce, pack(w.tag)}] = std::move(f);
 }
 
+// unit_freed — the owner freed a unit: no live session may hold it. Checked
+// the moment it happens (a wrong free shows up here, not only when the unit
+// is handed out again, which may be much later or never). A zombie's frees
+// touch only its own stale copy and are not checked; nor are static units
+// (never handed out dynamically; a claim may still be on its way when a
+// release of the unit's earlier claim frees it).
+void Simulator::unit_freed(const set::Member& owner, std::uint32_t pool, std::uint64_t unit) {
+  const std::uint32_t id = owner.id();
+  if (id == 0 || id > nodes_.size() || nodes_[id - 1]->member.get() != &owner) return;
+  if (pool >= holder_.size() || unit >= holder_[pool].size() || holder_[pool][unit] == 0) return;
+  if (!pool_configs_[pool].static_ranges.empty() && unit >= holder_[pool].size() - 16) return;
+  char buf[200];
+  std::snprintf(buf, sizeof buf, "member %u freed pool %u unit %llu while session %llu holds it", id, pool, ull(unit),
+                ull(holder_[pool][unit]));
+  fail(buf);
+}
+
 bool Simulator::check_allocation(std::uint32_t member_id, const set::Lease& l, const set::Member* who) {
   const set::Member& m = who != nullptr ? *who : *nodes_[member_id - 1]->member;
   if (l.pool >= holder_.size() || l.unit >= holder_[l.pool].size()) {

@@ -39,12 +39,12 @@ void Simulator::end_session_at(Session& s, std::uint32_t at_member) {
   Node& n = *nodes_[at_member - 1];
   const bool zombie = s.on_zombie && s.controller == at_member && n.zombie != nullptr;
   for (const set::Lease& l : s.leases) {
+    holder_[l.pool][l.unit] = 0;  // first: a direct release frees the unit (unit_freed) before it returns
     if (zombie) {
       n.zombie->release(*n.zombie_worker, l);
     } else {
       n.member->release(*n.worker, l);
     }
-    holder_[l.pool][l.unit] = 0;
     released_at_[l.pool][l.unit] = now_ + 1;
     ++result_.stats.releases;
     if (watched(l)) watch_event("step %llu: released at member %u", ull(now_), at_member);

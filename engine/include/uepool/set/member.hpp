@@ -95,6 +95,8 @@ struct MemberAllocation {
 };
 
 // Observer — what the simulator's checker sees (null in production).
+class Member;
+
 class Observer {
  public:
   virtual ~Observer() = default;
@@ -104,6 +106,13 @@ class Observer {
   // The owner reserved a window; its lease ends at `lease_end` (the owner's clock).
   virtual void window_reserved(std::uint32_t owner, const Incarnation& inc, const OpenWindow& w,
                                std::uint64_t lease_end) = 0;
+  // The owner freed one of its units in its bitmap (a release applied, a
+  // hold-down ended): from now on it may hand the unit out again. Called on
+  // the thread that freed it (a worker, for a direct release). Checkers use
+  // it to catch a wrong free the moment it happens.
+  virtual void unit_freed(const Member& owner, std::uint32_t pool, std::uint64_t unit) {
+    (void)owner, (void)pool, (void)unit;
+  }
 };
 
 namespace detail {

@@ -203,6 +203,7 @@ class Simulator : private set::Observer {
                       const set::OpenWindow& w) override;
   void window_reserved(std::uint32_t owner, const set::Incarnation& inc, const set::OpenWindow& w,
                        std::uint64_t lease_end) override;
+  void unit_freed(const set::Member& owner, std::uint32_t pool, std::uint64_t unit) override;
 
   SimParams params_;
   set::detail::Rules rules_;
