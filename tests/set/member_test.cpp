@@ -45,15 +45,20 @@ struct Net {
   std::size_t capacity;
   std::set<std::uint32_t>& down;  // frames to and from these are lost
 
-  explicit Net(std::uint32_t members, std::size_t channel_capacity = 4096)
-      : plan(plan_for(members)), set(make(plan, channel_capacity)), capacity(channel_capacity), down(set->down()) {}
-  static std::unique_ptr<testing::LoopbackSet> make(std::shared_ptr<const Plan> plan, std::size_t capacity) {
+  explicit Net(std::uint32_t members, std::size_t channel_capacity = 4096, const detail::Rules& rules = {})
+      : plan(plan_for(members)),
+        set(make(plan, channel_capacity, rules)),
+        capacity(channel_capacity),
+        down(set->down()) {}
+  static std::unique_ptr<testing::LoopbackSet> make(std::shared_ptr<const Plan> plan, std::size_t capacity,
+                                                    const detail::Rules& rules) {
     testing::LoopbackOptions lo;
     lo.plan = std::move(plan);
     lo.pools = {v4_pool()};
-    lo.tune = [capacity](MemberOptions& o) {
+    lo.tune = [capacity, rules](MemberOptions& o) {
       o.lease = 100'000;
       o.channel_capacity = capacity;
+      o.rules = rules;
     };
     auto created = testing::LoopbackSet::create(lo);
     EXPECT_TRUE(created.ok()) << created.status().to_string();
@@ -265,21 +270,36 @@ TEST(Member, RecoversItsUsageFromPeers) {
   EXPECT_FALSE(net.m(o)->in_use(0, held[0].unit));
 }
 
+// The effect, not only the counters: a release in a frame of a fenced
+// (older) incarnation is not applied. With the rule switched off it is.
 TEST(Member, FencesOlderIncarnationsAndAlarmsOnTwins) {
-  Net net(2);
-  net.step(5);
-  Frame f;
-  f.from = 2;
-  f.to = 1;
-  f.to_inc = net.m(1)->incarnation();
-  f.from_inc = Incarnation{1, 999};  // generation 1 again, another nonce: a twin
-  net.m(1)->on_frame(f, net.now);
-  EXPECT_EQ(net.m(1)->counters().incarnation_alarms, 1u);
-  f.from_inc = Incarnation{3, 5};  // a newer incarnation of member 2 ...
-  net.m(1)->on_frame(f, net.now);
-  f.from_inc = net.m(2)->incarnation();  // ... so generation 1 is fenced from now on
-  net.m(1)->on_frame(f, net.now);
-  EXPECT_EQ(net.m(1)->counters().fenced_frames, 1u);
+  for (const bool fencing : {true, false}) {
+    detail::Rules rules;
+    rules.fence_old_incarnations = fencing;
+    Net net(2, 4096, rules);
+    const std::uint32_t o = net.big_owner();
+    const std::uint32_t other = o == 1 ? 2 : 1;
+    net.step(5);
+    const MemberAllocation a = net.m(o)->allocate(*net.w(o), 0);
+    ASSERT_TRUE(a.ok());
+    const Incarnation old = net.m(other)->incarnation();
+    Frame f;  // a heartbeat
+    f.from = other;
+    f.to = o;
+    f.to_inc = net.m(o)->incarnation();
+    f.from_inc = Incarnation{old.generation, old.nonce + 1};  // the same generation, another nonce: a twin
+    net.m(o)->on_frame(f, net.now);
+    EXPECT_EQ(net.m(o)->counters().incarnation_alarms, 1u);
+    f.from_inc = Incarnation{old.generation + 2, 5};  // a newer incarnation of the other member ...
+    net.m(o)->on_frame(f, net.now);
+    f.from_inc = old;   // ... so the old generation is fenced from now on: its release must not land
+    f.data()->seq = 1;  // the first batch of the (reset) channel
+    f.data()->records = {record::Release{.pool = 0, .unit = a.lease.unit, .tag = a.lease.tag, .claim = 0}};
+    net.m(o)->on_frame(f, net.now);
+    EXPECT_EQ(net.m(o)->counters().fenced_frames, 1u);
+    EXPECT_EQ(net.m(o)->in_use(0, a.lease.unit), fencing)
+        << (fencing ? "fenced, yet applied" : "rule off, not applied");
+  }
 }
 
 // Member 2 is played by hand: every frame it sends is forged here.

@@ -51,7 +51,10 @@ SimParams params(std::uint32_t members, std::uint64_t hold_down = 0) {
   return p;
 }
 
-// 1. The owner counted itself toward the quorum (3 members: p = 2, A = 1, R = 2).
+// 1. The owner counted itself toward the quorum (3 members: p = 2, A = 1, R = 2):
+// the restarted owner took its own empty state as one of the R answers
+// (Rules::peers_only_answers). The ack side of the same habit
+// (Rules::peers_only_quorum) is caught by the random sweep below.
 void owner_counts_itself(Simulator& sim) {
   const Cast c = cast(sim, 3);
   const std::uint32_t o = c.owner, p1 = c.peers[0], p2 = c.peers[1];
@@ -77,7 +80,7 @@ void owner_counts_itself(Simulator& sim) {
 
 TEST(Counterexample, OwnerCountsItself) {
   Rules broken;
-  broken.peers_only_quorum = false;
+  broken.peers_only_answers = false;
   Simulator bad(params(3), broken);
   owner_counts_itself(bad);
   EXPECT_TRUE(bad.failed()) << "the broken rule was not caught";
@@ -268,6 +271,7 @@ TEST(BrokenMember, RandomSweepCatchesEveryRuleSwitchedOff) {
   };
   const Case cases[] = {
       {"peers_only_quorum", [](set::detail::Rules& r) { r.peers_only_quorum = false; }},
+      {"peers_only_answers", [](set::detail::Rules& r) { r.peers_only_answers = false; }},
       {"complete_replica_votes", [](set::detail::Rules& r) { r.complete_replica_votes = false; }},
       {"quarantine_open_windows", [](set::detail::Rules& r) { r.quarantine_open_windows = false; }},
       {"restore_hold_down", [](set::detail::Rules& r) { r.restore_hold_down = false; }},

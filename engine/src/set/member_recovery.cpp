@@ -42,7 +42,7 @@ bool Member::accept_incarnation(Peer& p, const Incarnation& inc) {
 
 void Member::query_generation() {
   const std::uint32_t need =
-      options_.rules.peers_only_quorum ? answer_quorum_ : (answer_quorum_ > 0 ? answer_quorum_ - 1 : 0);
+      options_.rules.peers_only_answers ? answer_quorum_ : (answer_quorum_ > 0 ? answer_quorum_ - 1 : 0);
   std::uint32_t complete = 0;
   std::uint32_t max_gen = 0;
   for (auto& [pid, p] : peers_) {
@@ -70,7 +70,7 @@ void Member::query_generation() {
 
 void Member::request_recovery() {
   const std::uint32_t need =
-      options_.rules.peers_only_quorum ? answer_quorum_ : (answer_quorum_ > 0 ? answer_quorum_ - 1 : 0);
+      options_.rules.peers_only_answers ? answer_quorum_ : (answer_quorum_ > 0 ? answer_quorum_ - 1 : 0);
   std::uint32_t complete = 0;
   for (auto& [pid, p] : peers_)
     if (p->recover_answered && p->recover_complete) ++complete;

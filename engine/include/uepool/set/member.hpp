@@ -119,7 +119,8 @@ namespace detail {
 // Rules — each protocol rule the model check found necessary, switchable
 // only so that tests can show each one matters. Production leaves all on.
 struct Rules {
-  bool peers_only_quorum = true;          // the owner never counts itself
+  bool peers_only_quorum = true;          // window acks: the owner never counts itself
+  bool peers_only_answers = true;         // recovery and generation query: R answers from peers, never R - 1
   bool complete_replica_votes = true;     // only a complete replica acks or answers
   bool quarantine_open_windows = true;    // unconfirmed units of open windows are quarantined
   bool restore_hold_down = true;          // recovery restores remaining hold-downs
