@@ -106,9 +106,29 @@ TEST(MemberCreate, RefusesBadConfiguration) {
   o.pools[0].prefix = net::Prefix::parse("10.2.0.0/23").value();  // 512 units, the plan says 1,024
   o.pools[0].static_ranges.clear();
   EXPECT_EQ(Member::create(o).status().reason(), std::string("pool size differs from the plan"));
-  EXPECT_EQ(net.m(1)->ack_quorum(), 1u);                        // p = 2: A = ceil(2/2)
-  EXPECT_EQ(net.m(1)->answer_quorum(), 2u);                     // R = p - A + 1
-  EXPECT_FALSE(net.m(1)->set_membership(plan_for(4, 2)).ok());  // re-division: a later issue
+  EXPECT_EQ(net.m(1)->ack_quorum(), 1u);                                                        // p = 2: A = ceil(2/2)
+  EXPECT_EQ(net.m(1)->answer_quorum(), 2u);                                                     // R = p - A + 1
+  EXPECT_EQ(net.m(1)->set_membership(plan_for(4, 2)).code(), StatusCode::kFailedPrecondition);  // a later issue
+}
+
+// Bad membership input is refused, named and counted; nothing held is lost.
+TEST(Member, RefusesAnOlderEpochOrAnotherPlanUnderTheCurrentOne) {
+  Net net(2);
+  const std::uint32_t o = net.big_owner();
+  net.step(5);
+  const MemberAllocation a = net.m(o)->allocate(*net.w(o), 0);
+  ASSERT_TRUE(a.ok());
+  EXPECT_TRUE(net.m(o)->set_membership(plan_for(2, 1)).ok());  // an equal plan, built again: accepted
+  const Status older = net.m(o)->set_membership(plan_for(2, 0));
+  EXPECT_EQ(older.reason(), std::string("plan epoch is older than the current one"));
+  const Status other = net.m(o)->set_membership(plan_for(3, 1));
+  EXPECT_EQ(other.reason(), std::string("another plan under the current epoch"));
+  EXPECT_EQ(net.m(o)->counters().refused_plans, 2u);
+  EXPECT_EQ(net.m(o)->set_membership(nullptr).code(), StatusCode::kInvalidArgument);
+  EXPECT_TRUE(net.m(o)->in_use(0, a.lease.unit));  // nothing held is lost
+  net.step(5);
+  EXPECT_TRUE(net.m(o)->ready());
+  EXPECT_TRUE(net.m(o)->allocate(*net.w(o), 0).ok());
 }
 
 TEST(Member, NotReadyUntilAWindowIsAcknowledged) {

@@ -104,9 +104,34 @@ Member::Worker* Member::create_worker() {
   return workers_.back().get();
 }
 
+namespace {
+// same_assignment — the same members (ids and weights) and the same owner of every run of every pool.
+bool same_assignment(const Plan& a, const Plan& b) {
+  if (a.pool_count() != b.pool_count() || a.members().size() != b.members().size()) return false;
+  for (std::size_t i = 0; i < a.members().size(); ++i)
+    if (a.members()[i].id != b.members()[i].id || a.members()[i].weight != b.members()[i].weight) return false;
+  for (std::size_t p = 0; p < a.pool_count(); ++p) {
+    if (a.units(p) != b.units(p) || a.block_units(p) != b.block_units(p) || a.runs(p) != b.runs(p)) return false;
+    if (!std::equal(a.owner_table(p), a.owner_table(p) + a.runs(p), b.owner_table(p))) return false;
+  }
+  return true;
+}
+}  // namespace
+
 Status Member::set_membership(const std::shared_ptr<const Plan>& plan) {
   if (!plan) return Status(StatusCode::kInvalidArgument, "no plan");
-  if (plan.get() == plan_.get() || plan->epoch() == plan_->epoch()) return Status::ok_status();
+  if (plan.get() == plan_.get()) return Status::ok_status();
+  if (plan->epoch() < plan_->epoch()) {
+    ++counters_.refused_plans;
+    return Status(StatusCode::kInvalidArgument, "plan epoch is older than the current one")
+        .with_number(plan->epoch(), "epoch");
+  }
+  if (plan->epoch() == plan_->epoch()) {
+    if (same_assignment(*plan, *plan_)) return Status::ok_status();
+    ++counters_.refused_plans;
+    return Status(StatusCode::kInvalidArgument, "another plan under the current epoch")
+        .with_number(plan->epoch(), "epoch");
+  }
   return Status(StatusCode::kFailedPrecondition, "re-division to a new epoch is not built yet")
       .with_number(plan->epoch(), "epoch");
 }

@@ -180,6 +180,7 @@ struct MemberCounters {
   std::uint64_t undone_allocations = 0;  // a worker raced a closing window and gave the unit back
   std::uint64_t dirty_overflows = 0;     // a worker's dirty-word ring was full: a full sweep followed
   std::uint64_t superseded = 0;          // 1 once a newer incarnation of this member was seen
+  std::uint64_t refused_plans = 0;       // set_membership: an older epoch, or another plan for the current one
 };
 
 // MemberView — a read-only picture of a member for checks and metrics (a copy,
@@ -250,7 +251,10 @@ class Member {
   void on_frame(const Frame& frame, std::uint64_t now);
   void on_tick(std::uint64_t now);
   std::vector<Frame> take_outgoing();
-  // set_membership — re-division is a later issue: accepts only the current plan.
+  // set_membership — re-division is a later issue: accepts only the current
+  // plan (the same epoch and the same assignment). Refused and counted: an
+  // older epoch, or a different plan under the current epoch (the members
+  // disagree about the membership); kFailedPrecondition for a newer epoch.
   Status set_membership(const std::shared_ptr<const Plan>& plan);
 
   // --- introspection (message thread) ---
