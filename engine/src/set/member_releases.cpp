@@ -36,6 +36,12 @@ void Member::route_release(const RingItem& item) {
   }
 }
 
+core::UnitStatus Member::free_own(std::uint32_t pool, std::uint64_t unit) {
+  const core::UnitStatus st = pools_[pool]->pool->release(*msg_workers_[pool], unit, 0);
+  if (st == core::UnitStatus::kOk && options_.observer != nullptr) options_.observer->unit_freed(*this, pool, unit);
+  return st;
+}
+
 void Member::apply_own_release(std::uint32_t pool, std::uint64_t unit, const LeaseTag& tag, std::uint64_t claim) {
   PoolState& ps = *pools_[pool];
   if (tag.generation > inc_.generation) {
@@ -70,11 +76,10 @@ void Member::apply_own_release(std::uint32_t pool, std::uint64_t unit, const Lea
     ps.claimed_by.erase(it);
   }
   if (ps.pool->is_static(unit)) {
-    if (ps.pool->release(*msg_workers_[pool], unit, 0) != core::UnitStatus::kOk) {
+    if (free_own(pool, unit) != core::UnitStatus::kOk) {
       ++counters_.double_releases;
       return;
     }
-    if (options_.observer != nullptr) options_.observer->unit_freed(*this, pool, unit);
     ps.statics.remove(u);
     emit_stream(record::Free{.pool = pool, .unit = unit});
     return;
@@ -93,8 +98,7 @@ void Member::apply_own_release(std::uint32_t pool, std::uint64_t unit, const Lea
     ps.mirror.set(unit >> 6, ps.mirror.get(unit >> 6) & ~(std::uint64_t{1} << (unit & 63)));
     emit_stream(record::Free{.pool = pool, .unit = unit});
   } else {
-    (void)ps.pool->release(*msg_workers_[pool], unit, 0);
-    if (options_.observer != nullptr) options_.observer->unit_freed(*this, pool, unit);
+    (void)free_own(pool, unit);
     diff_word(pool, unit >> 6);
   }
   ps.scan_needed = true;
@@ -148,8 +152,7 @@ void Member::expire_hold_downs() {
     const auto [until, pool, unit] = *hold_.begin();
     hold_.erase(hold_.begin());
     PoolState& ps = *pools_[pool];
-    (void)ps.pool->release(*msg_workers_[pool], unit, 0);
-    if (options_.observer != nullptr) options_.observer->unit_freed(*this, pool, unit);
+    (void)free_own(pool, unit);
     ps.set_held(unit, false);
     diff_word(pool, unit >> 6);  // normally nothing to tell: the free was streamed
     ps.scan_needed = true;

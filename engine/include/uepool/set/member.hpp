@@ -296,6 +296,8 @@ class Member {
   void adopt(Peer& p, const Incarnation& inc);
   void route_release(const RingItem& item);
   void apply_own_release(std::uint32_t pool, std::uint64_t unit, const LeaseTag& tag, std::uint64_t claim);
+  // free_own — free an own unit in the bitmap (message thread) and tell the observer.
+  core::UnitStatus free_own(std::uint32_t pool, std::uint64_t unit);
   void apply_own_claim(std::uint32_t pool, std::uint64_t unit, std::uint64_t claim);
   void apply_records(Peer& p, const std::vector<Record>& records);
   void apply_stream_record(Peer& p, const Record& r);
