@@ -86,8 +86,11 @@ Result<std::unique_ptr<Member>> Member::create(const MemberOptions& options) {
     m->hot_.push_back(HotPool{ps.pool.get(), plan.owner_table(i), ps.pool->size(), plan.run_shift(i), ps.hold_down == 0,
                               !options.pools[i].static_ranges.empty()});
   }
+  m->audit_ = std::make_unique<AuditState>();
+  m->audit_->freed_at.assign(m->pools_.size(), {});
   if (options.fresh) {
-    m->inc_ = Incarnation{1, options.nonce};
+    if (!m->take_generation(1))
+      return Status(StatusCode::kUnavailable, "could not save the first generation to the generation store");
     m->phase_ = MemberPhase::kReady;
     m->ready_.store(true, std::memory_order_release);
   } else {
@@ -211,17 +214,9 @@ void Member::on_frame(const Frame& f, std::uint64_t now) {
   }
   if (const auto* fenced = std::get_if<frame::Fenced>(&f.body)) {
     if (!(f.to_inc == inc_) || fenced->max_generation < inc_.generation) return;
-    if (phase_ == MemberPhase::kRecovering) {
+    if (phase_ == MemberPhase::kRecovering || phase_ == MemberPhase::kRebuilding) {
       // Start over with a higher generation; answers collected so far are void.
-      generation_floor_ = std::max(generation_floor_, fenced->max_generation + 1);
-      phase_ = MemberPhase::kQueryingGeneration;
-      inc_ = Incarnation{0, options_.nonce};
-      queried_once_ = false;
-      for (auto& [pid, q] : peers_) {
-        q->gen_answered = q->gen_complete = false;
-        q->recover_answered = q->recover_complete = false;
-        q->recover_snapshot.reset();
-      }
+      restart_query(fenced->max_generation + 1);
     } else if (phase_ == MemberPhase::kReady) {
       supersede();  // a newer incarnation, or a twin seen first, owns our blocks now
     }
@@ -237,6 +232,7 @@ void Member::on_frame(const Frame& f, std::uint64_t now) {
     }
     return;
   }
+  if (phase_ == MemberPhase::kRebuilding) audit_->know_us.insert(p.id);  // it fences our older incarnations now
   if (std::holds_alternative<frame::RecoverRequest>(f.body)) {
     Frame a = frame_to(p);
     frame::RecoverAnswer ans{.complete = p.replica.complete() || !options_.rules.complete_replica_votes,
@@ -322,6 +318,7 @@ void Member::on_tick(std::uint64_t now) {
   }
   if (phase_ == MemberPhase::kQueryingGeneration) query_generation();
   if (phase_ == MemberPhase::kRecovering) request_recovery();
+  if (phase_ == MemberPhase::kRebuilding) rebuild_tick();
   const bool stream = options_.stream_interval == 0 || now_local_ >= last_stream_ + options_.stream_interval;
   if (stream) last_stream_ = now_local_;
   drain_rings(stream);
@@ -332,6 +329,7 @@ void Member::on_tick(std::uint64_t now) {
     }
     close_windows();
     expire_hold_downs();
+    audit_tick();
     promote_windows();
     reserve_windows();
   }
@@ -361,9 +359,16 @@ std::vector<Frame> Member::take_outgoing() {
 const char* Member::not_ready_reason() const noexcept {
   switch (phase_) {
     case MemberPhase::kQueryingGeneration:
-      return peers_.empty() ? "restarted with no peers: rebuild from the session store"
-                            : "waiting for R peers with a complete replica of this member to state its generation";
+      if (peers_.empty() || replicas_lost())
+        return options_.store == nullptr
+                   ? "replicas lost and no session store to rebuild from: an operator must restore this member"
+                   : "rebuilding from the session store";
+      return "waiting for R peers with a complete replica of this member to state its generation";
     case MemberPhase::kRecovering: return "waiting for R peers with a complete replica to send it";
+    case MemberPhase::kRebuilding:
+      return audit_->fenced_at == 0 ? "rebuilding from the session store: waiting for R peers to learn the new "
+                                      "incarnation (they fence older ones)"
+                                    : "rebuilding from the session store: waiting out older incarnations' leases";
     case MemberPhase::kReady: return "";
     case MemberPhase::kSuperseded: return "superseded by a newer incarnation of this member: restart it";
   }

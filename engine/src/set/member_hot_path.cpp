@@ -67,8 +67,11 @@ void Member::release(Worker& w, const Lease& lease) noexcept {
   // the message thread re-read its word. Everything else (another owner's
   // unit, a static unit, a hold-down, a member still recovering) goes
   // through the ring to the message thread.
+  // A tag at or below the audit floor may name an allocation an audit ended:
+  // the message thread checks the unit's own floor (member_audit.cpp).
   if (hp.direct_release && hp.run_owner[lease.unit >> hp.run_shift] == self_index_ &&
-      ready_.load(std::memory_order_acquire) && !(hp.has_static && hp.pool->is_static(lease.unit))) {
+      ready_.load(std::memory_order_acquire) && !(hp.has_static && hp.pool->is_static(lease.unit)) &&
+      pack_lease_tag(lease.tag) > release_floor_.load(std::memory_order_acquire)) {
     if (hp.pool->release(*w.pool_workers_[lease.pool], lease.unit, 0) != core::UnitStatus::kOk) {
       w.double_.fetch_add(1, std::memory_order_relaxed);  // reported; nothing changed
       return;

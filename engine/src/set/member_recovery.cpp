@@ -51,10 +51,15 @@ void Member::query_generation() {
     if (p->gen_complete) ++complete;
   }
   if (!peers_.empty() && complete >= need) {
-    inc_ = Incarnation{std::max(max_gen + 1, generation_floor_), options_.nonce};
+    if (!take_generation(max_gen + 1)) return;  // not saved: asked again next tick
     phase_ = MemberPhase::kRecovering;
     for (auto& [pid, p] : peers_) p->last_request = 0;
     request_recovery();
+    return;
+  }
+  if (options_.store != nullptr && replicas_lost()) {
+    if (!take_generation(max_gen + 1)) return;
+    begin_rebuild();
     return;
   }
   if (queried_once_ && now_local_ < last_query_ + options_.retransmit) return;
@@ -78,6 +83,10 @@ void Member::request_recovery() {
     finish_recovery();
     return;
   }
+  if (options_.store != nullptr && replicas_lost()) {
+    begin_rebuild();  // our generation is taken already: announce it
+    return;
+  }
   for (auto& [pid, p] : peers_) {
     if ((p->recover_answered && p->recover_complete) || p->inc.generation == 0) continue;
     if (p->last_request != 0 && now_local_ < p->last_request + options_.retransmit) continue;
@@ -86,6 +95,20 @@ void Member::request_recovery() {
     f.body = frame::RecoverRequest{};
     outgoing_.push_back(std::move(f));
   }
+}
+
+// replicas_lost — more than p - R peers said they hold no complete replica
+// of this member (in the generation query, or since in recovery): R complete
+// answers can never come. A peer's replica of us becomes complete only from
+// a bulk copy of our own, and this incarnation has sent none.
+bool Member::replicas_lost() const noexcept {
+  std::size_t incomplete = 0;
+  for (const auto& [pid, p] : peers_) {
+    const bool said_no = phase_ == MemberPhase::kRecovering ? (p->recover_answered && !p->recover_complete)
+                                                           : (p->gen_answered && !p->gen_complete);
+    if (said_no) ++incomplete;
+  }
+  return peers_.empty() || incomplete > peers_.size() - answer_quorum_;
 }
 
 void Member::finish_recovery() {
@@ -115,20 +138,13 @@ void Member::finish_recovery() {
       }
     }
   }
-  if (options_.rules.quarantine_open_windows) {
-    for (const OpenWindow& w : best->windows) {
-      if (w.pool >= pools_.size()) continue;
-      PoolState& ps = *pools_[w.pool];
-      for (std::uint64_t u = w.begin; u < w.end && u < ps.pool->size(); ++u) {
-        if (ps.pool->test(u) || plan_->owner(w.pool, u) != id_ || ps.pool->is_excluded(u) || ps.pool->is_static(u))
-          continue;
-        (void)ps.pool->claim(*msg_workers_[w.pool], u);  // maybe in use: quarantined until an audit
-        ps.quarantined.add(static_cast<std::uint32_t>(u));
-        touched[w.pool].insert(u >> 6);
-        ++counters_.quarantined;
-      }
-    }
-  }
+  if (options_.rules.restore_hold_down)
+    for (std::uint32_t i = 0; i < pools_.size() && i < best->pool_hold.size(); ++i)
+      if (best->pool_hold[i] != 0) pools_[i]->reserve_not_before = now_local_ + best->pool_hold[i];
+  // Hold-downs first: a held-down unit of an open window is quarantined too,
+  // but keeps what is left of its hold-down (quarantining it as in use
+  // would lose that: an audit could free it sooner). When its hold-down
+  // ends it stays in use, quarantined (expire_hold_downs).
   if (options_.rules.restore_hold_down) {
     for (const HeldUnit& h : best->held) {
       if (h.pool >= pools_.size()) continue;
@@ -139,6 +155,25 @@ void Member::finish_recovery() {
       (void)ps.pool->claim(*msg_workers_[h.pool], h.unit);  // not allocatable until its hold-down ends
       ps.set_held(h.unit, true);
       hold_.insert({now_local_ + h.remaining, h.pool, h.unit});
+    }
+  }
+  if (options_.rules.quarantine_open_windows) {
+    for (const OpenWindow& w : best->windows) {
+      if (w.pool >= pools_.size()) continue;
+      PoolState& ps = *pools_[w.pool];
+      for (std::uint64_t u = w.begin; u < w.end && u < ps.pool->size(); ++u) {
+        if (ps.held(u) && !ps.quarantined.contains(static_cast<std::uint32_t>(u))) {
+          ps.quarantined.add(static_cast<std::uint32_t>(u));  // the old incarnation may allocate it once its hold ends
+          ++counters_.quarantined;
+          continue;
+        }
+        if (ps.pool->test(u) || plan_->owner(w.pool, u) != id_ || ps.pool->is_excluded(u) || ps.pool->is_static(u))
+          continue;
+        (void)ps.pool->claim(*msg_workers_[w.pool], u);  // maybe in use: quarantined until an audit
+        ps.quarantined.add(static_cast<std::uint32_t>(u));
+        touched[w.pool].insert(u >> 6);
+        ++counters_.quarantined;
+      }
     }
   }
   for (std::uint32_t i = 0; i < pools_.size(); ++i) {
@@ -157,6 +192,9 @@ void Member::finish_recovery() {
   }
   phase_ = MemberPhase::kReady;
   ready_.store(true, std::memory_order_release);  // the rebuilt bitmap happens-before any direct release
+  // An older incarnation (a zombie) may allocate in its windows until their
+  // leases end, and store those sessions up to audit_grace later.
+  audit_->not_before = now_local_ + options_.lease + options_.audit_grace + options_.retransmit;
   std::vector<RingItem> pending;
   pending.swap(pending_own_);
   for (const RingItem& item : pending) route_release(item);

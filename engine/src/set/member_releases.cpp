@@ -49,6 +49,15 @@ void Member::apply_own_release(std::uint32_t pool, std::uint64_t unit, const Lea
     return;
   }
   const std::uint32_t u = static_cast<std::uint32_t>(unit);
+  if (options_.rules.audit_floors && !ps.floors.empty()) {
+    auto f = ps.floors.find(unit);
+    if (f != ps.floors.end() && pack_lease_tag(tag) <= f->second) {
+      ++counters_.audit_floor_releases;  // its allocation was ended by an audit: the unit may have a new holder
+      ++counters_.stale_releases;
+      return;
+    }
+  }
+  note_freed_word(pool, unit >> 6);  // an audit running must not free what this release may free
   if (claim != 0 && ps.pool->is_static(unit)) {
     // A static claim and its release travel different paths (the session may
     // have moved): the release can arrive first. Then the claim is void.
@@ -130,21 +139,8 @@ void Member::apply_own_claim(std::uint32_t pool, std::uint64_t unit, std::uint64
 }
 
 void Member::drain_rings(bool dirty_too) {
-  for (auto& w : workers_) {
-    w->ring_.drain([&](const RingItem& item) { route_release(item); });
-    if (!dirty_too) continue;
-    w->dirty_.drain([&](std::uint64_t key) {
-      diff_word(static_cast<std::uint32_t>(key >> 56), key & ((std::uint64_t{1} << 56) - 1));
-    });
-    if (w->dirty_overflow_.exchange(false, std::memory_order_relaxed)) {
-      ++counters_.dirty_overflows;
-      for (std::uint32_t i = 0; i < pools_.size(); ++i) {
-        std::vector<std::uint64_t> words;
-        pools_[i]->mirror.for_each([&](std::uint64_t word, std::uint64_t) { words.push_back(word); });
-        for (std::uint64_t word : words) diff_word(i, word);
-      }
-    }
-  }
+  for (auto& w : workers_) w->ring_.drain([&](const RingItem& item) { route_release(item); });
+  if (dirty_too) drain_dirty();
 }
 
 void Member::expire_hold_downs() {
@@ -152,8 +148,10 @@ void Member::expire_hold_downs() {
     const auto [until, pool, unit] = *hold_.begin();
     hold_.erase(hold_.begin());
     PoolState& ps = *pools_[pool];
-    (void)free_own(pool, unit);
     ps.set_held(unit, false);
+    // Quarantined at a recovery (its window was open): an older incarnation
+    // may have allocated it since its hold-down ended there; in use until an audit.
+    if (!ps.quarantined.contains(static_cast<std::uint32_t>(unit))) (void)free_own(pool, unit);
     diff_word(pool, unit >> 6);  // normally nothing to tell: the free was streamed
     ps.scan_needed = true;
   }

@@ -54,6 +54,10 @@ using detail::with_phase;
 inline constexpr std::size_t kSlots =
     64;  // window slots per pool: active windows (one per worker) plus those reserved ahead
 inline constexpr std::size_t kPendingOwnMax = 1 << 16;
+inline constexpr std::size_t kFloorsMax = 1 << 16;  // per pool
+inline std::uint64_t pack_lease_tag(const LeaseTag& t) noexcept {
+  return (std::uint64_t{t.generation} << 32) | t.window;
+}
 }  // namespace member_detail
 using namespace member_detail;  // NOLINT: the member files share these names
 
@@ -79,6 +83,7 @@ struct Member::PoolState {
   std::atomic<bool> exhausted{false};  // relaxed: a hint for "none free" vs "not ready"
   std::atomic<bool> starved{false};    // relaxed: a worker found no acknowledged window (a hint)
   std::uint32_t ahead = 0;             // message thread: windows kept waiting ahead now
+  std::uint64_t reserve_not_before = 0;  // message thread: after a rebuild, one hold-down before any window
   // Message thread only.
   // What the peers were told, word by word: dynamic units in use (nonzero
   // words only). Allocations reach it from window captures; releases from
@@ -101,6 +106,11 @@ struct Member::PoolState {
     w = on ? (w | (std::uint64_t{1} << (u & 63))) : (w & ~(std::uint64_t{1} << (u & 63)));
     if (w == 0) held_words.erase(u >> 6);
   }
+  // floors — own dynamic units an audit freed -> (generation << 32 | window)
+  // of the newest allocation then: a release not above it is late (its
+  // session ended before the audit read the store) and is ignored. Bounded
+  // (kFloorsMax; the oldest entry goes first).
+  std::map<std::uint64_t, std::uint64_t> floors;
   std::map<std::uint64_t, std::uint64_t> claimed_by;    // static unit -> claim id (0: unknown, after recovery)
   std::set<std::uint64_t> overtaken;                    // claims whose release arrived first (bounded)
   std::multimap<std::uint64_t, std::uint64_t> waiting;  // static unit -> claims that found it claimed (bounded)
@@ -113,6 +123,37 @@ struct Member::PoolState {
     const std::uint64_t b = owned[r].begin + (k - *it) * window_units;
     return {b, std::min(b + window_units, owned[r].end)};
   }
+};
+
+// AuditState — the audit (message thread only; member_audit.cpp).
+struct Member::AuditState {
+  enum class Stage : std::uint8_t { kIdle, kStarted, kFirstRead };
+  Stage stage = Stage::kIdle;
+  bool requested = false;
+  std::uint64_t started = 0;     // when the running audit recorded what was in use
+  std::uint64_t next_step = 0;   // when its next read is due
+  std::uint64_t next_audit = 0;  // the periodic schedule
+  std::uint64_t not_before = 0;  // after a recovery or rebuild: older incarnations' leases and the grace first
+  std::vector<::Roaring> candidates;  // per pool: in use at the start, absent from every read so far
+  // freed_at — per pool, word -> when a unit of it was last freed (the time
+  // the message thread learned of it), kept while an audit runs or its
+  // units are held down. A candidate of a word freed since its audit
+  // started may have been reallocated since: never freed.
+  std::vector<std::map<std::uint64_t, std::uint64_t>> freed_at;
+  // An audit's freed units wait out one lease (at least) in the hold-down
+  // before they can be handed out again; `since` is their audit's start.
+  struct Hold {
+    std::uint64_t until = 0;
+    std::uint32_t pool = 0;
+    std::uint64_t unit = 0;
+    std::uint64_t since = 0;
+    friend auto operator<=>(const Hold&, const Hold&) = default;  // NOLINT(modernize-use-nullptr): false positive
+  };
+  std::set<Hold> holds;
+  // The rebuild (phase kRebuilding).
+  std::set<std::uint32_t> know_us;  // peers that addressed our new incarnation: they fence older ones
+  std::uint64_t fenced_at = 0;      // when know_us first reached the quorum (0: not yet)
+  [[nodiscard]] bool tracking() const noexcept { return stage != Stage::kIdle || !holds.empty(); }
 };
 
 struct Member::Peer {

@@ -122,6 +122,10 @@ std::shared_ptr<const UsageSnapshot> Member::own_snapshot() const {
   for (const auto& [until, pool, unit] : hold_) {
     s->held.push_back({pool, unit, until > now_local_ ? until - now_local_ : 0});
   }
+  for (const auto& ps : pools_)
+    s->pool_hold.push_back(ps->reserve_not_before > now_local_ ? ps->reserve_not_before - now_local_ : 0);
+  for (const AuditState::Hold& h : audit_->holds)  // units an audit freed
+    s->held.push_back({h.pool, h.unit, h.until > now_local_ ? h.until - now_local_ : 0});
   return s;
 }
 

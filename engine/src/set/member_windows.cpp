@@ -77,7 +77,7 @@ void Member::reserve_windows() {
       if (phase_of(s.state.load(std::memory_order_relaxed)) != kEmpty)
         open_begins[open_count++] = s.begin.load(std::memory_order_relaxed);
     std::sort(open_begins.begin(), open_begins.begin() + static_cast<std::ptrdiff_t>(open_count));
-    while (waiting < ps.ahead && free_slot && ps.scan_needed && ps.chunks > 0) {
+    while (waiting < ps.ahead && free_slot && ps.scan_needed && ps.chunks > 0 && now_local_ >= ps.reserve_not_before) {
       // Next chunk (a window-sized piece of an owned block) not open already and with a free dynamic unit.
       bool found = false;
       core::UnitRange range;

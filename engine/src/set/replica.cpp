@@ -38,6 +38,9 @@ Replica::Outcome Replica::seed(const Incarnation& of, const record::Seed& r, std
   held_.clear();
   for (const OpenWindow& w : s->windows) windows_.push_back({w, now + w.lease_left});
   for (const HeldUnit& h : s->held) held_[{h.pool, h.unit}] = now + h.remaining;
+  pool_hold_until_.assign(pools_.size(), 0);
+  for (std::size_t i = 0; i < s->pool_hold.size() && i < pools_.size(); ++i)
+    if (s->pool_hold[i] != 0) pool_hold_until_[i] = now + s->pool_hold[i];
   return Outcome::kApplied;
 }
 
@@ -49,6 +52,7 @@ void Replica::assume_complete(const Incarnation& of, std::uint64_t seq) {
   statics_.assign(pools_.size(), ::Roaring());
   windows_.clear();
   held_.clear();
+  pool_hold_until_.clear();
 }
 
 Replica::Outcome Replica::apply(const Incarnation& of, const Record& r, std::uint64_t now) {
@@ -155,6 +159,7 @@ std::shared_ptr<const UsageSnapshot> Replica::snapshot(std::uint64_t now) const 
   }
   for (const auto& [key, until] : held_)
     if (until > now) s->held.push_back({key.first, key.second, until - now});
+  for (std::uint64_t until : pool_hold_until_) s->pool_hold.push_back(until > now ? until - now : 0);
   return s;
 }
 

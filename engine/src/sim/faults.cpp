@@ -67,6 +67,7 @@ void Simulator::random_faults() {
     Node& n = *nodes_[i - 1];
     if (n.up && params_.crash_ppm > 0 && rng_.chance(params_.crash_ppm)) {
       crash(i);
+      if (params_.disk_loss_ppm > 0 && rng_.chance(params_.disk_loss_ppm)) n.disk.value = 0;  // the disk too
       n.restart_at = now_ + 1 + rng_.below(params_.restart_max);
     }
     if (n.up && params_.zombie_ppm > 0 && rng_.chance(params_.zombie_ppm)) split(i);

@@ -48,6 +48,8 @@ SimParams SimParams::derive(std::uint64_t seed, Mode mode, std::uint64_t steps) 
   p.stream_interval = r.chance(400'000) ? 0 : r.between(1, 60);
   const std::uint64_t ring = r.below(4);
   p.release_ring = ring == 0 ? 4 : ring == 1 ? 64 : 4096;  // tiny rings: releases dropped and counted
+  p.audit_interval = r.chance(300'000) ? 0 : r.between(100, 4'000);
+  p.disk_loss_ppm = r.chance(500'000) ? 0 : r.between(100'000, 1'000'000);
   return p;
 }
 
@@ -76,17 +78,19 @@ std::string SimParams::describe() const {
   }
   std::snprintf(
       buf, sizeof buf,
-      " window %llu lease %llu hold %llu ahead %u cap %zu ring %zu stream %llu heartbeat %llu delay<=%llu rto %llu "
+      " window %llu lease %llu hold %llu ahead %u cap %zu ring %zu stream %llu heartbeat %llu audit %llu delay<=%llu rto %llu "
       "loss %llu dup %llu "
-      "partition %llu/%llu crash %llu zombie %llu restart<=%llu takeover<=%llu create %llu end %llu move "
+      "partition %llu/%llu crash %llu disk-loss %llu zombie %llu restart<=%llu takeover<=%llu create %llu end %llu move "
       "%llu (ppm)",
       static_cast<unsigned long long>(window_units), static_cast<unsigned long long>(lease),
       static_cast<unsigned long long>(hold_down), windows_ahead, channel_capacity, release_ring,
       static_cast<unsigned long long>(stream_interval), static_cast<unsigned long long>(heartbeat),
+      static_cast<unsigned long long>(audit_interval),
       static_cast<unsigned long long>(delay_max), static_cast<unsigned long long>(retransmit),
       static_cast<unsigned long long>(loss_ppm), static_cast<unsigned long long>(dup_ppm),
       static_cast<unsigned long long>(partition_ppm), static_cast<unsigned long long>(partition_len),
-      static_cast<unsigned long long>(crash_ppm), static_cast<unsigned long long>(zombie_ppm),
+      static_cast<unsigned long long>(crash_ppm), static_cast<unsigned long long>(disk_loss_ppm),
+      static_cast<unsigned long long>(zombie_ppm),
       static_cast<unsigned long long>(restart_max), static_cast<unsigned long long>(takeover_max),
       static_cast<unsigned long long>(create_ppm), static_cast<unsigned long long>(end_ppm),
       static_cast<unsigned long long>(move_ppm));

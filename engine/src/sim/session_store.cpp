@@ -60,6 +60,20 @@ void Simulator::end_session(SessionId id, std::uint32_t at_member) {
   std::erase(session_order_, id);
 }
 
+bool Simulator::read_held(std::uint32_t owner, const set::Plan& plan, std::vector<set::Lease>& out) {
+  for (std::uint32_t p = 0; p < holder_.size(); ++p) {
+    for (std::uint64_t u = 0; u < holder_[p].size(); ++u) {
+      const SessionId sid = holder_[p][u];
+      if (sid == 0 || plan.owner(p, u) != owner) continue;
+      auto it = sessions_.find(sid);
+      if (it == sessions_.end()) continue;
+      for (const set::Lease& l : it->second->leases)
+        if (l.pool == p && l.unit == u) out.push_back(l);
+    }
+  }
+  return true;
+}
+
 std::optional<set::Lease> Simulator::lease_of(SessionId id, std::size_t k) const {
   auto it = sessions_.find(id);
   if (it == sessions_.end() || k >= it->second->leases.size()) return std::nullopt;

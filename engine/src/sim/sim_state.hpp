@@ -22,7 +22,19 @@ inline unsigned long long ull(std::uint64_t v) {
 }  // namespace sim_detail
 using namespace sim_detail;  // NOLINT: the simulator files share these names
 
+// SavedGeneration — a member's generation on its node's disk: survives a
+// crash, unless the fault loses the disk too.
+struct SavedGeneration final : set::GenerationStore {
+  std::uint32_t value = 0;
+  std::uint32_t load() override { return value; }
+  bool save(std::uint32_t g) override {
+    value = g;
+    return true;
+  }
+};
+
 struct Simulator::Node {
+  SavedGeneration disk;
   std::unique_ptr<set::Member> member;
   set::Member::Worker* worker = nullptr;
   bool up = false;

@@ -70,6 +70,10 @@ void Simulator::start_member(std::uint32_t id, bool fresh) {
   o.channel_capacity = params_.channel_capacity;
   o.release_ring = params_.release_ring;
   o.observer = this;
+  o.store = this;
+  o.audit_interval = params_.audit_interval;
+  o.audit_grace = 0;  // a session is stored the moment allocate returns
+  o.generations = &nodes_[id - 1]->disk;
   o.rules = rules_;
   auto m = set::Member::create(o);
   if (!m.ok()) {
@@ -289,6 +293,18 @@ SimResult Simulator::run() {
     // Settle: no activity at all, until every release in flight has arrived and every hold-down ended.
     const std::uint64_t settle = params_.hold_down + 20 * params_.retransmit + 2 * params_.delay_max + 100;
     for (std::uint64_t i = 0; i < settle && result_.ok; ++i) step(false);
+    // The final audit: every member reconciles its blocks with the session
+    // store; units it frees wait out their hold first.
+    for (std::uint32_t i = 1; i <= nodes_.size(); ++i)
+      if (member(i) != nullptr) (void)member(i)->audit_now();
+    const std::uint64_t audit_steps = 3 * params_.lease + params_.hold_down + 50 * params_.retransmit + 1'000;
+    for (std::uint64_t i = 0; i < audit_steps && result_.ok; ++i) {
+      bool busy = false;
+      for (std::uint32_t m = 1; m <= nodes_.size(); ++m)
+        if (member(m) != nullptr && (member(m)->auditing() || !member(m)->ready())) busy = true;
+      if (!busy) break;
+      step(false);
+    }
     if (result_.ok) liveness_check();
   }
   return result_;

@@ -115,6 +115,32 @@ class Observer {
   }
 };
 
+// SessionStore — what the embedding reads from its session store (the set's
+// UDSF, the ground truth of which session holds which unit). The audit and
+// the rebuild call it on the message thread.
+class SessionStore {
+ public:
+  virtual ~SessionStore() = default;
+  // read_held — append the lease of every stored session's unit that member
+  // `owner` owns under `plan` (dynamic and static units). A session whose
+  // allocation is not stored yet is absent: the member allows for that with
+  // MemberOptions::audit_grace. false: the store cannot be read now (the
+  // member tries again later; nothing changes meanwhile).
+  virtual bool read_held(std::uint32_t owner, const Plan& plan, std::vector<Lease>& out) = 0;
+};
+
+// GenerationStore — the member's highest generation, kept where it survives
+// a restart (the node keeps it in a file). A new incarnation takes a
+// generation above it and saves that before it uses it.
+class GenerationStore {
+ public:
+  virtual ~GenerationStore() = default;
+  // load — the highest generation saved (0: none, e.g. a new or wiped disk).
+  virtual std::uint32_t load() = 0;
+  // save — false: not saved (the member does not use the generation; it retries).
+  virtual bool save(std::uint32_t generation) = 0;
+};
+
 namespace detail {
 // Rules — each protocol rule the model check found necessary, switchable
 // only so that tests can show each one matters. Production leaves all on.
@@ -126,6 +152,11 @@ struct Rules {
   bool restore_hold_down = true;          // recovery restores remaining hold-downs
   bool reseed_quarantined_in_use = true;  // the re-seed shows quarantined units in use
   bool fence_old_incarnations = true;     // frames of an older incarnation are dropped
+  bool audit_two_reads = true;            // the audit frees only units absent from two reads of the store
+  bool audit_skip_freed_words = true;     // ... and never a unit of a word freed since the audit started
+  bool audit_floors = true;               // a release older than an audit's free of its unit is ignored
+  bool rebuild_lease_wait = true;         // a rebuild reads the store only after older incarnations' leases ended
+  bool rebuild_fence_quorum = true;       // ... counted from when R peers know the new incarnation (fenced older ones)
 };
 }  // namespace detail
 
@@ -151,13 +182,28 @@ struct MemberOptions {
   std::size_t channel_capacity = 4096;  // unacknowledged records per peer
   std::size_t release_ring = 4096;      // per worker: releases and claims waiting for the message thread
   std::uint32_t max_workers = 64;
+  // The session store (null: no audit, and a member whose replicas are lost
+  // stays not ready until an operator restores them).
+  SessionStore* store = nullptr;
+  // audit_interval — how often an audit starts (0: only when asked, audit_now).
+  std::uint64_t audit_interval = 0;
+  // audit_grace — the embedding's longest time between allocate returning and
+  // the session being stored: a unit allocated this recently may be absent
+  // from the store although a session holds it.
+  std::uint64_t audit_grace = 0;
+  // The highest generation, durably (null: only peers remember generations;
+  // see Known limits).
+  GenerationStore* generations = nullptr;
   Observer* observer = nullptr;
   detail::Rules rules;
 };
 
 // kSuperseded: a newer incarnation of this member exists (a peer addressed
 // one); this one stops for good — the embedding should restart it.
-enum class MemberPhase : std::uint8_t { kQueryingGeneration, kRecovering, kReady, kSuperseded };
+// kRebuilding: too many peers answered that they hold no complete replica of
+// this member for R ever to answer; it rebuilds its blocks from the session
+// store instead (member_audit.cpp).
+enum class MemberPhase : std::uint8_t { kQueryingGeneration, kRecovering, kRebuilding, kReady, kSuperseded };
 
 // MemberCounters — everything the member counts (read on the message thread).
 struct MemberCounters {
@@ -181,6 +227,18 @@ struct MemberCounters {
   std::uint64_t dirty_overflows = 0;     // a worker's dirty-word ring was full: a full sweep followed
   std::uint64_t superseded = 0;          // 1 once a newer incarnation of this member was seen
   std::uint64_t refused_plans = 0;       // set_membership: an older epoch, or another plan for the current one
+  // The audit (leak repair against the session store).
+  std::uint64_t audits = 0;                  // audits finished
+  std::uint64_t audit_freed = 0;             // units freed: in use here, held by no stored session (two reads)
+  std::uint64_t audit_freed_quarantined = 0; // ... of them, quarantined at a recovery
+  std::uint64_t audit_kept_recent = 0;       // candidates kept: their word was freed since the audit started
+  std::uint64_t audit_refused_lists = 0;     // a held list naming a unit this member does not own
+  std::uint64_t audit_duplicates = 0;        // a unit listed twice in one held list (two sessions hold it)
+  std::uint64_t audit_store_unreadable = 0;  // read_held said false
+  std::uint64_t audit_aborted = 0;           // a dirty-word overflow: which words were freed is unknown
+  std::uint64_t audit_floor_releases = 0;    // releases ignored: older than an audit's free of their unit
+  std::uint64_t rebuilds = 0;                // rebuilt from the session store (replicas lost)
+  std::uint64_t generation_save_failures = 0;
 };
 
 // MemberView — a read-only picture of a member for checks and metrics (a copy,
@@ -256,6 +314,11 @@ class Member {
   // older epoch, or a different plan under the current epoch (the members
   // disagree about the membership); kFailedPrecondition for a newer epoch.
   Status set_membership(const std::shared_ptr<const Plan>& plan);
+  // audit_now — start an audit at the next tick (if none is running and the
+  // member is ready); kFailedPrecondition without a session store.
+  Status audit_now();
+  // auditing — an audit is running, or units it freed are still held down.
+  [[nodiscard]] bool auditing() const noexcept;
 
   // --- introspection (message thread) ---
   [[nodiscard]] std::uint32_t id() const noexcept { return id_; }
@@ -316,6 +379,20 @@ class Member {
   void request_recovery();
   void finish_recovery();
   void supersede();
+  // member_audit.cpp: the audit and the rebuild from the session store
+  struct AuditState;
+  void audit_tick();
+  void audit_begin();
+  bool audit_read(std::vector<::Roaring>& held);
+  void audit_free(std::vector<::Roaring>& candidates);
+  void note_freed_word(std::uint32_t pool, std::uint64_t word);
+  void drain_dirty();
+  bool take_generation(std::uint32_t at_least);
+  void begin_rebuild();
+  void rebuild_tick();
+  void finish_rebuild();
+  void restart_query(std::uint32_t floor);
+  [[nodiscard]] bool replicas_lost() const noexcept;
   std::shared_ptr<const UsageSnapshot> own_snapshot() const;
   ReplicaReport report_for(const Peer& p) const;
   Frame frame_to(const Peer& p) const;
@@ -352,6 +429,14 @@ class Member {
   // own units directly. Written by the message thread (release), read by
   // workers (acquire): the rebuilt bitmap happens-before a direct release.
   std::atomic<bool> ready_{false};
+  // release_floor_ — (generation << 32 | window) of the newest allocation
+  // an audit freed a unit of: a direct release whose tag is not above it
+  // goes to the message thread, which checks the unit's own floor (a late
+  // release of an allocation the audit already ended must not free the
+  // unit under its next holder). Written by the message thread with
+  // seq_cst before it frees any unit of that audit; read by workers with
+  // acquire. See member_audit.cpp for what this order does and does not cover.
+  std::atomic<std::uint64_t> release_floor_{0};
 
   // Message thread only.
   alignas(64) MemberPhase phase_ = MemberPhase::kQueryingGeneration;
@@ -379,6 +464,7 @@ class Member {
   std::uint64_t direct_doubles_seen_ = 0;
   std::uint64_t hot_refused_seen_ = 0;
   std::vector<std::unique_ptr<core::Pool::Worker>> msg_workers_;  // the message thread's pool workers
+  std::unique_ptr<AuditState> audit_;
 };
 
 }  // namespace uepool::set

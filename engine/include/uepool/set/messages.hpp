@@ -55,6 +55,10 @@ struct UsageSnapshot {
   std::vector<::Roaring> in_use;    // per pool: units in use (static claims included)
   std::vector<OpenWindow> windows;  // windows still open
   std::vector<HeldUnit> held;       // freed units still in hold-down
+  // pool_hold — per pool (empty: none), time left before any window may be
+  // reserved: after a rebuild from the session store, releases lost while
+  // the owner was down may still be in their hold-down.
+  std::vector<std::uint64_t> pool_hold;
 };
 
 // ---------------------------------------------------------------- records

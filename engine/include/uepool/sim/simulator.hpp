@@ -18,10 +18,10 @@
 //     * a member hands out a unit only inside a window that A of its peers
 //       acknowledged (applied to a complete replica), before the lease ends;
 //     * no unit is handed out during its hold-down.
-//   Liveness mode (bounded faults, then a quiet phase) also checks at the
-//   end: every member is ready, or not ready for an allowed reason (no valid
-//   quorum of complete replicas exists); every unit is held by exactly one
-//   session, free at its owner, or leaked with a fault that explains it.
+//   Liveness mode (bounded faults, then a quiet phase and a final audit of
+//   every member) also checks at the end, strictly: every member is ready,
+//   and every unit is held by exactly one session or free at its owner
+//   (zero leaked), whatever the faults were.
 //
 //   The scripted API (create_session, end_session, crash, restart, block,
 //   run_steps) drives the same machinery without random activity: the
@@ -79,6 +79,7 @@ struct SimParams {
   std::uint64_t heartbeat = 0;        // 0: retransmit / 2 + 1
   std::uint64_t stream_interval = 0;  // MemberOptions::stream_interval (0: every tick)
   std::size_t release_ring = 4096;    // MemberOptions::release_ring
+  std::uint64_t audit_interval = 0;   // MemberOptions::audit_interval (0: only the final audit in liveness mode)
   // faults (per step; ppm = per million)
   std::uint64_t loss_ppm = 0;
   std::uint64_t dup_ppm = 0;
@@ -87,6 +88,7 @@ struct SimParams {
   std::uint64_t partition_len = 500;   // its longest duration
   std::uint64_t crash_ppm = 0;         // per live member
   std::uint64_t zombie_ppm = 0;        // per live member: replaced by a new incarnation while it runs on
+  std::uint64_t disk_loss_ppm = 0;     // per crash: the member's saved generation is lost too
   std::uint64_t restart_max = 1'000;   // a crashed member restarts after 1..restart_max steps
   std::uint64_t takeover_max = 2'000;  // an orphaned session is taken over (or ends) after 1..takeover_max
   // session activity (per step)
@@ -106,7 +108,8 @@ struct SimStats {
   std::uint64_t zombies = 0;
   std::uint64_t frames_sent = 0, frames_delivered = 0, frames_lost = 0;
   std::uint64_t not_ready = 0, none_free = 0;
-  std::uint64_t leaked = 0, leak_budget = 0;
+  std::uint64_t leaked = 0;
+  std::uint64_t audit_freed = 0, rebuilds = 0;  // summed over the members alive at the end
 };
 
 struct SimResult {
@@ -119,7 +122,7 @@ struct SimResult {
   std::vector<std::string> watch_log;  // every event of the watched unit, in order (see watch)
 };
 
-class Simulator : private set::Observer {
+class Simulator : private set::Observer, private set::SessionStore {
  public:
   using SessionId = std::uint64_t;
 
@@ -204,6 +207,8 @@ class Simulator : private set::Observer {
   void window_reserved(std::uint32_t owner, const set::Incarnation& inc, const set::OpenWindow& w,
                        std::uint64_t lease_end) override;
   void unit_freed(const set::Member& owner, std::uint32_t pool, std::uint64_t unit) override;
+  // set::SessionStore: every stored session's lease of `owner`'s units.
+  bool read_held(std::uint32_t owner, const set::Plan& plan, std::vector<set::Lease>& out) override;
 
   SimParams params_;
   set::detail::Rules rules_;
