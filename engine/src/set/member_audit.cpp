@@ -64,11 +64,11 @@ Status Member::audit_now() {
 }
 
 bool Member::auditing() const noexcept {
-  return audit_->requested || audit_->tracking();
+  return audit_->requested || audit_->rerun || audit_->tracking();
 }
 
-void Member::note_freed_word(std::uint32_t pool, std::uint64_t word) {
-  if (audit_->tracking()) audit_->freed_at[pool][word] = now_local_;
+void Member::note_freed(std::uint32_t pool, std::uint64_t key) {
+  if (audit_->tracking()) audit_->freed_at[pool][key] = now_local_;
 }
 
 void Member::drain_dirty() {
@@ -76,7 +76,7 @@ void Member::drain_dirty() {
     w->dirty_.drain([&](std::uint64_t key) {
       const auto pool = static_cast<std::uint32_t>(key >> 56);
       const std::uint64_t word = key & ((std::uint64_t{1} << 56) - 1);
-      note_freed_word(pool, word);  // a direct release freed a unit of it
+      note_freed(pool, word);  // a direct release freed a unit of it
       diff_word(pool, word);
     });
     if (w->dirty_overflow_.exchange(false, std::memory_order_relaxed)) {
@@ -199,19 +199,21 @@ void Member::audit_tick() {
       a.holds.erase(a.holds.begin());
       PoolState& ps = *pools_[h.pool];
       ps.set_held(h.unit, false);
-      auto f = a.freed_at[h.pool].find(h.unit >> 6);
-      const bool freed_since =
-          options_.rules.audit_skip_freed_words && f != a.freed_at[h.pool].end() && f->second >= h.since;
-      if (!freed_since) (void)free_own(h.pool, h.unit);
+      const bool freed_since = options_.rules.audit_skip_freed_words && a.freed_since(h.pool, h.unit, h.since);
+      if (!freed_since) {
+        (void)free_own(h.pool, h.unit);
+      } else if (ps.pool->test(h.unit)) {
+        a.rerun = true;  // in use again: maybe reallocated, maybe still leaked (another unit of its word was freed)
+      }
       diff_word(h.pool, h.unit >> 6);  // in use again if it was not freed
       ps.scan_needed = true;
     }
   }
   switch (a.stage) {
     case AuditState::Stage::kIdle: {
-      const bool due = a.requested || (options_.audit_interval != 0 && now_local_ >= a.next_audit);
+      const bool due = a.requested || a.rerun || (options_.audit_interval != 0 && now_local_ >= a.next_audit);
       if (!due || now_local_ < a.not_before) break;
-      a.requested = false;
+      a.requested = a.rerun = false;
       a.next_audit = now_local_ + options_.audit_interval;
       audit_begin();
       break;
@@ -232,8 +234,7 @@ void Member::audit_tick() {
         if (!options_.rules.audit_skip_freed_words) continue;
         ::Roaring recent;
         for (std::uint32_t u : c) {
-          auto f = a.freed_at[i].find(u >> 6);
-          if (f != a.freed_at[i].end() && f->second >= a.started) recent.add(u);
+          if (a.freed_since(i, u, a.started)) recent.add(u);
         }
         kept += recent.cardinality();
         c -= recent;

@@ -57,7 +57,7 @@ void Member::apply_own_release(std::uint32_t pool, std::uint64_t unit, const Lea
       return;
     }
   }
-  note_freed_word(pool, unit >> 6);  // an audit running must not free what this release may free
+  note_freed(pool, AuditState::kUnitKey | unit);  // an audit running must not free what this release may free
   if (claim != 0 && ps.pool->is_static(unit)) {
     // A static claim and its release travel different paths (the session may
     // have moved): the release can arrive first. Then the claim is void.

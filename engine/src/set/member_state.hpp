@@ -135,11 +135,21 @@ struct Member::AuditState {
   std::uint64_t next_audit = 0;  // the periodic schedule
   std::uint64_t not_before = 0;  // after a recovery or rebuild: older incarnations' leases and the grace first
   std::vector<::Roaring> candidates;  // per pool: in use at the start, absent from every read so far
-  // freed_at — per pool, word -> when a unit of it was last freed (the time
-  // the message thread learned of it), kept while an audit runs or its
-  // units are held down. A candidate of a word freed since its audit
-  // started may have been reallocated since: never freed.
+  // freed_at — per pool, when an own unit was last freed (the time the
+  // message thread learned of it), kept while an audit runs or its units
+  // are held down. Keys: a unit (kUnitKey | unit) where the message thread
+  // freed it; a word where a worker did (the dirty ring names only words).
+  // A candidate freed since its audit started may have been reallocated
+  // since: never freed.
+  static constexpr std::uint64_t kUnitKey = std::uint64_t{1} << 63;
   std::vector<std::map<std::uint64_t, std::uint64_t>> freed_at;
+  [[nodiscard]] bool freed_since(std::uint32_t pool, std::uint64_t unit, std::uint64_t since) const {
+    const auto& m = freed_at[pool];
+    auto w = m.find(unit >> 6);
+    auto u = m.find(kUnitKey | unit);
+    return (w != m.end() && w->second >= since) || (u != m.end() && u->second >= since);
+  }
+  bool rerun = false;  // a freed unit's hold ended with the unit freed since: audit again
   // An audit's freed units wait out one lease (at least) in the hold-down
   // before they can be handed out again; `since` is their audit's start.
   struct Hold {

@@ -385,7 +385,7 @@ class Member {
   void audit_begin();
   bool audit_read(std::vector<::Roaring>& held);
   void audit_free(std::vector<::Roaring>& candidates);
-  void note_freed_word(std::uint32_t pool, std::uint64_t word);
+  void note_freed(std::uint32_t pool, std::uint64_t key);
   void drain_dirty();
   bool take_generation(std::uint32_t at_least);
   void begin_rebuild();
