@@ -47,7 +47,8 @@
 //   announces it, and waits until R peers address it: those fence every
 //   older incarnation, so at most p - R = A - 1 peers can still acknowledge
 //   an older incarnation's window and none can reach the quorum. After one
-//   more lease (plus a round trip) no older window is open anywhere. Then the
+//   more lease (plus the grace and a round trip) no older window is open
+//   anywhere and every session allocated in one is stored. Then the
 //   store's list is the whole truth about its blocks: it rebuilds from it,
 //   re-seeds its peers and becomes ready. A unit released while it was down
 //   may have lost its release and its hold-down start: with a hold-down, no
@@ -124,11 +125,13 @@ void Member::audit_begin() {
   }
   a.started = now_local_;
   a.stage = AuditState::Stage::kStarted;
-  a.next_step = now_local_ + options_.audit_grace;
+  a.next_step = now_local_ + (options_.rules.audit_grace ? options_.audit_grace : 0);
 }
 
-bool Member::audit_read(std::vector<::Roaring>& held) {
-  std::vector<Lease> list;
+bool Member::audit_read(std::vector<::Roaring>& held, std::vector<Lease>* leases) {
+  std::vector<Lease> own;
+  std::vector<Lease>& list = leases != nullptr ? *leases : own;
+  list.clear();
   if (!options_.store->read_held(id_, *plan_, list)) {
     ++counters_.audit_store_unreadable;
     return false;
@@ -240,9 +243,12 @@ void Member::audit_tick() {
         c -= recent;
       }
       counters_.audit_kept_recent += kept;
-      if (a.stage == AuditState::Stage::kStarted && options_.rules.audit_two_reads) {
+      if (a.stage == AuditState::Stage::kStarted) {
+        // Absent from two reads (Calico's IPAM garbage collector does the
+        // same): a store read that missed a session by mistake, once, frees nothing.
         a.stage = AuditState::Stage::kFirstRead;
-        a.next_step = now_local_ + std::max<std::uint64_t>(options_.audit_grace, options_.retransmit);
+        a.next_step = now_local_ + std::max<std::uint64_t>(options_.rules.audit_grace ? options_.audit_grace : 0,
+                                                           options_.retransmit);
         break;
       }
       audit_free(a.candidates);
@@ -301,17 +307,29 @@ void Member::rebuild_tick() {
     if (a.know_us.size() < need) return;
     a.fenced_at = now_local_ + (now_local_ == 0 ? 1 : 0);
   }
-  const std::uint64_t wait = options_.rules.rebuild_lease_wait ? options_.lease + options_.retransmit : 0;
+  // An older incarnation's window ends within a lease; a session it
+  // allocated there is stored at most audit_grace later.
+  const std::uint64_t wait =
+      options_.rules.rebuild_lease_wait ? options_.lease + options_.audit_grace + options_.retransmit : 0;
   if (now_local_ < a.fenced_at + wait) return;
   finish_rebuild();
 }
 
 void Member::finish_rebuild() {
   std::vector<::Roaring> held;
-  if (!audit_read(held)) return;  // tried again next tick
+  std::vector<Lease> listed;
+  if (!audit_read(held, &listed)) return;  // tried again next tick
+  if (options_.rules.rebuild_floor) {
+    // From now on a release of an older incarnation's allocation must name
+    // one the store listed (its session had not ended at the read).
+    rebuild_floor_ = std::uint64_t{inc_.generation} << 32;
+    if (rebuild_floor_ > release_floor_.load(std::memory_order_relaxed))
+      release_floor_.store(rebuild_floor_, std::memory_order_seq_cst);
+  }
   std::vector<std::set<std::uint64_t>> touched(pools_.size());
   for (std::uint32_t i = 0; i < pools_.size(); ++i) {
     PoolState& ps = *pools_[i];
+    ps.rebuilt.clear();
     for (std::uint32_t u : held[i]) {
       if (ps.pool->is_excluded(u)) continue;
       (void)ps.pool->claim(*msg_workers_[i], u);
@@ -326,6 +344,9 @@ void Member::finish_rebuild() {
     // and their hold-downs with them: nothing is handed out before one
     // hold-down from now.
     if (ps.hold_down > 0) ps.reserve_not_before = now_local_ + ps.hold_down;
+    if (options_.rules.rebuild_floor)
+      for (const Lease& l : listed)
+        if (l.pool == i && !ps.pool->is_static(l.unit)) ps.rebuilt[l.unit] = pack_lease_tag(l.tag);
     for (std::uint64_t word : touched[i]) ps.mirror.set(word, ps.pool->dynamic_word(word));
   }
   stream_seq_ = 0;

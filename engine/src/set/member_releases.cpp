@@ -57,6 +57,14 @@ void Member::apply_own_release(std::uint32_t pool, std::uint64_t unit, const Lea
       return;
     }
   }
+  if (pack_lease_tag(tag) < rebuild_floor_ && !ps.pool->is_static(unit)) {
+    auto r = ps.rebuilt.find(unit);
+    if (r == ps.rebuilt.end() || r->second != pack_lease_tag(tag)) {
+      ++counters_.stale_releases;  // not the allocation the store listed at the rebuild
+      return;
+    }
+    ps.rebuilt.erase(r);
+  }
   note_freed(pool, AuditState::kUnitKey | unit);  // an audit running must not free what this release may free
   if (claim != 0 && ps.pool->is_static(unit)) {
     // A static claim and its release travel different paths (the session may

@@ -111,6 +111,12 @@ struct Member::PoolState {
   // session ended before the audit read the store) and is ignored. Bounded
   // (kFloorsMax; the oldest entry goes first).
   std::map<std::uint64_t, std::uint64_t> floors;
+  // rebuilt — after a rebuild from the session store: own dynamic units the
+  // store listed -> their lease tag (packed). A release of an older
+  // generation's allocation is applied only if it names one of these
+  // exactly: the store is ahead of releases still on their way, and a unit
+  // it did not list may have been handed out again since.
+  std::map<std::uint64_t, std::uint64_t> rebuilt;
   std::map<std::uint64_t, std::uint64_t> claimed_by;    // static unit -> claim id (0: unknown, after recovery)
   std::set<std::uint64_t> overtaken;                    // claims whose release arrived first (bounded)
   std::multimap<std::uint64_t, std::uint64_t> waiting;  // static unit -> claims that found it claimed (bounded)

@@ -11,6 +11,14 @@ void Simulator::hold(SessionId sid, const set::Lease& l) {
   holder_[l.pool][l.unit] = sid;
 }
 
+std::unique_ptr<Simulator::Session> Simulator::new_session() {
+  auto s = std::make_unique<Session>();
+  s->id = next_session_++;
+  // In flight: allocate has returned, the session is not stored yet.
+  s->stored_at = now_ + (params_.store_lag != 0 ? rng_.below(params_.store_lag + 1) : 0);
+  return s;
+}
+
 std::optional<Simulator::SessionId> Simulator::create_session(std::uint32_t member_id, std::uint32_t pool) {
   set::Member* m = member(member_id);
   if (m == nullptr || pool >= holder_.size()) return std::nullopt;
@@ -23,8 +31,7 @@ std::optional<Simulator::SessionId> Simulator::create_session(std::uint32_t memb
     return std::nullopt;
   }
   if (!check_allocation(member_id, a.lease)) return std::nullopt;
-  auto s = std::make_unique<Session>();
-  s->id = next_session_++;
+  auto s = new_session();
   s->controller = member_id;
   s->leases.push_back(a.lease);
   hold(s->id, a.lease);
@@ -66,7 +73,7 @@ bool Simulator::read_held(std::uint32_t owner, const set::Plan& plan, std::vecto
       const SessionId sid = holder_[p][u];
       if (sid == 0 || plan.owner(p, u) != owner) continue;
       auto it = sessions_.find(sid);
-      if (it == sessions_.end()) continue;
+      if (it == sessions_.end() || it->second->stored_at > now_) continue;  // not stored yet
       for (const set::Lease& l : it->second->leases)
         if (l.pool == p && l.unit == u) out.push_back(l);
     }

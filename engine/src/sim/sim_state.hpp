@@ -55,6 +55,7 @@ struct Simulator::Session {
   bool on_zombie = false;         // served by the controller's zombie (its previous incarnation)
   std::uint64_t takeover_at = 0;  // when orphaned
   bool is_static = false;
+  std::uint64_t stored_at = 0;  // the session store lists it from this step on (in flight before)
 };
 
 struct Simulator::WindowFacts {

@@ -72,7 +72,7 @@ void Simulator::start_member(std::uint32_t id, bool fresh) {
   o.observer = this;
   o.store = this;
   o.audit_interval = params_.audit_interval;
-  o.audit_grace = 0;  // a session is stored the moment allocate returns
+  o.audit_grace = params_.store_lag;  // the longest a new session waits to be stored
   o.generations = &nodes_[id - 1]->disk;
   o.rules = rules_;
   auto m = set::Member::create(o);
@@ -139,8 +139,7 @@ void Simulator::random_activity() {
       const set::MemberAllocation a = n.zombie->allocate(*n.zombie_worker, pool);
       trace(TraceEvent::kZombieAllocate, m, pool, a.ok() ? a.lease.unit : 0);
       if (a.ok() && check_allocation(m, a.lease, n.zombie.get())) {
-        auto s = std::make_unique<Session>();
-        s->id = next_session_++;
+        auto s = new_session();
         s->controller = m;
         s->on_zombie = true;
         s->leases.push_back(a.lease);
@@ -159,8 +158,7 @@ void Simulator::random_activity() {
       if (a.ok() && b.ok() && check_allocation(m, a.lease) && check_allocation(m, b.lease)) {
         if (a.lease.pool == b.lease.pool && a.lease.unit == b.lease.unit)
           fail("dual-stack allocation gave one unit twice");
-        auto s = std::make_unique<Session>();
-        s->id = next_session_++;
+        auto s = new_session();
         s->controller = m;
         s->leases = {a.lease, b.lease};
         hold(s->id, a.lease);
@@ -182,8 +180,7 @@ void Simulator::random_activity() {
         if (st != set::MemberStatus::kOk) {
           fail(std::string("static claim refused: ") + set::member_status_name(st));
         } else {
-          auto s = std::make_unique<Session>();
-          s->id = next_session_++;
+          auto s = new_session();
           s->controller = m;
           s->is_static = true;
           s->leases = {lease};

@@ -152,11 +152,12 @@ struct Rules {
   bool restore_hold_down = true;          // recovery restores remaining hold-downs
   bool reseed_quarantined_in_use = true;  // the re-seed shows quarantined units in use
   bool fence_old_incarnations = true;     // frames of an older incarnation are dropped
-  bool audit_two_reads = true;            // the audit frees only units absent from two reads of the store
-  bool audit_skip_freed_words = true;     // ... and never a unit of a word freed since the audit started
+  bool audit_grace = true;                // the audit's first read comes audit_grace after its start
+  bool audit_skip_freed_words = true;     // the audit never frees a unit freed since it started
   bool audit_floors = true;               // a release older than an audit's free of its unit is ignored
   bool rebuild_lease_wait = true;         // a rebuild reads the store only after older incarnations' leases ended
   bool rebuild_fence_quorum = true;       // ... counted from when R peers know the new incarnation (fenced older ones)
+  bool rebuild_floor = true;              // after a rebuild, an older allocation's release must name a listed unit
 };
 }  // namespace detail
 
@@ -383,7 +384,7 @@ class Member {
   struct AuditState;
   void audit_tick();
   void audit_begin();
-  bool audit_read(std::vector<::Roaring>& held);
+  bool audit_read(std::vector<::Roaring>& held, std::vector<Lease>* leases = nullptr);
   void audit_free(std::vector<::Roaring>& candidates);
   void note_freed(std::uint32_t pool, std::uint64_t key);
   void drain_dirty();
@@ -437,6 +438,9 @@ class Member {
   // seq_cst before it frees any unit of that audit; read by workers with
   // acquire. See member_audit.cpp for what this order does and does not cover.
   std::atomic<std::uint64_t> release_floor_{0};
+  // rebuild_floor_ — (generation << 32) of the incarnation that rebuilt from
+  // the session store (0: none): older tags are checked against PoolState::rebuilt.
+  std::uint64_t rebuild_floor_ = 0;
 
   // Message thread only.
   alignas(64) MemberPhase phase_ = MemberPhase::kQueryingGeneration;

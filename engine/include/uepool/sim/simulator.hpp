@@ -80,6 +80,7 @@ struct SimParams {
   std::uint64_t stream_interval = 0;  // MemberOptions::stream_interval (0: every tick)
   std::size_t release_ring = 4096;    // MemberOptions::release_ring
   std::uint64_t audit_interval = 0;   // MemberOptions::audit_interval (0: only the final audit in liveness mode)
+  std::uint64_t store_lag = 0;        // a new session is stored 0..store_lag steps after allocate (= audit_grace)
   // faults (per step; ppm = per million)
   std::uint64_t loss_ppm = 0;
   std::uint64_t dup_ppm = 0;
@@ -179,6 +180,7 @@ class Simulator : private set::Observer, private set::SessionStore {
   void start_member(std::uint32_t id, bool fresh);
   bool check_allocation(std::uint32_t member, const set::Lease& lease, const set::Member* who = nullptr);
   void hold(SessionId sid, const set::Lease& lease);
+  std::unique_ptr<Session> new_session();
   void end_session_at(Session& s, std::uint32_t at_member);
   void fail(const std::string& what);
   void watch_event(const char* format, ...) __attribute__((format(printf, 2, 3)));
