@@ -10,6 +10,7 @@
 #include <chrono>
 #include <cstdio>
 #include <string>
+#include <vector>
 
 #include "uepool/sim/simulator.hpp"
 
@@ -34,6 +35,7 @@ struct SimArgs {
   std::uint64_t steps = 10'000;
   bool quiet = false;
   std::string watch;  // POOL:UNIT
+  std::vector<std::string> rules_off;
 };
 
 int run_sim(const SimArgs& a) {
@@ -69,12 +71,21 @@ int run_sim(const SimArgs& a) {
     std::fprintf(stderr, "error: --steps must be at least 1\n");
     return 2;
   }
+  set::detail::Rules rules;
+  for (const std::string& name : a.rules_off) {
+    if (!set::detail::switch_off(rules, name)) {
+      std::string known;
+      for (const char* n : set::detail::rule_names()) known += std::string(known.empty() ? "" : ", ") + n;
+      std::fprintf(stderr, "error: --rule-off '%s' is not a rule (rules: %s)\n", name.c_str(), known.c_str());
+      return 2;
+    }
+  }
   const auto t0 = std::chrono::steady_clock::now();
   std::uint64_t steps = 0, seeds = 0;
   for (std::uint64_t seed = first;; ++seed) {
     const sim::SimParams p = sim::SimParams::derive(seed, mode, a.steps);
     if (!a.quiet) std::printf("params: %s\n", p.describe().c_str());
-    sim::Simulator s(p);
+    sim::Simulator s(p, rules);
     if (!a.watch.empty()) {
       const auto colon = a.watch.find(':');
       std::uint64_t pool = 0, unit = 0;
@@ -93,8 +104,10 @@ int run_sim(const SimArgs& a) {
     std::printf("trace-hash: %016llx\n", static_cast<unsigned long long>(r.trace_hash));
     if (!r.ok) {
       std::printf("FAILED seed %llu: %s\n", static_cast<unsigned long long>(seed), r.failure.c_str());
-      std::printf("replay: uepool sim --mode %s --seed %llu --steps %llu\n", a.mode.c_str(),
-                  static_cast<unsigned long long>(seed), static_cast<unsigned long long>(a.steps));
+      std::string offs;
+      for (const std::string& name : a.rules_off) offs += " --rule-off " + name;
+      std::printf("replay: uepool sim --mode %s --seed %llu --steps %llu%s\n", a.mode.c_str(),
+                  static_cast<unsigned long long>(seed), static_cast<unsigned long long>(a.steps), offs.c_str());
       return 1;
     }
     if (!a.quiet) {
@@ -129,6 +142,9 @@ void add_sim_command(CLI::App& app, int& exit_code) {
   cmd->add_option("--steps", args->steps, "steps per seed (default 10000)");
   cmd->add_option("--watch", args->watch, "POOL:UNIT — print that unit's events to stderr");
   cmd->add_flag("--quiet", args->quiet, "print only the trace-hash line per seed");
+  cmd->add_option("--rule-off", args->rules_off,
+                  "switch one protocol rule off (a deliberately broken member, to show the rule matters); "
+                  "repeatable");
   cmd->callback([args, &exit_code] { exit_code = run_sim(*args); });
 }
 

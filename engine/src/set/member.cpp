@@ -20,6 +20,49 @@ const char* member_status_name(MemberStatus s) noexcept {
   return "?";
 }
 
+namespace detail {
+namespace {
+struct RuleField {
+  const char* name;
+  bool Rules::*field;
+};
+constexpr RuleField kRuleFields[] = {
+    {"peers_only_quorum", &Rules::peers_only_quorum},
+    {"peers_only_answers", &Rules::peers_only_answers},
+    {"complete_replica_votes", &Rules::complete_replica_votes},
+    {"quarantine_open_windows", &Rules::quarantine_open_windows},
+    {"restore_hold_down", &Rules::restore_hold_down},
+    {"reseed_quarantined_in_use", &Rules::reseed_quarantined_in_use},
+    {"fence_old_incarnations", &Rules::fence_old_incarnations},
+    {"audit_grace", &Rules::audit_grace},
+    {"audit_skip_freed_words", &Rules::audit_skip_freed_words},
+    {"audit_floors", &Rules::audit_floors},
+    {"rebuild_lease_wait", &Rules::rebuild_lease_wait},
+    {"rebuild_fence_quorum", &Rules::rebuild_fence_quorum},
+    {"rebuild_floor", &Rules::rebuild_floor},
+};
+}  // namespace
+
+const std::vector<const char*>& rule_names() {
+  static const std::vector<const char*> names = [] {
+    std::vector<const char*> v;
+    for (const RuleField& f : kRuleFields) v.push_back(f.name);
+    return v;
+  }();
+  return names;
+}
+
+bool switch_off(Rules& rules, std::string_view name) {
+  for (const RuleField& f : kRuleFields) {
+    if (name == f.name) {
+      rules.*f.field = false;
+      return true;
+    }
+  }
+  return false;
+}
+}  // namespace detail
+
 // ---------------------------------------------------------------- creation
 
 Member::Member(const MemberOptions& options) : id_(options.id), options_(options), plan_(options.plan) {}

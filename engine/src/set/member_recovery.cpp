@@ -164,6 +164,7 @@ void Member::finish_recovery() {
       for (std::uint64_t u = w.begin; u < w.end && u < ps.pool->size(); ++u) {
         if (ps.held(u) && !ps.quarantined.contains(static_cast<std::uint32_t>(u))) {
           ps.quarantined.add(static_cast<std::uint32_t>(u));  // the old incarnation may allocate it once its hold ends
+          touched[w.pool].insert(u >> 6);  // in use for the peers (PoolState::free_held)
           ++counters_.quarantined;
           continue;
         }
@@ -180,9 +181,7 @@ void Member::finish_recovery() {
     PoolState& ps = *pools_[i];
     for (std::uint64_t word : touched[i]) {
       std::uint64_t v = ps.pool->dynamic_word(word);
-      auto h = ps.held_words.find(word);
-      if (h != ps.held_words.end()) v &= ~h->second;
-      ps.mirror.set(word, v);
+      ps.mirror.set(word, v & ~ps.free_held(word));
     }
   }
   stream_seq_ = 0;

@@ -101,6 +101,21 @@ struct Member::PoolState {
     auto it = held_words.find(u >> 6);
     return it != held_words.end() && ((it->second >> (u & 63)) & 1) != 0;
   }
+  // free_held — units of `word` freed and waiting out a hold-down, as peers
+  // see them: free. A held unit that is also quarantined (its window was
+  // open at a recovery) stays in use for them: an older incarnation may
+  // hand it out once its hold-down ends there.
+  [[nodiscard]] std::uint64_t free_held(std::uint64_t word) const {
+    auto it = held_words.find(word);
+    if (it == held_words.end()) return 0;
+    std::uint64_t v = it->second;
+    for (std::uint64_t b = v; b != 0; b &= b - 1) {
+      const std::uint64_t bit = b & (~b + 1);
+      if (quarantined.contains(static_cast<std::uint32_t>((word << 6) | static_cast<std::uint64_t>(std::countr_zero(bit)))))
+        v &= ~bit;
+    }
+    return v;
+  }
   void set_held(std::uint64_t u, bool on) {
     std::uint64_t& w = held_words[u >> 6];
     w = on ? (w | (std::uint64_t{1} << (u & 63))) : (w & ~(std::uint64_t{1} << (u & 63)));

@@ -64,8 +64,7 @@ void Member::apply_stream_record(Peer& p, const Record& r) {
 void Member::diff_word(std::uint32_t pool, std::uint64_t word) {
   PoolState& ps = *pools_[pool];
   std::uint64_t v = ps.pool->dynamic_word(word);  // seq_cst loads: see the close protocol at the top
-  auto h = ps.held_words.find(word);
-  if (h != ps.held_words.end()) v &= ~h->second;  // held down: the peers heard of the free already
+  v &= ~ps.free_held(word);  // held down: the peers heard of the free already
   if (v == ps.mirror.get(word)) return;
   ps.mirror.set(word, v);
   emit_stream(record::Words{.pool = pool, .word = word, .bits = v});
@@ -109,6 +108,8 @@ std::shared_ptr<const UsageSnapshot> Member::own_snapshot() const {
       for (std::uint64_t b = bits; b != 0; b &= b - 1)
         in_use.add(static_cast<std::uint32_t>((word << 6) | static_cast<std::uint64_t>(std::countr_zero(b))));
     });
+    // Quarantined units are in use (held-down ones among them too, in the
+    // mirror: PoolState::free_held), unless the rule is off (tests only).
     if (!options_.rules.reseed_quarantined_in_use) in_use -= ps.quarantined;
     s->in_use.push_back(std::move(in_use));
     for (const WindowSlot& w : ps.slots) {

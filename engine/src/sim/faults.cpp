@@ -23,7 +23,7 @@ void Simulator::crash(std::uint32_t id) {
   }
 }
 
-void Simulator::split(std::uint32_t id) {
+void Simulator::split(std::uint32_t id, bool partitioned) {
   Node& n = *nodes_[id - 1];
   if (!n.up || n.zombie != nullptr) return;
   // The member is replaced by a new incarnation while the old one keeps
@@ -31,6 +31,7 @@ void Simulator::split(std::uint32_t id) {
   n.zombie = std::move(n.member);
   n.zombie_worker = n.worker;
   n.zombie_until = now_ + 1 + rng_.below(2 * params_.lease);
+  n.zombie_partitioned = partitioned;
   n.up = false;
   any_fault_ = true;
   ++result_.stats.zombies;
@@ -70,7 +71,7 @@ void Simulator::random_faults() {
       if (params_.disk_loss_ppm > 0 && rng_.chance(params_.disk_loss_ppm)) n.disk.value = 0;  // the disk too
       n.restart_at = now_ + 1 + rng_.below(params_.restart_max);
     }
-    if (n.up && params_.zombie_ppm > 0 && rng_.chance(params_.zombie_ppm)) split(i);
+    if (n.up && params_.zombie_ppm > 0 && rng_.chance(params_.zombie_ppm)) split(i, rng_.chance(500'000));
   }
   if (params_.partition_ppm > 0 && rng_.chance(params_.partition_ppm) && params_.members >= 2) {
     const auto a = static_cast<std::uint32_t>(1 + rng_.below(params_.members));

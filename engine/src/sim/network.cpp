@@ -42,7 +42,8 @@ void Simulator::deliver() {
           static_cast<std::uint64_t>(f.kind()) << 32 | (d != nullptr ? d->records.size() : 0),
           d != nullptr ? d->seq : 0);
     Node& to = *nodes_[f.to - 1];
-    if (to.zombie != nullptr) to.zombie->on_frame(f, now_);  // both incarnations answer to the member's address
+    // Both incarnations answer to the member's address, unless the zombie is cut off.
+    if (to.zombie != nullptr && !to.zombie_partitioned) to.zombie->on_frame(f, now_);
     if (to.up) to.member->on_frame(f, now_);
   }
 }

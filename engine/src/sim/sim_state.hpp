@@ -46,6 +46,7 @@ struct Simulator::Node {
   std::unique_ptr<set::Member> zombie;
   set::Member::Worker* zombie_worker = nullptr;
   std::uint64_t zombie_until = 0;
+  bool zombie_partitioned = false;  // hears nothing, reaches no one
 };
 
 struct Simulator::Session {

@@ -227,7 +227,8 @@ void Simulator::step(bool random) {
     if (n.zombie != nullptr && n.zombie_until <= now_) bury(i);
     if (n.zombie != nullptr) {
       n.zombie->on_tick(now_);
-      for (set::Frame& f : n.zombie->take_outgoing()) send(std::move(f));
+      for (set::Frame& f : n.zombie->take_outgoing())
+        if (!n.zombie_partitioned) send(std::move(f));
     }
     if (!n.up) continue;
     n.member->on_tick(now_);

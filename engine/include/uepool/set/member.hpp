@@ -59,6 +59,7 @@
 #include <map>
 #include <memory>
 #include <set>
+#include <string_view>
 #include <vector>
 
 #include "uepool/base/status.hpp"
@@ -159,6 +160,10 @@ struct Rules {
   bool rebuild_fence_quorum = true;       // ... counted from when R peers know the new incarnation (fenced older ones)
   bool rebuild_floor = true;              // after a rebuild, an older allocation's release must name a listed unit
 };
+// rule_names — every switch of Rules, by its field name; switch_off — turn
+// one off by name (false: no such rule). For tests and `uepool sim --rule-off`.
+const std::vector<const char*>& rule_names();
+bool switch_off(Rules& rules, std::string_view name);
 }  // namespace detail
 
 struct MemberOptions {

@@ -141,7 +141,10 @@ class Simulator : private set::Observer, private set::SessionStore {
   void crash(std::uint32_t member);
   // split — a new incarnation starts while the old one runs on (a zombie,
   // e.g. behind a partition that hid it from whoever restarted it); bury — it stops.
-  void split(std::uint32_t member);
+  // partitioned: the zombie hears nothing and nothing it sends arrives
+  // (otherwise it hears every frame addressed to its member, and stops as
+  // soon as a peer addresses the newer incarnation).
+  void split(std::uint32_t member, bool partitioned = false);
   void bury(std::uint32_t member);
   void restart(std::uint32_t member);
   void block(std::uint32_t a, std::uint32_t b);  // both directions, until unblocked
