@@ -492,3 +492,165 @@ TEST(LoopbackSet, PumpCarriesFramesExceptToOrFromDownMembers) {
 
 }  // namespace
 }  // namespace uepool::testing
+
+namespace uepool::set {
+namespace {
+
+// ListStore — a session store whose held list the test writes.
+struct ListStore final : SessionStore {
+  std::vector<Lease> held;
+  bool readable = true;
+  int reads = 0;
+  bool honest = true;  // lists only the asking owner's units, as the interface says
+  bool read_held(std::uint32_t owner, const Plan& plan, std::vector<Lease>& out) override {
+    ++reads;
+    if (!readable) return false;
+    for (const Lease& l : held)
+      if (!honest || plan.owner(l.pool, l.unit) == owner) out.push_back(l);
+    return true;
+  }
+};
+
+// Disk — a member's saved generation (survives its restarts in the test).
+struct Disk final : GenerationStore {
+  std::uint32_t value = 0;
+  std::uint32_t load() override { return value; }
+  bool save(std::uint32_t g) override {
+    value = g;
+    return true;
+  }
+};
+
+struct AuditNet {
+  ListStore store;
+  std::map<std::uint32_t, Disk> disks;
+  std::shared_ptr<const Plan> plan = plan_for(2);
+  std::unique_ptr<testing::LoopbackSet> set;
+  std::uint64_t now = 0;
+  AuditNet() {
+    testing::LoopbackOptions lo;
+    lo.plan = plan;
+    lo.pools = {v4_pool()};
+    lo.tune = [this](MemberOptions& o) {
+      o.lease = 1'000;
+      o.retransmit = 10;
+      o.audit_grace = 20;
+      o.store = &store;
+      o.generations = &disks[o.id];
+    };
+    set = testing::LoopbackSet::create(lo).value();
+  }
+  Member& m(std::uint32_t id) { return *set->member(id); }
+  void step(int n) {
+    for (int k = 0; k < n; ++k) set->pump(++now);
+  }
+  std::uint32_t owner() const { return plan->units_of(0, 1) >= plan->units_of(0, 2) ? 1 : 2; }
+};
+
+// The audit frees a unit in use that no stored session holds (a release was
+// lost), and nothing else: not the units the store lists, not a unit
+// allocated after the audit started (its session may not be stored yet).
+TEST(Audit, FreesOnlyWhatNoStoredSessionHolds) {
+  AuditNet net;
+  const std::uint32_t o = net.owner();
+  net.step(10);
+  std::vector<Lease> leases;
+  for (int i = 0; i < 3; ++i) {
+    const MemberAllocation a = net.m(o).allocate(*net.set->worker(o), 0);
+    ASSERT_TRUE(a.ok());
+    leases.push_back(a.lease);
+  }
+  net.store.held = {leases[0], leases[1]};  // leases[2]: its session ended, its release was lost
+  net.step(5);
+  ASSERT_TRUE(net.m(o).audit_now().ok());
+  net.step(2);  // the audit has recorded what is in use
+  const MemberAllocation late = net.m(o).allocate(*net.set->worker(o), 0);  // not stored yet
+  ASSERT_TRUE(late.ok());
+  net.step(60);  // two reads, a grace and a round trip apart
+  EXPECT_EQ(net.store.reads, 2);  // this member's
+  const MemberCounters& c = net.m(o).counters();
+  EXPECT_EQ(c.audits, 1U);
+  EXPECT_EQ(c.audit_freed, 1U);
+  EXPECT_TRUE(net.m(o).in_use(0, leases[0].unit));
+  EXPECT_TRUE(net.m(o).in_use(0, leases[1].unit));
+  EXPECT_TRUE(net.m(o).held_down(0, leases[2].unit));  // freed, held down for a lease
+  EXPECT_TRUE(net.m(o).in_use(0, late.lease.unit));
+  EXPECT_FALSE(net.m(o).held_down(0, late.lease.unit));
+  // A late release of the audited allocation: below the unit's floor, ignored.
+  net.m(o).release(*net.set->worker(o), leases[2]);
+  net.step(2);
+  EXPECT_EQ(net.m(o).counters().audit_floor_releases, 1U);
+  net.step(1'100);  // the hold ends: the unit is free
+  EXPECT_FALSE(net.m(o).in_use(0, leases[2].unit));
+  EXPECT_FALSE(net.m(o).auditing());
+}
+
+// A held list naming a unit of another member's blocks is refused whole
+// (the store answered for someone else, or under another plan): nothing is
+// freed. A unit listed twice is reported and stays in use.
+TEST(Audit, RefusesAListNamingForeignUnitsAndReportsDuplicates) {
+  AuditNet net;
+  const std::uint32_t o = net.owner();
+  net.step(10);
+  const MemberAllocation a = net.m(o).allocate(*net.set->worker(o), 0);
+  const MemberAllocation b = net.m(o).allocate(*net.set->worker(o), 0);
+  ASSERT_TRUE(a.ok() && b.ok());
+  std::uint64_t foreign = 0;
+  while (net.plan->owner(0, foreign) == o) ++foreign;
+  net.store.honest = false;
+  net.store.held = {a.lease, Lease{0, foreign, {}, 0}};
+  ASSERT_TRUE(net.m(o).audit_now().ok());
+  net.step(60);
+  EXPECT_GE(net.m(o).counters().audit_refused_lists, 1U);
+  EXPECT_EQ(net.m(o).counters().audit_freed, 0U);
+  EXPECT_TRUE(net.m(o).in_use(0, b.lease.unit));
+  EXPECT_TRUE(net.m(o).auditing());  // it reads again, a round trip later
+  net.store.held = {a.lease, a.lease, b.lease};
+  net.step(60);
+  EXPECT_GE(net.m(o).counters().audit_duplicates, 1U);
+  EXPECT_EQ(net.m(o).counters().audit_freed, 0U);
+  EXPECT_TRUE(net.m(o).in_use(0, a.lease.unit));
+  EXPECT_TRUE(net.m(o).in_use(0, b.lease.unit));
+  // An unreadable store frees nothing either; it is counted.
+  net.store.readable = false;
+  ASSERT_TRUE(net.m(o).audit_now().ok());
+  net.step(60);
+  EXPECT_GE(net.m(o).counters().audit_store_unreadable, 1U);
+  EXPECT_EQ(net.m(o).counters().audit_freed, 0U);
+}
+
+// Every member restarts at once (power loss): no replica anywhere. Each
+// rebuilds from the session store and is ready; the units of stored
+// sessions are in use, every other unit is free.
+TEST(Audit, WholeSetColdStartRebuildsFromTheStore) {
+  AuditNet net;
+  const std::uint32_t o = net.owner();
+  net.step(10);
+  const MemberAllocation kept = net.m(o).allocate(*net.set->worker(o), 0);
+  const MemberAllocation gone = net.m(o).allocate(*net.set->worker(o), 0);
+  ASSERT_TRUE(kept.ok() && gone.ok());
+  net.store.held = {kept.lease};
+  net.step(10);
+  net.set->crash(1);
+  net.set->crash(2);
+  ASSERT_TRUE(net.set->start(1, false).ok());
+  ASSERT_TRUE(net.set->start(2, false).ok());
+  net.step(50);
+  EXPECT_FALSE(net.m(o).ready());
+  EXPECT_NE(std::string(net.m(o).not_ready_reason()).find("rebuilding from the session store"), std::string::npos)
+      << net.m(o).not_ready_reason();
+  net.step(1'200);  // a lease, the grace and a round trip after the peer fenced the older incarnation
+  for (std::uint32_t id : {1U, 2U}) {
+    ASSERT_TRUE(net.m(id).ready()) << net.m(id).not_ready_reason();
+    EXPECT_EQ(net.m(id).counters().rebuilds, 1U);
+  }
+  EXPECT_TRUE(net.m(o).in_use(0, kept.lease.unit));
+  EXPECT_FALSE(net.m(o).in_use(0, gone.lease.unit));
+  EXPECT_GE(net.m(o).incarnation().generation, 2U);
+  net.step(20);
+  EXPECT_TRUE(net.m(o).allocate(*net.set->worker(o), 0).ok());
+}
+
+}  // namespace
+}  // namespace uepool::set
+

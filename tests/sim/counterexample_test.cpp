@@ -237,6 +237,109 @@ TEST(Counterexample, HoldDownLost) {
   EXPECT_FALSE(good.failed()) << good.failure();
 }
 
+// allocate_until — allocate at `m` until unit `unit` of pool 0 is handed
+// out (the sessions made on the way are kept); its session, or none.
+std::optional<Simulator::SessionId> allocate_until(Simulator& sim, std::uint32_t m, std::uint64_t unit) {
+  for (int i = 0; i < 2'000 && !sim.failed(); ++i) {
+    auto s = allocate(sim, m, 50);
+    if (!s) return std::nullopt;
+    if (sim.lease_of(*s)->unit == unit) return s;
+  }
+  return std::nullopt;
+}
+
+// 5. A late release after the audit (3 members: p = 2, A = 1, R = 2). A
+// session ends at P2 while P2 cannot reach the owner: its release waits in
+// P2's channel. The owner's audit finds the unit in use with no session,
+// frees it, holds it down for a lease, hands it out again; then the old
+// release arrives. Its tag is below the unit's audit floor: ignored.
+void late_release_after_audit(Simulator& sim) {
+  const Cast c = cast(sim, 3);
+  const std::uint32_t o = c.owner, p2 = c.peers[1];
+  sim.run_steps(30);
+  auto s = allocate(sim, o);
+  ASSERT_TRUE(s.has_value());
+  const set::Lease l = *sim.lease_of(*s);
+  sim.run_steps(20);
+  sim.block(o, p2);
+  sim.end_session(*s, p2);  // the release waits at P2
+  ASSERT_TRUE(sim.member(o)->in_use(0, l.unit));
+  ASSERT_TRUE(sim.member(o)->audit_now().ok());
+  sim.run_steps(100);
+  EXPECT_EQ(sim.member(o)->counters().audit_freed, 1U);
+  EXPECT_TRUE(sim.member(o)->held_down(0, l.unit));
+  sim.run_steps(2'100);  // the audit's hold: one lease (2,000 steps)
+  EXPECT_FALSE(sim.member(o)->in_use(0, l.unit));
+  auto again = allocate_until(sim, o, l.unit);
+  ASSERT_TRUE(again.has_value()) << "the freed unit was never handed out again";
+  sim.unblock(o, p2);
+  sim.run_steps(200);  // the old release arrives
+}
+
+TEST(Counterexample, LateReleaseAfterAudit) {
+  Rules broken;
+  broken.audit_floors = false;
+  Simulator bad(params(3), broken);
+  late_release_after_audit(bad);
+  EXPECT_TRUE(bad.failed()) << "the broken rule was not caught";
+  std::printf("caught: %s\n", bad.failure().c_str());
+
+  Simulator good(params(3));
+  late_release_after_audit(good);
+  EXPECT_FALSE(good.failed()) << good.failure();
+  const std::uint32_t o = cast(good, 3).owner;
+  EXPECT_EQ(good.member(o)->counters().audit_floor_releases, 1U);
+}
+
+// 6. A late release after a rebuild (3 members: p = 2, A = 1, R = 2). The
+// owner and P1 restart together: P1' holds no replica of O, so O' rebuilds
+// from the session store. A session of O's ends at P2 after P2 learned O'
+// but cannot reach it; O' reads the store (the session is gone), hands the
+// unit out again; then the release arrives, naming the older incarnation's
+// allocation of a unit the store did not list: ignored.
+void late_release_after_rebuild(Simulator& sim) {
+  const Cast c = cast(sim, 3);
+  const std::uint32_t o = c.owner, p1 = c.peers[0], p2 = c.peers[1];
+  sim.run_steps(30);
+  auto s = allocate(sim, o);
+  ASSERT_TRUE(s.has_value());
+  const set::Lease l = *sim.lease_of(*s);
+  sim.run_steps(20);
+  sim.crash(o);
+  sim.crash(p1);
+  sim.restart(p1);
+  sim.restart(o);
+  for (int i = 0; i < 500 && !sim.failed(); ++i) {  // until both peers addressed O' (they fence O)
+    sim.run_steps(1);
+    if (std::string(sim.member(o)->not_ready_reason()).find("waiting out") != std::string::npos) break;
+  }
+  ASSERT_NE(std::string(sim.member(o)->not_ready_reason()).find("waiting out"), std::string::npos)
+      << sim.member(o)->not_ready_reason();
+  sim.block(o, p2);
+  sim.end_session(*s, p2);  // the release waits at P2
+  sim.run_steps(2'200);     // O' waits a lease, reads the store, is ready
+  ASSERT_TRUE(sim.member(o)->ready()) << sim.member(o)->not_ready_reason();
+  EXPECT_EQ(sim.member(o)->counters().rebuilds, 1U);
+  auto again = allocate_until(sim, o, l.unit);
+  ASSERT_TRUE(again.has_value()) << "the unit was never handed out again";
+  sim.unblock(o, p2);
+  sim.run_steps(200);  // the old release arrives
+}
+
+TEST(Counterexample, LateReleaseAfterRebuild) {
+  Rules broken;
+  broken.rebuild_floor = false;
+  Simulator bad(params(3), broken);
+  late_release_after_rebuild(bad);
+  EXPECT_TRUE(bad.failed()) << "the broken rule was not caught";
+  std::printf("caught: %s\n", bad.failure().c_str());
+
+  Simulator good(params(3));
+  late_release_after_rebuild(good);
+  EXPECT_FALSE(good.failed()) << good.failure();
+  EXPECT_GE(good.member(cast(good, 3).owner)->counters().stale_releases, 1U);
+}
+
 }  // namespace
 }  // namespace uepool::sim
 

@@ -409,6 +409,7 @@ const char* Member::not_ready_reason() const noexcept {
       return "waiting for R peers with a complete replica of this member to state its generation";
     case MemberPhase::kRecovering: return "waiting for R peers with a complete replica to send it";
     case MemberPhase::kRebuilding:
+      if (audit_->read_error != nullptr) return audit_->read_error;
       return audit_->fenced_at == 0 ? "rebuilding from the session store: waiting for R peers to learn the new "
                                       "incarnation (they fence older ones)"
                                     : "rebuilding from the session store: waiting out older incarnations' leases";

@@ -134,6 +134,7 @@ bool Member::audit_read(std::vector<::Roaring>& held, std::vector<Lease>* leases
   list.clear();
   if (!options_.store->read_held(id_, *plan_, list)) {
     ++counters_.audit_store_unreadable;
+    audit_->read_error = "the session store could not be read";
     return false;
   }
   held.assign(pools_.size(), ::Roaring());
@@ -142,6 +143,7 @@ bool Member::audit_read(std::vector<::Roaring>& held, std::vector<Lease>* leases
       // The store answered for someone else's blocks (or another plan):
       // nothing of this list can be trusted to say what is free here.
       ++counters_.audit_refused_lists;
+      audit_->read_error = "the session store listed a unit this member does not own: its list is refused";
       return false;
     }
     const auto u = static_cast<std::uint32_t>(l.unit);
@@ -151,6 +153,7 @@ bool Member::audit_read(std::vector<::Roaring>& held, std::vector<Lease>* leases
     }
     held[l.pool].add(u);
   }
+  audit_->read_error = nullptr;
   return true;
 }
 

@@ -184,6 +184,7 @@ struct Member::AuditState {
   // The rebuild (phase kRebuilding).
   std::set<std::uint32_t> know_us;  // peers that addressed our new incarnation: they fence older ones
   std::uint64_t fenced_at = 0;      // when know_us first reached the quorum (0: not yet)
+  const char* read_error = nullptr; // why the last read of the store gave nothing (null: it did)
   [[nodiscard]] bool tracking() const noexcept { return stage != Stage::kIdle || !holds.empty(); }
 };
 
