@@ -563,10 +563,10 @@ TEST(Audit, FreesOnlyWhatNoStoredSessionHolds) {
   net.store.held = {leases[0], leases[1]};  // leases[2]: its session ended, its release was lost
   net.step(5);
   ASSERT_TRUE(net.m(o).audit_now().ok());
-  net.step(2);  // the audit has recorded what is in use
+  net.step(2);                                                              // the audit has recorded what is in use
   const MemberAllocation late = net.m(o).allocate(*net.set->worker(o), 0);  // not stored yet
   ASSERT_TRUE(late.ok());
-  net.step(60);  // two reads, a grace and a round trip apart
+  net.step(60);                   // two reads, a grace and a round trip apart
   EXPECT_EQ(net.store.reads, 2);  // this member's
   const MemberCounters& c = net.m(o).counters();
   EXPECT_EQ(c.audits, 1U);
@@ -653,4 +653,3 @@ TEST(Audit, WholeSetColdStartRebuildsFromTheStore) {
 
 }  // namespace
 }  // namespace uepool::set
-

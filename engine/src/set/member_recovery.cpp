@@ -105,7 +105,7 @@ bool Member::replicas_lost() const noexcept {
   std::size_t incomplete = 0;
   for (const auto& [pid, p] : peers_) {
     const bool said_no = phase_ == MemberPhase::kRecovering ? (p->recover_answered && !p->recover_complete)
-                                                           : (p->gen_answered && !p->gen_complete);
+                                                            : (p->gen_answered && !p->gen_complete);
     if (said_no) ++incomplete;
   }
   return peers_.empty() || incomplete > peers_.size() - answer_quorum_;
@@ -164,7 +164,7 @@ void Member::finish_recovery() {
       for (std::uint64_t u = w.begin; u < w.end && u < ps.pool->size(); ++u) {
         if (ps.held(u) && !ps.quarantined.contains(static_cast<std::uint32_t>(u))) {
           ps.quarantined.add(static_cast<std::uint32_t>(u));  // the old incarnation may allocate it once its hold ends
-          touched[w.pool].insert(u >> 6);  // in use for the peers (PoolState::free_held)
+          touched[w.pool].insert(u >> 6);                     // in use for the peers (PoolState::free_held)
           ++counters_.quarantined;
           continue;
         }

@@ -80,9 +80,9 @@ struct Member::PoolState {
   std::uint64_t window_units = 64;
   std::uint64_t hold_down = 0;
   std::array<WindowSlot, kSlots> slots;
-  std::atomic<bool> exhausted{false};  // relaxed: a hint for "none free" vs "not ready"
-  std::atomic<bool> starved{false};    // relaxed: a worker found no acknowledged window (a hint)
-  std::uint32_t ahead = 0;             // message thread: windows kept waiting ahead now
+  std::atomic<bool> exhausted{false};    // relaxed: a hint for "none free" vs "not ready"
+  std::atomic<bool> starved{false};      // relaxed: a worker found no acknowledged window (a hint)
+  std::uint32_t ahead = 0;               // message thread: windows kept waiting ahead now
   std::uint64_t reserve_not_before = 0;  // message thread: after a rebuild, one hold-down before any window
   // Message thread only.
   // What the peers were told, word by word: dynamic units in use (nonzero
@@ -111,7 +111,8 @@ struct Member::PoolState {
     std::uint64_t v = it->second;
     for (std::uint64_t b = v; b != 0; b &= b - 1) {
       const std::uint64_t bit = b & (~b + 1);
-      if (quarantined.contains(static_cast<std::uint32_t>((word << 6) | static_cast<std::uint64_t>(std::countr_zero(bit)))))
+      if (quarantined.contains(
+              static_cast<std::uint32_t>((word << 6) | static_cast<std::uint64_t>(std::countr_zero(bit)))))
         v &= ~bit;
     }
     return v;
@@ -151,10 +152,10 @@ struct Member::AuditState {
   enum class Stage : std::uint8_t { kIdle, kStarted, kFirstRead };
   Stage stage = Stage::kIdle;
   bool requested = false;
-  std::uint64_t started = 0;     // when the running audit recorded what was in use
-  std::uint64_t next_step = 0;   // when its next read is due
-  std::uint64_t next_audit = 0;  // the periodic schedule
-  std::uint64_t not_before = 0;  // after a recovery or rebuild: older incarnations' leases and the grace first
+  std::uint64_t started = 0;          // when the running audit recorded what was in use
+  std::uint64_t next_step = 0;        // when its next read is due
+  std::uint64_t next_audit = 0;       // the periodic schedule
+  std::uint64_t not_before = 0;       // after a recovery or rebuild: older incarnations' leases and the grace first
   std::vector<::Roaring> candidates;  // per pool: in use at the start, absent from every read so far
   // freed_at — per pool, when an own unit was last freed (the time the
   // message thread learned of it), kept while an audit runs or its units
@@ -182,9 +183,9 @@ struct Member::AuditState {
   };
   std::set<Hold> holds;
   // The rebuild (phase kRebuilding).
-  std::set<std::uint32_t> know_us;  // peers that addressed our new incarnation: they fence older ones
-  std::uint64_t fenced_at = 0;      // when know_us first reached the quorum (0: not yet)
-  const char* read_error = nullptr; // why the last read of the store gave nothing (null: it did)
+  std::set<std::uint32_t> know_us;   // peers that addressed our new incarnation: they fence older ones
+  std::uint64_t fenced_at = 0;       // when know_us first reached the quorum (0: not yet)
+  const char* read_error = nullptr;  // why the last read of the store gave nothing (null: it did)
   [[nodiscard]] bool tracking() const noexcept { return stage != Stage::kIdle || !holds.empty(); }
 };
 

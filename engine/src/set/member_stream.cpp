@@ -64,7 +64,7 @@ void Member::apply_stream_record(Peer& p, const Record& r) {
 void Member::diff_word(std::uint32_t pool, std::uint64_t word) {
   PoolState& ps = *pools_[pool];
   std::uint64_t v = ps.pool->dynamic_word(word);  // seq_cst loads: see the close protocol at the top
-  v &= ~ps.free_held(word);  // held down: the peers heard of the free already
+  v &= ~ps.free_held(word);                       // held down: the peers heard of the free already
   if (v == ps.mirror.get(word)) return;
   ps.mirror.set(word, v);
   emit_stream(record::Words{.pool = pool, .word = word, .bits = v});

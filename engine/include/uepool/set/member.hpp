@@ -234,16 +234,16 @@ struct MemberCounters {
   std::uint64_t superseded = 0;          // 1 once a newer incarnation of this member was seen
   std::uint64_t refused_plans = 0;       // set_membership: an older epoch, or another plan for the current one
   // The audit (leak repair against the session store).
-  std::uint64_t audits = 0;                  // audits finished
-  std::uint64_t audit_freed = 0;             // units freed: in use here, held by no stored session (two reads)
-  std::uint64_t audit_freed_quarantined = 0; // ... of them, quarantined at a recovery
-  std::uint64_t audit_kept_recent = 0;       // candidates kept: their word was freed since the audit started
-  std::uint64_t audit_refused_lists = 0;     // a held list naming a unit this member does not own
-  std::uint64_t audit_duplicates = 0;        // a unit listed twice in one held list (two sessions hold it)
-  std::uint64_t audit_store_unreadable = 0;  // read_held said false
-  std::uint64_t audit_aborted = 0;           // a dirty-word overflow: which words were freed is unknown
-  std::uint64_t audit_floor_releases = 0;    // releases ignored: older than an audit's free of their unit
-  std::uint64_t rebuilds = 0;                // rebuilt from the session store (replicas lost)
+  std::uint64_t audits = 0;                   // audits finished
+  std::uint64_t audit_freed = 0;              // units freed: in use here, held by no stored session (two reads)
+  std::uint64_t audit_freed_quarantined = 0;  // ... of them, quarantined at a recovery
+  std::uint64_t audit_kept_recent = 0;        // candidates kept: their word was freed since the audit started
+  std::uint64_t audit_refused_lists = 0;      // a held list naming a unit this member does not own
+  std::uint64_t audit_duplicates = 0;         // a unit listed twice in one held list (two sessions hold it)
+  std::uint64_t audit_store_unreadable = 0;   // read_held said false
+  std::uint64_t audit_aborted = 0;            // a dirty-word overflow: which words were freed is unknown
+  std::uint64_t audit_floor_releases = 0;     // releases ignored: older than an audit's free of their unit
+  std::uint64_t rebuilds = 0;                 // rebuilt from the session store (replicas lost)
   std::uint64_t generation_save_failures = 0;
 };
 

@@ -99,7 +99,7 @@ class Replica {
   };
   std::vector<Win> windows_;
   std::map<std::pair<std::uint32_t, std::uint64_t>, std::uint64_t> held_;  // (pool, unit) -> hold-down end
-  std::vector<std::uint64_t> pool_hold_until_;                              // per pool (UsageSnapshot::pool_hold)
+  std::vector<std::uint64_t> pool_hold_until_;                             // per pool (UsageSnapshot::pool_hold)
 };
 
 }  // namespace uepool::set
