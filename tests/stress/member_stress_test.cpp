@@ -6,7 +6,10 @@
 // Checks: a shadow array of holders (no unit handed out twice at once), every
 // lease inside the owner's blocks, and after everything is released the
 // owner shows every unit free again (nothing lost in the window-close race:
-// a worker that raced a close gave its unit back).
+// a worker that raced a close gave its unit back). Meanwhile threads drop
+// leases without releasing them (lost releases) and release some of them
+// late, while audits against the holders free the leaked units: no audit
+// may free a held unit, no late release may free a unit handed out again.
 #include <gtest/gtest.h>
 
 #include <atomic>
@@ -25,6 +28,24 @@ double stress_seconds() {
   return s != nullptr ? std::atof(s) : 2.0;
 }
 
+// HolderStore — the session store of this test: every unit a hot thread
+// holds (holder > 0). A thread marks itself in flight around allocate and
+// its store; a read while any thread is in flight says "not now" (so every
+// allocation made before an audit started is listed once it is read).
+// Leaked units (holder -1: the thread dropped the lease without releasing
+// it, as a lost release would) are not listed: the audit must free them.
+struct HolderStore final : SessionStore {
+  std::vector<std::atomic<int>>* holder = nullptr;
+  std::vector<std::atomic<bool>>* in_flight = nullptr;
+  bool read_held(std::uint32_t owner, const Plan& plan, std::vector<Lease>& out) override {
+    for (auto& f : *in_flight)
+      if (f.load()) return false;  // seq_cst, like the threads' stores
+    for (std::uint64_t u = 0; u < holder->size(); ++u)
+      if ((*holder)[u].load() > 0 && plan.owner(0, u) == owner) out.push_back(Lease{0, u, {}, 0});
+    return true;
+  }
+};
+
 TEST(MemberStress, HotPathAgainstMessageThread) {
   std::vector<MemberSpec> specs = {{1, 1}, {2, 1}};
   std::vector<PoolSpec> pools = {{"v4", 1 << 12, 64}};
@@ -33,26 +54,34 @@ TEST(MemberStress, HotPathAgainstMessageThread) {
   cfg.name = "v4";
   cfg.prefix = net::Prefix::parse("10.9.0.0/20").value();
   cfg.unit_length = 32;
+  constexpr int kThreads = 3;
+  std::vector<std::atomic<int>> holder(1 << 12);
+  std::vector<std::atomic<bool>> in_flight(kThreads);
+  HolderStore store;
+  store.holder = &holder;
+  store.in_flight = &in_flight;
   testing::LoopbackOptions lo;
   lo.plan = plan;
   lo.pools = {cfg};
   lo.first_nonce = 100;
-  lo.tune = [](MemberOptions& o) {
+  lo.tune = [&store](MemberOptions& o) {
     o.lease = 40;  // windows close all the time, under the workers' feet
     o.windows_ahead = 4;
     o.heartbeat = 1;
     o.retransmit = 5;
+    o.store = &store;  // audits run all the time too, freeing the leaked units
+    o.audit_interval = 100;
+    o.audit_grace = 5;
   };
   auto created = testing::LoopbackSet::create(lo);
   ASSERT_TRUE(created.ok()) << created.status().to_string();
   testing::LoopbackSet& set = *created.value();
   Member* const owner = set.member(1);
-  constexpr int kThreads = 3;
   std::vector<Member::Worker*> workers;
   for (int t = 0; t < kThreads; ++t) workers.push_back(owner->create_worker());
 
-  std::vector<std::atomic<int>> holder(1 << 12);
   std::atomic<bool> stop{false};
+  std::atomic<std::uint64_t> leaked{0}, late{0};
   std::atomic<int> violations{0};
   std::atomic<std::uint64_t> allocations{0};
 
@@ -65,21 +94,47 @@ TEST(MemberStress, HotPathAgainstMessageThread) {
     hot.emplace_back([&, t] {
       std::mt19937_64 rng(static_cast<std::uint64_t>(t) + 1);
       std::vector<Lease> mine;
+      std::vector<Lease> lost;  // leases dropped without a release; some are released late
       while (!stop.load(std::memory_order_relaxed)) {
         if (mine.size() < 200 && rng() % 3 != 0) {
+          in_flight[t].store(true);
           const MemberAllocation a = owner->allocate(*workers[t], 0);
-          if (!a.ok()) continue;
+          if (!a.ok()) {
+            in_flight[t].store(false);
+            continue;
+          }
           allocations.fetch_add(1, std::memory_order_relaxed);
           if (plan->owner(0, a.lease.unit) != 1) violations.fetch_add(1);
           int expect = 0;
-          if (!holder[a.lease.unit].compare_exchange_strong(expect, t + 1)) violations.fetch_add(1);
+          if (!holder[a.lease.unit].compare_exchange_strong(expect, t + 1)) {
+            // -1: a leaked unit an audit freed; any other holder: handed out twice.
+            if (expect != -1 || !holder[a.lease.unit].compare_exchange_strong(expect, t + 1)) violations.fetch_add(1);
+          }
+          in_flight[t].store(false);
           mine.push_back(a.lease);
         } else if (!mine.empty()) {
           const std::size_t k = rng() % mine.size();
-          holder[mine[k].unit].store(0);
-          owner->release(*workers[t], mine[k]);
+          if (rng() % 64 == 0) {
+            holder[mine[k].unit].store(-1);  // the session ended, its release was lost: a leak
+            leaked.fetch_add(1, std::memory_order_relaxed);
+            lost.push_back(mine[k]);
+          } else {
+            holder[mine[k].unit].store(0);
+            owner->release(*workers[t], mine[k]);
+          }
           mine[k] = mine.back();
           mine.pop_back();
+        } else if (!lost.empty() && rng() % 4 == 0) {
+          // A late release of a lost lease: it frees the unit if no audit did
+          // yet; if an audit did, it is below the unit's floor and ignored
+          // (the unit may have a new holder by now: freeing it would let a
+          // third thread be handed it while that holder has it).
+          const Lease l = lost.back();
+          lost.pop_back();
+          int expect = -1;
+          (void)holder[l.unit].compare_exchange_strong(expect, 0);
+          owner->release(*workers[t], l);
+          late.fetch_add(1, std::memory_order_relaxed);
         }
       }
       for (const Lease& l : mine) {
@@ -92,8 +147,16 @@ TEST(MemberStress, HotPathAgainstMessageThread) {
   stop.store(true);
   for (auto& th : hot) th.join();
   message.join();
-  // Quiet: let the message side drain the release rings and close every window.
-  for (std::uint64_t now = 1'000'000; now < 1'000'200; ++now) set.pump(now);
+  // Quiet: let the message side drain the release rings and close every
+  // window, and a last audit free what leaked.
+  std::uint64_t now = 1'000'000;
+  for (; now < 1'000'200; ++now) set.pump(now);
+  ASSERT_TRUE(owner->audit_now().ok());
+  for (; now < 1'010'000 && owner->auditing(); ++now) set.pump(now);
+  for (auto& h : holder) {
+    int expect = -1;
+    h.compare_exchange_strong(expect, 0);
+  }
   EXPECT_EQ(violations.load(), 0);
   EXPECT_GT(allocations.load(), 100u);
   std::uint64_t still = 0;
@@ -101,10 +164,17 @@ TEST(MemberStress, HotPathAgainstMessageThread) {
   EXPECT_EQ(still, 0u) << "units lost after every lease was released";
   EXPECT_EQ(owner->counters().double_releases, 0u);
   EXPECT_EQ(owner->counters().releases_ring_full, 0u);
-  std::printf("allocations %llu, undone in the close race %llu, windows %llu\n",
-              static_cast<unsigned long long>(allocations.load()),
-              static_cast<unsigned long long>(owner->counters().undone_allocations),
-              static_cast<unsigned long long>(owner->counters().windows_reserved));
+  EXPECT_GT(owner->counters().audit_freed, 0u);
+  std::printf(
+      "allocations %llu, undone in the close race %llu, windows %llu; leaked %llu, released late %llu, audits %llu "
+      "freed %llu, late releases ignored %llu\n",
+      static_cast<unsigned long long>(allocations.load()),
+      static_cast<unsigned long long>(owner->counters().undone_allocations),
+      static_cast<unsigned long long>(owner->counters().windows_reserved),
+      static_cast<unsigned long long>(leaked.load()), static_cast<unsigned long long>(late.load()),
+      static_cast<unsigned long long>(owner->counters().audits),
+      static_cast<unsigned long long>(owner->counters().audit_freed),
+      static_cast<unsigned long long>(owner->counters().audit_floor_releases));
 }
 
 }  // namespace

@@ -33,11 +33,13 @@
 //   When the hold ends, u is freed unless its word was freed since the
 //   audit started (a late direct release freed it and it may be reallocated).
 //
-//   Timing assumption (like the lease's): a worker is not stalled for a
-//   whole lease between loading release_floor_ and freeing a unit, nor
-//   between freeing it and noting its word in its dirty ring. Under it, a
-//   late direct release racing the audit's free either sees the floor (and
-//   goes to this thread) or its word is noted before the hold ends.
+//   A late direct release racing the audit's free: the worker sets its
+//   in_release_ flag, then reads the floor; this thread raises the floor,
+//   then reads every flag (all four seq_cst: a Dekker pair). Either the
+//   worker sees the new floor (its release comes here and meets the unit's
+//   floor), or this thread sees it inside the call, and no hold of this
+//   audit ends before that call has ended and its dirty word was drained
+//   (the unit's word is then noted as freed: the unit is not freed again).
 //
 // The rebuild
 //   A restarted member whose peers answer that more than p - R of them hold
@@ -160,8 +162,17 @@ bool Member::audit_read(std::vector<::Roaring>& held, std::vector<Lease>* leases
 void Member::audit_free(std::vector<::Roaring>& candidates) {
   AuditState& a = *audit_;
   const std::uint64_t floor = pack_lease_tag(LeaseTag{inc_.generation, window_counter_});
-  if (options_.rules.audit_floors && floor > release_floor_.load(std::memory_order_relaxed))
+  if (options_.rules.audit_floors && floor > release_floor_.load(std::memory_order_relaxed)) {
     release_floor_.store(floor, std::memory_order_seq_cst);  // before any unit below is freed
+    // The other half of the Dekker pair (Member::release): a worker inside
+    // a direct release now may have read the old floor; its call must end
+    // (and its dirty word be drained) before any unit of this audit is freed.
+    for (std::size_t k = 0; k < workers_.size(); ++k) {
+      Worker& w = *workers_[k];
+      if (w.in_release_.load(std::memory_order_seq_cst) != 0)
+        a.stragglers.emplace(k, w.releases_done_.load(std::memory_order_acquire));
+    }
+  }
   const std::uint64_t hold = options_.lease;
   for (std::uint32_t i = 0; i < pools_.size(); ++i) {
     PoolState& ps = *pools_[i];
@@ -198,7 +209,10 @@ void Member::audit_tick() {
   AuditState& a = *audit_;
   if (options_.store == nullptr || phase_ != MemberPhase::kReady) return;
   // Units an audit freed whose hold has ended.
-  if (!a.holds.empty() && a.holds.begin()->until <= now_local_) {
+  std::erase_if(a.stragglers, [&](const auto& kv) {
+    return workers_[kv.first]->releases_done_.load(std::memory_order_acquire) != kv.second;
+  });
+  if (!a.holds.empty() && a.holds.begin()->until <= now_local_ && a.stragglers.empty()) {
     drain_dirty();  // a late direct release's word, noted before its unit is freed here
     while (!a.holds.empty() && a.holds.begin()->until <= now_local_) {
       const AuditState::Hold h = *a.holds.begin();

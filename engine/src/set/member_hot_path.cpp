@@ -67,19 +67,32 @@ void Member::release(Worker& w, const Lease& lease) noexcept {
   // the message thread re-read its word. Everything else (another owner's
   // unit, a static unit, a hold-down, a member still recovering) goes
   // through the ring to the message thread.
-  // A tag at or below the audit floor may name an allocation an audit ended:
-  // the message thread checks the unit's own floor (member_audit.cpp).
+  // Our own dynamic unit, no hold-down, state rebuilt, and a tag above the
+  // audit floor: free it here. A tag at or below the floor may name an
+  // allocation an audit ended: the message thread checks the unit's own
+  // floor (member_audit.cpp). The in_release_ flag and the floor are a
+  // Dekker pair with the message thread's floor store and flag load (both
+  // seq_cst): either this call sees the new floor, or the message thread
+  // sees this call in progress and frees nothing of that audit until it ended.
   if (hp.direct_release && hp.run_owner[lease.unit >> hp.run_shift] == self_index_ &&
-      ready_.load(std::memory_order_acquire) && !(hp.has_static && hp.pool->is_static(lease.unit)) &&
-      pack_lease_tag(lease.tag) > release_floor_.load(std::memory_order_acquire)) {
-    if (hp.pool->release(*w.pool_workers_[lease.pool], lease.unit, 0) != core::UnitStatus::kOk) {
-      w.double_.fetch_add(1, std::memory_order_relaxed);  // reported; nothing changed
+      ready_.load(std::memory_order_acquire) && !(hp.has_static && hp.pool->is_static(lease.unit))) {
+    w.in_release_.store(1, std::memory_order_seq_cst);
+    if (pack_lease_tag(lease.tag) > release_floor_.load(std::memory_order_seq_cst)) {
+      const bool freed = hp.pool->release(*w.pool_workers_[lease.pool], lease.unit, 0) == core::UnitStatus::kOk;
+      if (freed) w.mark_dirty(lease.pool, lease.unit >> 6);
+      // Release: the free and its dirty word happen-before the message
+      // thread sees this call counted (then it drains the word).
+      w.releases_done_.store(w.releases_done_.load(std::memory_order_relaxed) + 1, std::memory_order_release);
+      w.in_release_.store(0, std::memory_order_release);
+      if (!freed) {
+        w.double_.fetch_add(1, std::memory_order_relaxed);  // reported; nothing changed
+        return;
+      }
+      if (options_.observer != nullptr) [[unlikely]]
+        options_.observer->unit_freed(*this, lease.pool, lease.unit);
       return;
     }
-    w.mark_dirty(lease.pool, lease.unit >> 6);
-    if (options_.observer != nullptr) [[unlikely]]
-      options_.observer->unit_freed(*this, lease.pool, lease.unit);
-    return;
+    w.in_release_.store(0, std::memory_order_release);
   }
   (void)w.push(RingItem{RingItem::Op::kRelease, lease.pool, lease.unit, lease.tag, lease.claim});
 }

@@ -172,6 +172,10 @@ struct Member::AuditState {
     return (w != m.end() && w->second >= since) || (u != m.end() && u->second >= since);
   }
   bool rerun = false;  // a freed unit's hold ended with the unit freed since: audit again
+  // stragglers — workers that were inside a direct release when the floor
+  // rose (index -> their releases_done_ then): no audit hold ends until
+  // each has finished that call (its dirty word is then drained).
+  std::map<std::size_t, std::uint64_t> stragglers;
   // An audit's freed units wait out one lease (at least) in the hold-down
   // before they can be handed out again; `since` is their audit's start.
   struct Hold {
@@ -254,6 +258,12 @@ class Member::Worker {
   std::uint64_t last_dirty_ = UINT64_MAX;
   std::uint64_t last_dirty_pos_ = 0;
   std::atomic<bool> dirty_overflow_{false};
+  // in_release_ — 1 while a direct release is deciding and freeing (see
+  // Member::release); releases_done_ — such calls finished (written only
+  // by this worker). The message thread reads both after raising the audit
+  // floor (member_audit.cpp).
+  alignas(64) std::atomic<std::uint32_t> in_release_{0};
+  std::atomic<std::uint64_t> releases_done_{0};
   std::atomic<std::uint64_t> ring_full_{0};  // statistics (relaxed)
   std::atomic<std::uint64_t> undone_{0};     // statistics (relaxed)
   std::atomic<std::uint64_t> refused_{0};    // releases naming no unit of any pool (relaxed)
