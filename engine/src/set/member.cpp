@@ -40,6 +40,7 @@ constexpr RuleField kRuleFields[] = {
     {"rebuild_lease_wait", &Rules::rebuild_lease_wait},
     {"rebuild_fence_quorum", &Rules::rebuild_fence_quorum},
     {"rebuild_floor", &Rules::rebuild_floor},
+    {"replica_not_older", &Rules::replica_not_older},
 };
 }  // namespace
 

@@ -283,7 +283,8 @@ void Member::audit_tick() {
 bool Member::take_generation(std::uint32_t at_least) {
   std::uint32_t g = std::max(at_least, generation_floor_);
   if (options_.generations != nullptr) {
-    g = std::max(g, options_.generations->load() + 1);
+    last_generation_ = options_.generations->load();
+    g = std::max(g, last_generation_ + 1);
     if (!options_.generations->save(g)) {
       ++counters_.generation_save_failures;
       return false;

@@ -121,6 +121,16 @@ void Member::finish_recovery() {
         std::pair(s->of.generation, s->stream_seq) > std::pair(best->of.generation, best->stream_seq))
       best = s;
   }
+  if (best != nullptr && options_.rules.replica_not_older && options_.store != nullptr &&
+      best->of.generation < last_generation_) {
+    // Every replica offered is older than our last incarnation (a zombie
+    // re-seeded them, or that incarnation's state was lost with its
+    // holders): it may lack what that incarnation handed out. The session
+    // store knows: rebuild from it.
+    for (auto& [pid, p] : peers_) p->recover_snapshot.reset();
+    begin_rebuild();
+    return;
+  }
   UsageSnapshot empty;
   empty.in_use.assign(pools_.size(), ::Roaring());
   if (best == nullptr) best = &empty;  // only when the owner counted itself (a rule switched off)

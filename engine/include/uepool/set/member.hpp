@@ -32,26 +32,43 @@
 //   hold-down is done on the hot path (the word is marked dirty); every other
 //   release and every claim goes through the worker's ring to the message thread.
 //
+// The audit and the rebuild (member_audit.cpp): with a SessionStore, an
+//   owner reconciles its blocks against the held list the embedding reads
+//   from its session store (periodically, or audit_now): a unit in use at
+//   the audit's start, never freed since, and absent from two reads at least
+//   audit_grace later is freed, held down for a lease (at least), with a
+//   floor that makes later releases of older allocations void. A restarted
+//   member whose replicas are lost (more than p - R peers hold none) takes
+//   a new generation, waits until R peers fenced its older incarnations and
+//   a lease has passed, and rebuilds from the held list; a whole-set cold
+//   start ends with every member ready. With a GenerationStore the
+//   generation survives restarts (a rebuild cannot reuse one).
+//
 // Not built yet (later issues): re-division on a new epoch (set_membership
-//   refuses a different plan), the leak audit (quarantined units and dropped
-//   releases stay leaked, and are counted), the wire encoding, chunking of
-//   bulk copies to a bounded frame size.
+//   refuses a different plan), the wire encoding, chunking of bulk copies to
+//   a bounded frame size, per-unit allocation tags (below).
 //
 // Known limits:
-//   * A zombie (an old incarnation that has not yet learned it was replaced)
-//     stops as soon as any peer addresses a newer incarnation of it. Until
-//     then it can bulk-copy its older state to a peer that restarted and
-//     remembers nothing newer; if every holder of the newer incarnation's
-//     state crashed meanwhile, the next incarnation could recover from that
-//     older state. Closing this needs the highest generation to outlive
-//     restarts (durably, or in a quorum); the simulator found the hazard once
-//     (seed 20552, before superseding existed) and not in 6,000 seeds per
-//     mode since.
 //   * A release naming a unit that was released and handed out again since
-//     (a double release by the embedding) frees it under its new holder: the
-//     lease's tag is carried but not yet checked per unit.
-//   * With a hold-down, releases go through the message thread: a full ring
-//     drops the release (counted; a leak, never a conflict).
+//     (a double release by the embedding, or a release repeated by an SMF
+//     that took over a session whose release was interrupted) frees it
+//     under its new holder, unless an audit or a rebuild ended that older
+//     allocation (their floors void it). The lease's tag is carried but not
+//     checked per unit: that needs per-unit allocation tags (issue 12, open).
+//   * Without a GenerationStore, a member whose every peer lost its memory
+//     too (a whole-set restart) may take a generation an earlier incarnation
+//     had; a zombie of that incarnation is then a twin (first seen wins).
+//     The zombie re-seed hazard (an old incarnation bulk-copying older state
+//     to a restarted peer, every holder of the newer state gone) is closed
+//     only with the GenerationStore: the most recent replica R peers offer
+//     is older than the last incarnation saved, so the member rebuilds
+//     from the session store instead (Rules::replica_not_older).
+//   * An audit frees no unit of a word in which a worker freed a unit since
+//     the audit started (direct releases report words, not units): in a busy
+//     word a leaked unit waits for a later audit. Units a worker cannot
+//     release (a full ring) stay leaked until an audit.
+//   * A held list that names a unit this member does not own is refused
+//     whole (counted, the reason is the not-ready reason while rebuilding).
 #pragma once
 
 #include <atomic>
@@ -159,6 +176,7 @@ struct Rules {
   bool rebuild_lease_wait = true;         // a rebuild reads the store only after older incarnations' leases ended
   bool rebuild_fence_quorum = true;       // ... counted from when R peers know the new incarnation (fenced older ones)
   bool rebuild_floor = true;              // after a rebuild, an older allocation's release must name a listed unit
+  bool replica_not_older = true;          // a replica older than our last saved incarnation is not recovered from
 };
 // rule_names — every switch of Rules, by its field name; switch_off — turn
 // one off by name (false: no such rule). For tests and `uepool sim --rule-off`.
@@ -456,6 +474,7 @@ class Member {
   std::uint64_t last_query_ = 0;
   std::uint64_t last_stream_ = 0;
   std::uint32_t generation_floor_ = 0;  // a peer said it knows this generation of us: take more
+  std::uint32_t last_generation_ = 0;   // the GenerationStore's value before this incarnation (0: none)
   bool queried_once_ = false;
   std::map<std::uint32_t, std::unique_ptr<Peer>> peers_;  // ordered: deterministic iteration
   // HoldDown — one own unit waiting out its hold-down; ordered by end first.
