@@ -110,6 +110,7 @@ void restarted_peer_votes(Simulator& sim) {
   sim.restart(p1);  // P1' has no replica of O, and O cannot send it one
   sim.run_steps(20);
   sim.crash(o);
+  sim.lose_disk(o);  // without its saved generation, O' cannot tell P1's empty replica is older than O
   sim.unblock(o, p1);
   sim.restart(o);
   sim.run_steps(300);

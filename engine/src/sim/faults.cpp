@@ -56,6 +56,10 @@ void Simulator::bury(std::uint32_t id) {
   }
 }
 
+void Simulator::lose_disk(std::uint32_t id) {
+  nodes_[id - 1]->disk.value = 0;
+}
+
 void Simulator::restart(std::uint32_t id) {
   if (nodes_[id - 1]->up) return;
   if (watch_) watch_event("step %llu: member %u restarts", ull(now_), id);

@@ -147,6 +147,8 @@ class Simulator : private set::Observer, private set::SessionStore {
   void split(std::uint32_t member, bool partitioned = false);
   void bury(std::uint32_t member);
   void restart(std::uint32_t member);
+  // lose_disk — the member's saved generation is gone too (a wiped disk).
+  void lose_disk(std::uint32_t member);
   void block(std::uint32_t a, std::uint32_t b);  // both directions, until unblocked
   void unblock(std::uint32_t a, std::uint32_t b);
   void isolate(std::uint32_t member);  // block it from every other member
