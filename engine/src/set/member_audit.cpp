@@ -86,7 +86,6 @@ void Member::drain_dirty() {
       ++counters_.dirty_overflows;
       if (audit_->tracking()) {
         // Which words were freed is unknown: every word counts as freed now.
-        for (auto& words : audit_->freed_at) words.clear();
         audit_->freed_at.assign(pools_.size(), {});
         for (std::uint32_t i = 0; i < pools_.size(); ++i)
           for (const auto& r : pools_[i]->owned)
@@ -109,7 +108,6 @@ void Member::drain_dirty() {
 void Member::audit_begin() {
   AuditState& a = *audit_;
   drain_dirty();
-  if (a.freed_at.size() != pools_.size()) a.freed_at.assign(pools_.size(), {});
   a.candidates.assign(pools_.size(), ::Roaring());
   for (std::uint32_t i = 0; i < pools_.size(); ++i) {
     const PoolState& ps = *pools_[i];
@@ -349,14 +347,7 @@ void Member::finish_rebuild() {
     PoolState& ps = *pools_[i];
     ps.rebuilt.clear();
     for (std::uint32_t u : held[i]) {
-      if (ps.pool->is_excluded(u)) continue;
-      (void)ps.pool->claim(*msg_workers_[i], u);
-      if (ps.pool->is_static(u)) {
-        ps.statics.add(u);
-        ps.claimed_by[u] = 0;  // claim id unknown: any release of it ends it
-      } else {
-        touched[i].insert(u >> 6);
-      }
+      if (!ps.pool->is_excluded(u)) restore_in_use(i, u, touched[i]);
     }
     // Releases of this pool may have been lost while the member was down,
     // and their hold-downs with them: nothing is handed out before one

@@ -111,6 +111,17 @@ bool Member::replicas_lost() const noexcept {
   return peers_.empty() || incomplete > peers_.size() - answer_quorum_;
 }
 
+void Member::restore_in_use(std::uint32_t pool, std::uint64_t unit, std::set<std::uint64_t>& words) {
+  PoolState& ps = *pools_[pool];
+  (void)ps.pool->claim(*msg_workers_[pool], unit);
+  if (ps.pool->is_static(unit)) {
+    ps.statics.add(static_cast<std::uint32_t>(unit));
+    ps.claimed_by[unit] = 0;  // claim id unknown: any release of it ends it
+  } else {
+    words.insert(unit >> 6);
+  }
+}
+
 void Member::finish_recovery() {
   // The most recent replica, by (generation, stream sequence); ties: the lowest peer id (map order).
   const UsageSnapshot* best = nullptr;
@@ -139,13 +150,7 @@ void Member::finish_recovery() {
     PoolState& ps = *pools_[i];
     for (std::uint32_t u : best->in_use[i]) {
       if (u >= ps.pool->size() || plan_->owner(i, u) != id_ || ps.pool->is_excluded(u)) continue;
-      (void)ps.pool->claim(*msg_workers_[i], u);
-      if (ps.pool->is_static(u)) {
-        ps.statics.add(u);
-        ps.claimed_by[u] = 0;  // claim id unknown: any release of it ends it
-      } else {
-        touched[i].insert(u >> 6);
-      }
+      restore_in_use(i, u, touched[i]);
     }
   }
   if (options_.rules.restore_hold_down)

@@ -402,6 +402,10 @@ class Member {
   void query_generation();
   void request_recovery();
   void finish_recovery();
+  // restore_in_use — mark an own unit in use after a restart (recovery or
+  // rebuild): a static one as claimed (claim id unknown), a dynamic one's
+  // word into `words` (to mirror).
+  void restore_in_use(std::uint32_t pool, std::uint64_t unit, std::set<std::uint64_t>& words);
   void supersede();
   // member_audit.cpp: the audit and the rebuild from the session store
   struct AuditState;
