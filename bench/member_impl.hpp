@@ -65,6 +65,8 @@ class MemberImpl {
   MemberImpl(const MemberImpl&) = delete;
   MemberImpl& operator=(const MemberImpl&) = delete;
 
+  static constexpr unsigned kSerialShift = 56;  // units of the member benchmarks are below 2^56
+
   struct Worker {
     explicit Worker(MemberImpl& impl) : w(impl.spare_[impl.next_spare_.fetch_add(1) % kSpare]) {}
     set::Member::Worker* w = nullptr;
@@ -74,7 +76,9 @@ class MemberImpl {
     for (int spin = 0;; ++spin) {
       const set::MemberAllocation a = owner_->allocate(*w.w, 0);
       if (a.ok()) {
-        unit = a.lease.unit;
+        // The handle: the unit and its allocation serial (the release must
+        // name the allocation it ends), as the embedding's session would keep the lease.
+        unit = a.lease.unit | (std::uint64_t{a.lease.serial} << kSerialShift);
         return true;
       }
       if (a.status != set::MemberStatus::kNotReady || spin > 2'000'000) return false;
@@ -83,7 +87,8 @@ class MemberImpl {
     }
   }
   void release(Worker& w, std::uint64_t unit) noexcept {
-    owner_->release(*w.w, set::Lease{0, unit, set::LeaseTag{1, 1}, 0});
+    owner_->release(*w.w, set::Lease{0, unit & ((std::uint64_t{1} << kSerialShift) - 1), set::LeaseTag{1, 1}, 0,
+                                     static_cast<std::uint8_t>(unit >> kSerialShift)});
   }
   bool claim(Worker&, std::uint64_t) noexcept { return false; }
 

@@ -5,6 +5,7 @@
 #include <map>
 #include <set>
 
+#include "uepool/set/detail/unit_serials.hpp"
 #include "uepool/testing/loopback_set.hpp"
 
 namespace uepool::set {
@@ -162,6 +163,95 @@ TEST(Member, WithoutPeersNoWindowOpens) {
   EXPECT_FALSE(net.m(o)->starving());
 }
 
+// again — allocate at `o` until unit `unit` comes back (the others stay held).
+MemberAllocation again(Net& net, std::uint32_t o, std::uint64_t unit) {
+  for (int i = 0; i < 2'000; ++i) {
+    const MemberAllocation a = net.m(o)->allocate(*net.w(o), 0);
+    if (a.ok() && a.lease.unit == unit) return a;
+    if (!a.ok()) net.step(1);
+  }
+  return {};
+}
+
+// A release names one allocation of its unit (the lease's serial): a
+// duplicate after the unit was handed out again, on the hot path or from a
+// peer, is refused and counted; the new holder keeps the unit.
+TEST(StaleRelease, ADuplicateNeverFreesTheNextHolder) {
+  Net net(2);
+  const std::uint32_t o = net.big_owner();
+  const std::uint32_t other = o == 1 ? 2 : 1;
+  net.step(5);
+  const MemberAllocation first = net.m(o)->allocate(*net.w(o), 0);
+  ASSERT_TRUE(first.ok());
+  net.m(o)->release(*net.w(o), first.lease);  // direct, on the hot path
+  const MemberAllocation second = again(net, o, first.lease.unit);
+  ASSERT_TRUE(second.ok()) << "the unit was never handed out again";
+  EXPECT_NE(second.lease.serial, first.lease.serial);
+  net.m(o)->release(*net.w(o), first.lease);  // the duplicate, at the owner
+  net.m(other)->release(*net.w(other), first.lease);  // and at a peer
+  net.step(5);
+  EXPECT_TRUE(net.m(o)->in_use(0, first.lease.unit)) << "a duplicate freed the unit under its next holder";
+  EXPECT_EQ(net.m(o)->counters().stale_releases, 2U);
+  EXPECT_EQ(net.m(o)->counters().double_releases, 0U);
+  Lease forged = second.lease;
+  forged.serial = detail::UnitSerials::kRestored;  // no lease of this incarnation carries it
+  net.m(o)->release(*net.w(o), forged);
+  net.step(2);
+  EXPECT_TRUE(net.m(o)->in_use(0, first.lease.unit));
+  EXPECT_EQ(net.m(o)->counters().stale_releases, 3U);
+  net.m(other)->release(*net.w(other), second.lease);  // the holder's own release still works
+  net.step(5);
+  EXPECT_FALSE(net.m(o)->in_use(0, first.lease.unit));
+}
+
+// Switched off (Rules::stale_release_check), the same duplicate frees the
+// unit under its next holder: the rule, not something else, refuses it.
+TEST(StaleRelease, WithoutTheCheckADuplicateFreesTheNextHolder) {
+  detail::Rules rules;
+  rules.stale_release_check = false;
+  Net net(2, 4096, rules);
+  const std::uint32_t o = net.big_owner();
+  net.step(5);
+  const MemberAllocation first = net.m(o)->allocate(*net.w(o), 0);
+  ASSERT_TRUE(first.ok());
+  net.m(o)->release(*net.w(o), first.lease);
+  ASSERT_TRUE(again(net, o, first.lease.unit).ok());
+  net.m(o)->release(*net.w(o), first.lease);
+  net.step(2);
+  EXPECT_FALSE(net.m(o)->in_use(0, first.lease.unit));
+}
+
+// The 14th allocation of a unit ends with its serial wrapping: the unit
+// stays in use for the repeat window (a repeat of the first allocation's
+// release would name serial 0 again), then is freed and starts over at 0.
+TEST(StaleRelease, AWrappingSerialHoldsItsUnitForTheRepeatWindow) {
+  Net net(2);
+  const std::uint32_t o = net.big_owner();
+  net.step(5);
+  MemberAllocation a = net.m(o)->allocate(*net.w(o), 0);
+  ASSERT_TRUE(a.ok());
+  const Lease first = a.lease;
+  for (std::uint8_t k = 0; k < detail::UnitSerials::kLast; ++k) {
+    ASSERT_EQ(a.lease.serial, k);
+    net.m(o)->release(*net.w(o), a.lease);
+    a = again(net, o, first.unit);
+    ASSERT_TRUE(a.ok()) << "round " << int{k};
+  }
+  ASSERT_EQ(a.lease.serial, detail::UnitSerials::kLast);
+  net.m(o)->release(*net.w(o), a.lease);
+  net.step(2);
+  EXPECT_TRUE(net.m(o)->in_use(0, first.unit));
+  EXPECT_TRUE(net.m(o)->held_down(0, first.unit));
+  net.m(o)->release(*net.w(o), first);  // a repeat of the first allocation's release (serial 0): refused
+  net.step(2);
+  EXPECT_TRUE(net.m(o)->in_use(0, first.unit));
+  net.step(30'000);  // MemberOptions::release_repeat_window's default
+  EXPECT_FALSE(net.m(o)->in_use(0, first.unit));
+  const MemberAllocation b = again(net, o, first.unit);
+  ASSERT_TRUE(b.ok());
+  EXPECT_EQ(b.lease.serial, 0);
+}
+
 TEST(Member, ReleaseAtAnyMemberFreesAtTheOwner) {
   Net net(2);
   const std::uint32_t o = net.big_owner();
@@ -173,9 +263,10 @@ TEST(Member, ReleaseAtAnyMemberFreesAtTheOwner) {
   net.m(other)->release(*net.w(other), a.lease);  // the session moved, and ended there
   net.step(5);
   EXPECT_FALSE(net.m(o)->in_use(0, a.lease.unit));
-  net.m(other)->release(*net.w(other), a.lease);  // again: a double release, reported, harmless
+  net.m(other)->release(*net.w(other), a.lease);  // again: a duplicate of an ended allocation, refused, harmless
   net.step(5);
-  EXPECT_EQ(net.m(o)->counters().double_releases, 1u);
+  EXPECT_EQ(net.m(o)->counters().stale_releases, 1u);
+  EXPECT_EQ(net.m(o)->counters().double_releases, 0u);
   Lease bogus{5, 1, {}, 0};
   net.m(o)->release(*net.w(o), bogus);  // no such pool: ignored, never a crash
   net.step(2);
@@ -576,10 +667,11 @@ TEST(Audit, FreesOnlyWhatNoStoredSessionHolds) {
   EXPECT_TRUE(net.m(o).held_down(0, leases[2].unit));  // freed, held down for a lease
   EXPECT_TRUE(net.m(o).in_use(0, late.lease.unit));
   EXPECT_FALSE(net.m(o).held_down(0, late.lease.unit));
-  // A late release of the audited allocation: below the unit's floor, ignored.
+  // A late release of the audited allocation: the audit ended it (its serial advanced): refused.
   net.m(o).release(*net.set->worker(o), leases[2]);
   net.step(2);
-  EXPECT_EQ(net.m(o).counters().audit_floor_releases, 1U);
+  EXPECT_EQ(net.m(o).counters().stale_releases, 1U);
+  EXPECT_TRUE(net.m(o).held_down(0, leases[2].unit));
   net.step(1'100);  // the hold ends: the unit is free
   EXPECT_FALSE(net.m(o).in_use(0, leases[2].unit));
   EXPECT_FALSE(net.m(o).auditing());

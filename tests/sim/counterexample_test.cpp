@@ -253,7 +253,8 @@ std::optional<Simulator::SessionId> allocate_until(Simulator& sim, std::uint32_t
 // session ends at P2 while P2 cannot reach the owner: its release waits in
 // P2's channel. The owner's audit finds the unit in use with no session,
 // frees it, holds it down for a lease, hands it out again; then the old
-// release arrives. Its tag is below the unit's audit floor: ignored.
+// release arrives. The audit ended that allocation (the unit's serial
+// advanced): refused (Rules::stale_release_check).
 void late_release_after_audit(Simulator& sim) {
   const Cast c = cast(sim, 3);
   const std::uint32_t o = c.owner, p2 = c.peers[1];
@@ -279,7 +280,7 @@ void late_release_after_audit(Simulator& sim) {
 
 TEST(Counterexample, LateReleaseAfterAudit) {
   Rules broken;
-  broken.audit_floors = false;
+  broken.stale_release_check = false;
   Simulator bad(params(3), broken);
   late_release_after_audit(bad);
   EXPECT_TRUE(bad.failed()) << "the broken rule was not caught";
@@ -289,7 +290,7 @@ TEST(Counterexample, LateReleaseAfterAudit) {
   late_release_after_audit(good);
   EXPECT_FALSE(good.failed()) << good.failure();
   const std::uint32_t o = cast(good, 3).owner;
-  EXPECT_EQ(good.member(o)->counters().audit_floor_releases, 1U);
+  EXPECT_EQ(good.member(o)->counters().stale_releases, 1U);
 }
 
 // 6. A late release after a rebuild (3 members: p = 2, A = 1, R = 2). The
@@ -297,7 +298,8 @@ TEST(Counterexample, LateReleaseAfterAudit) {
 // from the session store. A session of O's ends at P2 after P2 learned O'
 // but cannot reach it; O' reads the store (the session is gone), hands the
 // unit out again; then the release arrives, naming the older incarnation's
-// allocation of a unit the store did not list: ignored.
+// allocation of a unit that is no longer restored (its serial is not
+// kRestored: this incarnation freed it and handed it out): refused.
 void late_release_after_rebuild(Simulator& sim) {
   const Cast c = cast(sim, 3);
   const std::uint32_t o = c.owner, p1 = c.peers[0], p2 = c.peers[1];
@@ -329,7 +331,7 @@ void late_release_after_rebuild(Simulator& sim) {
 
 TEST(Counterexample, LateReleaseAfterRebuild) {
   Rules broken;
-  broken.rebuild_floor = false;
+  broken.stale_release_check = false;
   Simulator bad(params(3), broken);
   late_release_after_rebuild(bad);
   EXPECT_TRUE(bad.failed()) << "the broken rule was not caught";
@@ -476,6 +478,58 @@ TEST(Rng, BelowIsInRangeAndCoversIt) {
   }
   for (int c : seen) EXPECT_GT(c, 800);
   EXPECT_EQ(r.between(5, 5), 5u);
+}
+
+// 7. A duplicate release across the owner's restart (3 members). A session
+// of O's ends; the unit is handed out again to a second session, which is
+// stored and streamed. O crashes and recovers from its replicas: the unit
+// is restored in use (an older incarnation's allocation, serial kRestored).
+// Then the embedding repeats the first session's release (the SMF that
+// took it over repeats a release whose first SMF crashed before storing
+// it). Both allocations are O's older incarnation's: only the store tells
+// them apart. The release waits for O's read of the store, which lists the
+// second session's lease: refused (Rules::restored_releases_exact).
+void duplicate_release_across_restart(Simulator& sim, std::uint64_t* unit) {
+  const Cast c = cast(sim, 3);
+  const std::uint32_t o = c.owner, p2 = c.peers[1];
+  sim.run_steps(30);
+  auto s = allocate(sim, o);
+  ASSERT_TRUE(s.has_value());
+  const set::Lease first = *sim.lease_of(*s);
+  *unit = first.unit;
+  sim.run_steps(20);
+  sim.end_session(*s, o);
+  auto again = allocate_until(sim, o, first.unit);
+  ASSERT_TRUE(again.has_value()) << "the unit was never handed out again";
+  const set::Lease second = *sim.lease_of(*again);
+  ASSERT_NE(second.serial, first.serial);
+  sim.run_steps(50);  // streamed to both peers
+  sim.crash(o);
+  sim.restart(o);
+  for (int i = 0; i < 500 && !sim.member(o)->ready(); ++i) sim.run_steps(1);
+  ASSERT_TRUE(sim.member(o)->ready()) << sim.member(o)->not_ready_reason();
+  ASSERT_TRUE(sim.member(o)->in_use(0, first.unit));
+  EXPECT_EQ(sim.member(o)->counters().rebuilds, 0U);  // recovered from replicas
+  sim.release_again(first, p2);
+  sim.run_steps(2'500);  // O reads the store after a lease (and the grace), then judges the release
+}
+
+TEST(Counterexample, DuplicateReleaseAcrossRestart) {
+  Rules broken;
+  broken.restored_releases_exact = false;
+  Simulator bad(params(3), broken);
+  std::uint64_t unit = 0;
+  duplicate_release_across_restart(bad, &unit);
+  EXPECT_TRUE(bad.failed()) << "the broken rule was not caught";
+  std::printf("caught: %s\n", bad.failure().c_str());
+
+  Simulator good(params(3));
+  duplicate_release_across_restart(good, &unit);
+  EXPECT_FALSE(good.failed()) << good.failure();
+  const std::uint32_t o = cast(good, 3).owner;
+  EXPECT_EQ(good.member(o)->counters().releases_deferred, 1U);
+  EXPECT_EQ(good.member(o)->counters().stale_releases, 1U);
+  EXPECT_TRUE(good.member(o)->in_use(0, unit));  // the second session still holds it
 }
 
 }  // namespace

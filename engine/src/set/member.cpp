@@ -36,10 +36,10 @@ constexpr RuleField kRuleFields[] = {
     {"fence_old_incarnations", &Rules::fence_old_incarnations},
     {"audit_grace", &Rules::audit_grace},
     {"audit_skip_freed_words", &Rules::audit_skip_freed_words},
-    {"audit_floors", &Rules::audit_floors},
+    {"stale_release_check", &Rules::stale_release_check},
     {"rebuild_lease_wait", &Rules::rebuild_lease_wait},
     {"rebuild_fence_quorum", &Rules::rebuild_fence_quorum},
-    {"rebuild_floor", &Rules::rebuild_floor},
+    {"restored_releases_exact", &Rules::restored_releases_exact},
     {"replica_not_older", &Rules::replica_not_older},
 };
 }  // namespace
@@ -127,8 +127,9 @@ Result<std::unique_ptr<Member>> Member::create(const MemberOptions& options) {
   m->self_index_ = plan.member_index(options.id);
   for (std::size_t i = 0; i < m->pools_.size(); ++i) {
     PoolState& ps = *m->pools_[i];
-    m->hot_.push_back(HotPool{ps.pool.get(), plan.owner_table(i), ps.pool->size(), plan.run_shift(i), ps.hold_down == 0,
-                              !options.pools[i].static_ranges.empty()});
+    ps.serials = std::make_unique<detail::UnitSerials>(ps.pool->size());
+    m->hot_.push_back(HotPool{ps.pool.get(), plan.owner_table(i), ps.serials.get(), ps.pool->size(), plan.run_shift(i),
+                              ps.hold_down == 0, !options.pools[i].static_ranges.empty()});
   }
   m->audit_ = std::make_unique<AuditState>();
   m->audit_->freed_at.assign(m->pools_.size(), {});
@@ -136,6 +137,7 @@ Result<std::unique_ptr<Member>> Member::create(const MemberOptions& options) {
     if (!m->take_generation(1))
       return Status(StatusCode::kUnavailable, "could not save the first generation to the generation store");
     m->phase_ = MemberPhase::kReady;
+    m->generation_hot_.store(m->inc_.generation, std::memory_order_relaxed);
     m->ready_.store(true, std::memory_order_release);
   } else {
     m->inc_ = Incarnation{0, options.nonce};
@@ -373,17 +375,21 @@ void Member::on_tick(std::uint64_t now) {
     }
     close_windows();
     expire_hold_downs();
+    expire_wrap_holds();
     audit_tick();
     promote_windows();
     reserve_windows();
   }
-  std::uint64_t undone = 0, full = 0, doubles = 0, refused = 0;
+  std::uint64_t undone = 0, full = 0, doubles = 0, refused = 0, stale = 0;
   for (auto& w : workers_) {
     undone += w->undone_.load(std::memory_order_relaxed);
     full += w->ring_full_.load(std::memory_order_relaxed);
     doubles += w->double_.load(std::memory_order_relaxed);
     refused += w->refused_.load(std::memory_order_relaxed);
+    stale += w->stale_.load(std::memory_order_relaxed);
   }
+  counters_.stale_releases += stale - direct_stale_seen_;
+  direct_stale_seen_ = stale;
   counters_.refused_records += refused - hot_refused_seen_;  // releases naming no unit of any pool
   hot_refused_seen_ = refused;
   counters_.double_releases += doubles - direct_doubles_seen_;
@@ -427,7 +433,9 @@ bool Member::quarantined(std::uint32_t pool, std::uint64_t unit) const noexcept 
   return pool < pools_.size() && pools_[pool]->quarantined.contains(static_cast<std::uint32_t>(unit));
 }
 bool Member::held_down(std::uint32_t pool, std::uint64_t unit) const noexcept {
-  return pool < pools_.size() && pools_[pool]->held(unit);
+  if (pool >= pools_.size()) return false;
+  const PoolState& ps = *pools_[pool];
+  return ps.held(unit) || (ps.pool->test(unit) && ps.serials->get(unit) == detail::UnitSerials::kWrapHeld);
 }
 bool Member::has_complete_replica(std::uint32_t owner) const noexcept {
   auto it = peers_.find(owner);

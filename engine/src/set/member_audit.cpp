@@ -23,24 +23,25 @@
 //       in windows it held until their leases end: no audit starts before
 //       the recovery + lease + grace + a round trip (AuditState::not_before).
 //
-//   What freeing u does: u stays in use in the bitmap, held down for at least
-//   one lease (and the pool's hold-down), and the peers hear a Free. Its floor,
-//   the newest allocation tag at the time, makes any later release naming
-//   an allocation at or below it a late one, ignored and counted: its
-//   session ended before the reads, and the audit ended that allocation.
-//   Workers send releases whose tag is at or below release_floor_ to this
-//   thread instead of freeing directly, so the floor covers them too.
-//   When the hold ends, u is freed unless its word was freed since the
-//   audit started (a late direct release freed it and it may be reallocated).
+//   What freeing u does: the allocation u had at the start is ended (its
+//   serial, as recorded at the start, advanced by one CAS: if a release
+//   ended it since, the CAS fails and u is left alone), so any later
+//   release of it is stale and refused. u stays in use in the bitmap, held
+//   down for at least one lease (and the pool's hold-down), and the peers
+//   hear a Free; when the hold ends it is freed (nobody else can free it:
+//   every lease of it names an ended allocation).
 //
-//   A late direct release racing the audit's free: the worker sets its
-//   in_release_ flag, then reads the floor; this thread raises the floor,
-//   then reads every flag (all four seq_cst: a Dekker pair). Either the
-//   worker sees the new floor (its release comes here and meets the unit's
-//   floor), or this thread sees it inside the call, and no hold of this
-//   audit ends before that call has ended and its dirty word was drained
-//   (the unit's word is then noted as freed: the unit is not freed again).
-//
+//   A direct release racing the start: a worker publishes the unit it
+//   releases (releasing_, release), ends its allocation (serial CAS,
+//   acq_rel), frees the bit, marks the word dirty, and clears releasing_
+//   (release). The start reads the candidates' serials, then every
+//   worker's releasing_ (acquire). If the serials read show a release's
+//   CAS, releasing_ shows its unit (excluded now) or a later value, after
+//   which that release's dirty word is visible to the reads' drains (its
+//   word counts as freed since the start). If they do not, the audit's own
+//   CAS fails later. Either way no unit freed since the start is freed
+//   again by the audit, even if it was handed out again with the same serial.
+
 // The rebuild
 //   A restarted member whose peers answer that more than p - R of them hold
 //   no complete replica of it can never recover from replicas (a whole-set
@@ -67,7 +68,7 @@ Status Member::audit_now() {
 }
 
 bool Member::auditing() const noexcept {
-  return audit_->requested || audit_->rerun || audit_->tracking();
+  return audit_->requested || audit_->restart_read || audit_->tracking();
 }
 
 void Member::note_freed(std::uint32_t pool, std::uint64_t key) {
@@ -123,6 +124,31 @@ void Member::audit_begin() {
     }
     c |= ps.statics;  // claimed static units
   }
+  // The candidates' serials, then the workers' releases in progress (both
+  // acquire). A worker ends an allocation (serial CAS) after it published
+  // the unit it releases (releasing_, release), and frees the bit and
+  // marks its word dirty before it clears that: if the snapshot below
+  // shows a release's new serial, the read of releasing_ shows that unit
+  // (excluded: being freed now) or a later value, and then that release's
+  // dirty word is visible to the drains at the reads (freed_at). A release
+  // whose CAS comes after the snapshot makes the audit's own CAS fail.
+  a.serial_snap.assign(pools_.size(), WordMap());
+  for (std::uint32_t i = 0; i < pools_.size(); ++i) {
+    const PoolState& ps = *pools_[i];
+    std::uint64_t last = UINT64_MAX;
+    for (std::uint32_t u : a.candidates[i]) {
+      if (ps.pool->is_static(u) || (u >> 4) == last) continue;
+      last = u >> 4;
+      a.serial_snap[i].set(last, ps.serials->word_bits(u));
+    }
+  }
+  for (auto& w : workers_) {
+    const std::uint64_t key = w->releasing_.load(std::memory_order_acquire);
+    if (key == 0) continue;
+    const auto pool = static_cast<std::uint32_t>((key - 1) >> 56);
+    const std::uint64_t unit = (key - 1) & ((std::uint64_t{1} << 56) - 1);
+    if (pool < a.candidates.size()) a.candidates[pool].remove(static_cast<std::uint32_t>(unit));
+  }
   a.started = now_local_;
   a.stage = AuditState::Stage::kStarted;
   a.next_step = now_local_ + (options_.rules.audit_grace ? options_.audit_grace : 0);
@@ -159,79 +185,72 @@ bool Member::audit_read(std::vector<::Roaring>& held, std::vector<Lease>* leases
 
 void Member::audit_free(std::vector<::Roaring>& candidates) {
   AuditState& a = *audit_;
-  const std::uint64_t floor = pack_lease_tag(LeaseTag{inc_.generation, window_counter_});
-  if (options_.rules.audit_floors && floor > release_floor_.load(std::memory_order_relaxed)) {
-    release_floor_.store(floor, std::memory_order_seq_cst);  // before any unit below is freed
-    // The other half of the Dekker pair (Member::release): a worker inside
-    // a direct release now may have read the old floor; its call must end
-    // (and its dirty word be drained) before any unit of this audit is freed.
-    for (std::size_t k = 0; k < workers_.size(); ++k) {
-      Worker& w = *workers_[k];
-      if (w.in_release_.load(std::memory_order_seq_cst) != 0)
-        a.stragglers.emplace(k, w.releases_done_.load(std::memory_order_acquire));
-    }
-  }
   const std::uint64_t hold = options_.lease;
+  std::uint64_t raced = 0;
   for (std::uint32_t i = 0; i < pools_.size(); ++i) {
     PoolState& ps = *pools_[i];
     for (std::uint32_t u32 : candidates[i]) {
       const std::uint64_t u = u32;
       if (!ps.pool->test(u) || ps.held(u)) continue;
-      ++counters_.audit_freed;
       if (ps.pool->is_static(u)) {
+        ++counters_.audit_freed;
         ps.claimed_by.erase(u);  // a release of that claim, if it ever comes, finds it gone
         ps.statics.remove(u32);
         (void)free_own(i, u);
         emit_stream(record::Free{.pool = i, .unit = u});
         continue;
       }
+      // End the allocation the unit had at the start (its serial then): a
+      // release that ended it since wins, and the unit is left alone. Once
+      // ended here, every lease of it is stale: nobody else frees the unit.
+      const std::uint8_t s = detail::UnitSerials::nibble(a.serial_snap[i].get(u >> 4), u);
+      if (s == detail::UnitSerials::kWrapHeld) continue;  // no allocation: waiting out the repeat window
+      if (options_.rules.stale_release_check && !ps.serials->end(u, s)) {
+        ++raced;
+        continue;
+      }
+      // The serial wrapped (kLast ended): the unit waits out the repeat window too.
+      const std::uint64_t until =
+          now_local_ + std::max({hold, ps.hold_down, s == detail::UnitSerials::kLast ? options_.release_repeat_window : 0});
+      if (s == detail::UnitSerials::kRestored)
+        if (PoolState::Listed* l = ps.find_listed(u)) l->ended = true;
+      ++counters_.audit_freed;
       if (ps.quarantined.contains(u32)) {
         ps.quarantined.remove(u32);
         ++counters_.audit_freed_quarantined;
-      }
-      if (options_.rules.audit_floors) {
-        if (ps.floors.size() >= kFloorsMax) ps.floors.erase(ps.floors.begin());
-        ps.floors[u] = floor;
       }
       diff_word(i, u >> 6);  // an allocation not streamed yet goes first
       ps.set_held(u, true);
       ps.mirror.set(u >> 6, ps.mirror.get(u >> 6) & ~(std::uint64_t{1} << (u & 63)));
       emit_stream(record::Free{.pool = i, .unit = u});
-      a.holds.insert({now_local_ + std::max(hold, ps.hold_down), i, u, a.started});
+      a.holds.insert({until, i, u});
     }
   }
+  counters_.audit_kept_recent += raced;
   ++counters_.audits;
 }
 
 void Member::audit_tick() {
   AuditState& a = *audit_;
   if (options_.store == nullptr || phase_ != MemberPhase::kReady) return;
-  // Units an audit freed whose hold has ended.
-  std::erase_if(a.stragglers, [&](const auto& kv) {
-    return workers_[kv.first]->releases_done_.load(std::memory_order_acquire) != kv.second;
-  });
-  if (!a.holds.empty() && a.holds.begin()->until <= now_local_ && a.stragglers.empty()) {
-    drain_dirty();  // a late direct release's word, noted before its unit is freed here
-    while (!a.holds.empty() && a.holds.begin()->until <= now_local_) {
-      const AuditState::Hold h = *a.holds.begin();
-      a.holds.erase(a.holds.begin());
-      PoolState& ps = *pools_[h.pool];
-      ps.set_held(h.unit, false);
-      const bool freed_since = options_.rules.audit_skip_freed_words && a.freed_since(h.pool, h.unit, h.since);
-      if (!freed_since) {
-        (void)free_own(h.pool, h.unit);
-      } else if (ps.pool->test(h.unit)) {
-        a.rerun = true;  // in use again: maybe reallocated, maybe still leaked (another unit of its word was freed)
-      }
-      diff_word(h.pool, h.unit >> 6);  // in use again if it was not freed
-      ps.scan_needed = true;
-    }
+  if (a.restart_read && now_local_ >= a.not_before && now_local_ >= a.next_restart_read) restart_read();
+  // Units an audit freed whose hold has ended: their allocation was ended
+  // at the audit (serial advanced), so no release freed them meanwhile.
+  while (!a.holds.empty() && a.holds.begin()->until <= now_local_) {
+    const AuditState::Hold h = *a.holds.begin();
+    a.holds.erase(a.holds.begin());
+    PoolState& ps = *pools_[h.pool];
+    ps.set_held(h.unit, false);
+    (void)ps.serials->end(h.unit, detail::UnitSerials::kWrapHeld);  // a wrapped serial starts again at 0
+    (void)free_own(h.pool, h.unit);
+    diff_word(h.pool, h.unit >> 6);
+    ps.scan_needed = true;
   }
   switch (a.stage) {
     case AuditState::Stage::kIdle: {
-      const bool due = a.requested || a.rerun || (options_.audit_interval != 0 && now_local_ >= a.next_audit);
-      if (!due || now_local_ < a.not_before) break;
-      a.requested = a.rerun = false;
+      const bool due = a.requested || (options_.audit_interval != 0 && now_local_ >= a.next_audit);
+      if (!due || now_local_ < a.not_before || a.restart_read) break;
+      a.requested = false;
       a.next_audit = now_local_ + options_.audit_interval;
       audit_begin();
       break;
@@ -268,6 +287,7 @@ void Member::audit_tick() {
       }
       audit_free(a.candidates);
       a.candidates.clear();
+      a.serial_snap.clear();
       a.stage = AuditState::Stage::kIdle;
       break;
     }
@@ -331,21 +351,50 @@ void Member::rebuild_tick() {
   finish_rebuild();
 }
 
+// fill_listed — PoolState::listed from a held list: the listed dynamic
+// units still in use by an older incarnation's allocation, with their leases.
+void Member::fill_listed(const std::vector<Lease>& leases) {
+  for (auto& ps : pools_) ps->listed.clear();
+  if (!options_.rules.restored_releases_exact) return;
+  for (const Lease& l : leases) {
+    PoolState& ps = *pools_[l.pool];  // audit_read checked pool and unit
+    if (ps.pool->is_static(l.unit) || ps.serials->get(l.unit) != detail::UnitSerials::kRestored) continue;
+    ps.listed.push_back({l.unit, pack_lease_tag(l.tag), l.serial, false});
+  }
+  for (auto& ps : pools_) {
+    std::sort(ps->listed.begin(), ps->listed.end(),
+              [](const PoolState::Listed& x, const PoolState::Listed& y) { return x.unit < y.unit; });
+    // A unit listed twice (two stored sessions: audit_duplicates) matches neither lease: both stay.
+    for (std::size_t k = 1; k < ps->listed.size(); ++k)
+      if (ps->listed[k].unit == ps->listed[k - 1].unit) ps->listed[k].tag = ps->listed[k - 1].tag = ~std::uint64_t{0};
+  }
+}
+
+// restart_read — after a recovery, at not_before (every older incarnation's
+// allocation made and stored by then): read the store once, learn which
+// lease holds each restored unit, and apply the releases that waited.
+void Member::restart_read() {
+  AuditState& a = *audit_;
+  std::vector<::Roaring> held;
+  std::vector<Lease> leases;
+  if (!audit_read(held, &leases)) {
+    a.next_restart_read = now_local_ + std::max<std::uint64_t>(options_.retransmit, 1);
+    return;
+  }
+  fill_listed(leases);
+  a.restart_read = false;
+  std::vector<RingItem> deferred;
+  deferred.swap(deferred_old_);
+  for (const RingItem& item : deferred) route_release(item);
+}
+
 void Member::finish_rebuild() {
   std::vector<::Roaring> held;
   std::vector<Lease> listed;
   if (!audit_read(held, &listed)) return;  // tried again next tick
-  if (options_.rules.rebuild_floor) {
-    // From now on a release of an older incarnation's allocation must name
-    // one the store listed (its session had not ended at the read).
-    rebuild_floor_ = std::uint64_t{inc_.generation} << 32;
-    if (rebuild_floor_ > release_floor_.load(std::memory_order_relaxed))
-      release_floor_.store(rebuild_floor_, std::memory_order_seq_cst);
-  }
   std::vector<std::set<std::uint64_t>> touched(pools_.size());
   for (std::uint32_t i = 0; i < pools_.size(); ++i) {
     PoolState& ps = *pools_[i];
-    ps.rebuilt.clear();
     for (std::uint32_t u : held[i]) {
       if (!ps.pool->is_excluded(u)) restore_in_use(i, u, touched[i]);
     }
@@ -353,14 +402,17 @@ void Member::finish_rebuild() {
     // and their hold-downs with them: nothing is handed out before one
     // hold-down from now.
     if (ps.hold_down > 0) ps.reserve_not_before = now_local_ + ps.hold_down;
-    if (options_.rules.rebuild_floor)
-      for (const Lease& l : listed)
-        if (l.pool == i && !ps.pool->is_static(l.unit)) ps.rebuilt[l.unit] = pack_lease_tag(l.tag);
     for (std::uint64_t word : touched[i]) ps.mirror.set(word, ps.pool->dynamic_word(word));
   }
+  // From now on a release of an older incarnation's allocation must name
+  // the lease the store listed for its unit (its session had not ended at
+  // the read); a unit not listed is free, and its serial is no longer kRestored.
+  fill_listed(listed);
+  audit_->restart_read = false;
   stream_seq_ = 0;
   for (auto& [pid, p] : peers_) p->needs_seed = true;  // our rebuilt state
   phase_ = MemberPhase::kReady;
+  generation_hot_.store(inc_.generation, std::memory_order_relaxed);
   ready_.store(true, std::memory_order_release);  // the rebuilt bitmap happens-before any direct release
   ++counters_.rebuilds;
   audit_->not_before = now_local_ + options_.audit_grace;
@@ -368,7 +420,7 @@ void Member::finish_rebuild() {
   audit_->fenced_at = 0;
   // Releases that reached us while rebuilding: their sessions ended before
   // the read (or after it, if the store lags): a unit not listed is free
-  // already; a listed one is released now, with its hold-down.
+  // already; a listed one is released now (if it names the listed lease).
   std::vector<RingItem> pending;
   pending.swap(pending_own_);
   for (const RingItem& item : pending) {

@@ -19,7 +19,11 @@ MemberAllocation Member::allocate(Worker& w, std::uint32_t pool) noexcept {
                       "a unit handed out outside its window");
         if (a.ok()) {
           // The close protocol (window_slot.hpp): the allocation RMW above, then this seq_cst load.
-          if (cur.slot->holds(cur.held.word)) return {MemberStatus::kOk, {pool, a.unit, cur.held.tag}};
+          // The serial: relaxed is enough. The unit's last release ended its
+          // allocation (serial CAS) before it freed the bit, and the RMW
+          // above read that free: the advanced serial is visible here.
+          if (cur.slot->holds(cur.held.word))
+            return {MemberStatus::kOk, {pool, a.unit, cur.held.tag, 0, hot_[pool].serials->get(a.unit)}};
           (void)core_pool.release(pw, a.unit, 0);  // the window is closing: give it back unused
           w.undone_.fetch_add(1, std::memory_order_relaxed);
         } else {
@@ -63,38 +67,46 @@ void Member::release(Worker& w, const Lease& lease) noexcept {
     return;
   }
   const HotPool& hp = hot_[lease.pool];
-  // Our own dynamic unit, no hold-down, state rebuilt: free it here and let
-  // the message thread re-read its word. Everything else (another owner's
-  // unit, a static unit, a hold-down, a member still recovering) goes
-  // through the ring to the message thread.
-  // Our own dynamic unit, no hold-down, state rebuilt, and a tag above the
-  // audit floor: free it here. A tag at or below the floor may name an
-  // allocation an audit ended: the message thread checks the unit's own
-  // floor (member_audit.cpp). The in_release_ flag and the floor are a
-  // Dekker pair with the message thread's floor store and flag load (both
-  // seq_cst): either this call sees the new floor, or the message thread
-  // sees this call in progress and frees nothing of that audit until it ended.
+  // Our own dynamic unit, no hold-down, state rebuilt, an allocation of
+  // this incarnation: end the allocation (its serial, one CAS: a stale
+  // lease is refused here) and free the unit here; the message thread
+  // re-reads its word. Everything else (another owner's unit, a static
+  // unit, a hold-down, a member still recovering, an older incarnation's
+  // allocation) goes through the ring to the message thread.
   if (hp.direct_release && hp.run_owner[lease.unit >> hp.run_shift] == self_index_ &&
-      ready_.load(std::memory_order_acquire) && !(hp.has_static && hp.pool->is_static(lease.unit))) {
-    w.in_release_.store(1, std::memory_order_seq_cst);
-    if (pack_lease_tag(lease.tag) > release_floor_.load(std::memory_order_seq_cst)) {
-      const bool freed = hp.pool->release(*w.pool_workers_[lease.pool], lease.unit, 0) == core::UnitStatus::kOk;
-      if (freed) w.mark_dirty(lease.pool, lease.unit >> 6);
-      // Release: the free and its dirty word happen-before the message
-      // thread sees this call counted (then it drains the word).
-      w.releases_done_.store(w.releases_done_.load(std::memory_order_relaxed) + 1, std::memory_order_release);
-      w.in_release_.store(0, std::memory_order_release);
-      if (!freed) {
-        w.double_.fetch_add(1, std::memory_order_relaxed);  // reported; nothing changed
+      ready_.load(std::memory_order_acquire) && lease.tag.generation == generation_hot_.load(std::memory_order_relaxed) &&
+      !(hp.has_static && hp.pool->is_static(lease.unit))) {
+    // Release: an audit that reads this key, or the serial the CAS below
+    // writes, sees all this worker did before (its earlier frees' dirty words).
+    w.releasing_.store(((std::uint64_t{lease.pool} << 56) | lease.unit) + 1, std::memory_order_release);
+    if (options_.rules.stale_release_check) {
+      if (lease.serial > detail::UnitSerials::kLast || !hp.serials->end(lease.unit, lease.serial)) {
+        w.releasing_.store(0, std::memory_order_release);
+        w.stale_.fetch_add(1, std::memory_order_relaxed);  // not the unit's current allocation: nothing changed
         return;
       }
-      if (options_.observer != nullptr) [[unlikely]]
-        options_.observer->unit_freed(*this, lease.pool, lease.unit);
+      if (lease.serial == detail::UnitSerials::kLast) [[unlikely]] {
+        // The serial wrapped (kWrapHeld): the unit stays in use; the message
+        // thread frees it after the repeat window. A full ring leaves it in
+        // use until an audit frees it (a leak, counted, never a conflict).
+        w.releasing_.store(0, std::memory_order_release);
+        (void)w.push(RingItem{RingItem::Op::kWrapHold, lease.pool, lease.unit, lease.tag, 0, lease.serial});
+        return;
+      }
+    }
+    const bool freed = hp.pool->release(*w.pool_workers_[lease.pool], lease.unit, 0) == core::UnitStatus::kOk;
+    if (freed) w.mark_dirty(lease.pool, lease.unit >> 6);
+    // Release: the free and its dirty word happen-before an audit's read of 0.
+    w.releasing_.store(0, std::memory_order_release);
+    if (!freed) {
+      w.double_.fetch_add(1, std::memory_order_relaxed);  // reported; nothing changed
       return;
     }
-    w.in_release_.store(0, std::memory_order_release);
+    if (options_.observer != nullptr) [[unlikely]]
+      options_.observer->unit_freed(*this, lease.pool, lease.unit);
+    return;
   }
-  (void)w.push(RingItem{RingItem::Op::kRelease, lease.pool, lease.unit, lease.tag, lease.claim});
+  (void)w.push(RingItem{RingItem::Op::kRelease, lease.pool, lease.unit, lease.tag, lease.claim, lease.serial});
 }
 
 MemberStatus Member::claim(Worker& w, std::uint32_t pool, std::uint64_t unit, Lease* lease) noexcept {

@@ -118,8 +118,16 @@ void Member::restore_in_use(std::uint32_t pool, std::uint64_t unit, std::set<std
     ps.statics.add(static_cast<std::uint32_t>(unit));
     ps.claimed_by[unit] = 0;  // claim id unknown: any release of it ends it
   } else {
+    mark_restored(pool, unit);
     words.insert(unit >> 6);
   }
+}
+
+void Member::mark_restored(std::uint32_t pool, std::uint64_t unit) {
+  PoolState& ps = *pools_[pool];
+  // Out of memory: the serial reads 0 and an older allocation's release is
+  // refused as stale (the unit stays in use until an audit frees it).
+  if (ps.serials->ensure(unit, unit + 1)) ps.serials->set(unit, detail::UnitSerials::kRestored);
 }
 
 void Member::finish_recovery() {
@@ -179,6 +187,7 @@ void Member::finish_recovery() {
       for (std::uint64_t u = w.begin; u < w.end && u < ps.pool->size(); ++u) {
         if (ps.held(u) && !ps.quarantined.contains(static_cast<std::uint32_t>(u))) {
           ps.quarantined.add(static_cast<std::uint32_t>(u));  // the old incarnation may allocate it once its hold ends
+          mark_restored(w.pool, u);
           touched[w.pool].insert(u >> 6);                     // in use for the peers (PoolState::free_held)
           ++counters_.quarantined;
           continue;
@@ -187,6 +196,7 @@ void Member::finish_recovery() {
           continue;
         (void)ps.pool->claim(*msg_workers_[w.pool], u);  // maybe in use: quarantined until an audit
         ps.quarantined.add(static_cast<std::uint32_t>(u));
+        mark_restored(w.pool, u);
         touched[w.pool].insert(u >> 6);
         ++counters_.quarantined;
       }
@@ -205,10 +215,15 @@ void Member::finish_recovery() {
     p->recover_snapshot.reset();
   }
   phase_ = MemberPhase::kReady;
+  generation_hot_.store(inc_.generation, std::memory_order_relaxed);
   ready_.store(true, std::memory_order_release);  // the rebuilt bitmap happens-before any direct release
   // An older incarnation (a zombie) may allocate in its windows until their
   // leases end, and store those sessions up to audit_grace later.
   audit_->not_before = now_local_ + options_.lease + options_.audit_grace + options_.retransmit;
+  // Which older allocation holds a restored unit is known only from the
+  // store: its releases wait for one read at not_before (restart_read).
+  for (auto& ps : pools_) ps->listed.clear();
+  audit_->restart_read = options_.store != nullptr && options_.rules.restored_releases_exact;
   std::vector<RingItem> pending;
   pending.swap(pending_own_);
   for (const RingItem& item : pending) route_release(item);

@@ -6,6 +6,10 @@
 namespace uepool::set {
 
 void Member::route_release(const RingItem& item) {
+  if (item.op == RingItem::Op::kWrapHold) {
+    wrap_holds_.push_back({now_local_ + options_.release_repeat_window, item.pool, item.unit});
+    return;
+  }
   const std::uint32_t owner = plan_->owner(item.pool, item.unit);
   if (owner == id_) {
     if (phase_ != MemberPhase::kReady) {
@@ -17,7 +21,7 @@ void Member::route_release(const RingItem& item) {
       return;
     }
     if (item.op == RingItem::Op::kRelease) {
-      apply_own_release(item.pool, item.unit, item.tag, item.claim);
+      apply_own_release(item);
     } else {
       apply_own_claim(item.pool, item.unit, item.claim);
     }
@@ -30,7 +34,8 @@ void Member::route_release(const RingItem& item) {
     return;
   }
   if (item.op == RingItem::Op::kRelease) {
-    p->outbox.push_back(record::Release{.pool = item.pool, .unit = item.unit, .tag = item.tag, .claim = item.claim});
+    p->outbox.push_back(record::Release{
+        .pool = item.pool, .unit = item.unit, .tag = item.tag, .claim = item.claim, .serial = item.serial});
   } else {
     p->outbox.push_back(record::Claim{.pool = item.pool, .unit = item.unit, .claim = item.claim});
   }
@@ -42,28 +47,69 @@ core::UnitStatus Member::free_own(std::uint32_t pool, std::uint64_t unit) {
   return st;
 }
 
-void Member::apply_own_release(std::uint32_t pool, std::uint64_t unit, const LeaseTag& tag, std::uint64_t claim) {
+bool Member::end_allocation(PoolState& ps, const RingItem& item) {
+  const detail::Rules& rules = options_.rules;
+  if (item.tag.generation == inc_.generation) {
+    // Ours: its serial must be the unit's current one (one CAS, racing
+    // workers' direct releases and the audit: exactly one ends it).
+    if (rules.stale_release_check &&
+        (item.serial > detail::UnitSerials::kLast || !ps.serials->end(item.unit, item.serial))) {
+      ++counters_.stale_releases;  // an ended allocation's: the unit may have a new holder
+      return false;
+    }
+    return true;
+  }
+  // An older incarnation's allocation: only a unit restored in use at our
+  // restart (serial kRestored) can still hold one; any other was freed or
+  // reallocated by this incarnation since.
+  if (rules.stale_release_check && ps.serials->get(item.unit) != detail::UnitSerials::kRestored) {
+    ++counters_.stale_releases;
+    return false;
+  }
+  if (rules.restored_releases_exact) {
+    if (audit_->restart_read) {
+      // Which older allocation holds the unit is known only once the store
+      // was read (Member::restart_read): wait for it.
+      if (deferred_old_.size() < kPendingOwnMax) {
+        deferred_old_.push_back(item);
+        ++counters_.releases_deferred;
+      } else {
+        ++counters_.releases_dropped_full;
+      }
+      return false;
+    }
+    if (PoolState::Listed* l = ps.find_listed(item.unit)) {
+      if (l->tag != pack_lease_tag(item.tag) || l->serial != item.serial) {
+        ++counters_.stale_releases;  // an earlier allocation than the one the store lists
+        return false;
+      }
+      l->ended = true;
+    }
+    // Not listed: no session held the unit at the read (every older
+    // allocation was stored by then), so whichever allocation this release
+    // names, ending the restored one frees a unit nobody holds.
+  }
+  if (rules.stale_release_check) (void)ps.serials->end(item.unit, detail::UnitSerials::kRestored);
+  return true;
+}
+
+void Member::apply_own_release(const RingItem& item) {
+  const std::uint32_t pool = item.pool;
+  const std::uint64_t unit = item.unit;
+  const std::uint64_t claim = item.claim;
   PoolState& ps = *pools_[pool];
-  if (tag.generation > inc_.generation) {
+  if (item.tag.generation > inc_.generation) {
     ++counters_.stale_releases;  // names an allocation no incarnation of ours made
     return;
   }
   const std::uint32_t u = static_cast<std::uint32_t>(unit);
-  if (options_.rules.audit_floors && !ps.floors.empty()) {
-    auto f = ps.floors.find(unit);
-    if (f != ps.floors.end() && pack_lease_tag(tag) <= f->second) {
-      ++counters_.audit_floor_releases;  // its allocation was ended by an audit: the unit may have a new holder
-      ++counters_.stale_releases;
-      return;
-    }
-  }
-  if (pack_lease_tag(tag) < rebuild_floor_ && !ps.pool->is_static(unit)) {
-    auto r = ps.rebuilt.find(unit);
-    if (r == ps.rebuilt.end() || r->second != pack_lease_tag(tag)) {
-      ++counters_.stale_releases;  // not the allocation the store listed at the rebuild
-      return;
-    }
-    ps.rebuilt.erase(r);
+  if (!ps.pool->is_static(unit) && !end_allocation(ps, item)) return;
+  if (options_.rules.stale_release_check && !ps.pool->is_static(unit) && item.tag.generation == inc_.generation &&
+      item.serial == detail::UnitSerials::kLast) {
+    // The serial wrapped: the unit stays in use for the repeat window (a
+    // hold-down longer than that is part of it), then is freed with serial 0.
+    wrap_holds_.push_back({now_local_ + std::max(options_.release_repeat_window, ps.hold_down), pool, unit});
+    return;
   }
   note_freed(pool, AuditState::kUnitKey | unit);  // an audit running must not free what this release may free
   if (claim != 0 && ps.pool->is_static(unit)) {
@@ -149,6 +195,21 @@ void Member::apply_own_claim(std::uint32_t pool, std::uint64_t unit, std::uint64
 void Member::drain_rings(bool dirty_too) {
   for (auto& w : workers_) w->ring_.drain([&](const RingItem& item) { route_release(item); });
   if (dirty_too) drain_dirty();
+}
+
+void Member::expire_wrap_holds() {
+  while (!wrap_holds_.empty() && wrap_holds_.front().until <= now_local_) {
+    const HoldDown h = wrap_holds_.front();
+    wrap_holds_.pop_front();
+    PoolState& ps = *pools_[h.pool];
+    // kWrapHeld -> 0: handed out again from serial 0. Not kWrapHeld: an
+    // audit freed the unit meanwhile (it is the audit's now).
+    if (!ps.serials->end(h.unit, detail::UnitSerials::kWrapHeld)) continue;
+    note_freed(h.pool, AuditState::kUnitKey | h.unit);
+    (void)free_own(h.pool, h.unit);
+    diff_word(h.pool, h.unit >> 6);
+    ps.scan_needed = true;
+  }
 }
 
 void Member::expire_hold_downs() {

@@ -33,6 +33,7 @@
 
 #include "uepool/base/spsc_ring.hpp"
 #include "uepool/base/word_map.hpp"
+#include "uepool/set/detail/unit_serials.hpp"
 #include "uepool/set/detail/window_slot.hpp"
 #include "uepool/set/member.hpp"
 #include "uepool/set/replica.hpp"
@@ -54,7 +55,6 @@ using detail::with_phase;
 inline constexpr std::size_t kSlots =
     64;  // window slots per pool: active windows (one per worker) plus those reserved ahead
 inline constexpr std::size_t kPendingOwnMax = 1 << 16;
-inline constexpr std::size_t kFloorsMax = 1 << 16;  // per pool
 inline std::uint64_t pack_lease_tag(const LeaseTag& t) noexcept {
   return (std::uint64_t{t.generation} << 32) | t.window;
 }
@@ -64,12 +64,17 @@ using namespace member_detail;  // NOLINT: the member files share these names
 struct Member::WindowSlot : detail::BasicWindowSlot<std::atomic> {};
 
 struct Member::RingItem {
-  enum class Op : std::uint8_t { kRelease, kClaim };
+  enum class Op : std::uint8_t {
+    kRelease,
+    kClaim,
+    kWrapHold,  // a direct release ended serial kLast: hold the unit for the repeat window, then free it
+  };
   Op op = Op::kRelease;
   std::uint32_t pool = 0;
   std::uint64_t unit = 0;
   LeaseTag tag;
   std::uint64_t claim = 0;
+  std::uint8_t serial = 0;
 };
 
 struct Member::PoolState {
@@ -122,17 +127,28 @@ struct Member::PoolState {
     w = on ? (w | (std::uint64_t{1} << (u & 63))) : (w & ~(std::uint64_t{1} << (u & 63)));
     if (w == 0) held_words.erase(u >> 6);
   }
-  // floors — own dynamic units an audit freed -> (generation << 32 | window)
-  // of the newest allocation then: a release not above it is late (its
-  // session ended before the audit read the store) and is ignored. Bounded
-  // (kFloorsMax; the oldest entry goes first).
-  std::map<std::uint64_t, std::uint64_t> floors;
-  // rebuilt — after a rebuild from the session store: own dynamic units the
-  // store listed -> their lease tag (packed). A release of an older
-  // generation's allocation is applied only if it names one of these
-  // exactly: the store is ahead of releases still on their way, and a unit
-  // it did not list may have been handed out again since.
-  std::map<std::uint64_t, std::uint64_t> rebuilt;
+  // serials — the allocation serial of each own dynamic unit
+  // (detail/unit_serials.hpp): a release must name the current one.
+  std::unique_ptr<detail::UnitSerials> serials;
+  // listed — after a restart, once the session store was read: own dynamic
+  // units in use by an older incarnation's allocation (serial kRestored)
+  // that the store listed, with the lease it listed; sorted by unit. A
+  // release of an older incarnation's allocation of such a unit is applied
+  // only if it names that lease (the store is ahead of releases still on
+  // their way: a lease it does not list is an earlier allocation's). An
+  // entry ends with its unit's restored allocation. 24 bytes per listed
+  // unit, until a later restart read (or the next restart) replaces them.
+  struct Listed {
+    std::uint64_t unit = 0;
+    std::uint64_t tag = 0;  // packed LeaseTag
+    std::uint8_t serial = 0;
+    bool ended = false;
+  };
+  std::vector<Listed> listed;
+  Listed* find_listed(std::uint64_t u) {
+    auto it = std::lower_bound(listed.begin(), listed.end(), u, [](const Listed& l, std::uint64_t x) { return l.unit < x; });
+    return it != listed.end() && it->unit == u && !it->ended ? &*it : nullptr;
+  }
   std::map<std::uint64_t, std::uint64_t> claimed_by;    // static unit -> claim id (0: unknown, after recovery)
   std::set<std::uint64_t> overtaken;                    // claims whose release arrived first (bounded)
   std::multimap<std::uint64_t, std::uint64_t> waiting;  // static unit -> claims that found it claimed (bounded)
@@ -171,21 +187,25 @@ struct Member::AuditState {
     auto u = m.find(kUnitKey | unit);
     return (w != m.end() && w->second >= since) || (u != m.end() && u->second >= since);
   }
-  bool rerun = false;  // a freed unit's hold ended with the unit freed since: audit again
-  // stragglers — workers that were inside a direct release when the floor
-  // rose (index -> their releases_done_ then): no audit hold ends until
-  // each has finished that call (its dirty word is then drained).
-  std::map<std::size_t, std::uint64_t> stragglers;
+  // serial_snap — per pool, the serials of the candidates at the start
+  // (key: unit / 16, UnitSerials::word_bits; 0 = absent). A candidate is
+  // freed by ending the allocation of the serial it had then: if a release
+  // ended that allocation since, the CAS fails and the audit leaves it.
+  std::vector<WordMap> serial_snap;
   // An audit's freed units wait out one lease (at least) in the hold-down
-  // before they can be handed out again; `since` is their audit's start.
+  // before they can be handed out again.
   struct Hold {
     std::uint64_t until = 0;
     std::uint32_t pool = 0;
     std::uint64_t unit = 0;
-    std::uint64_t since = 0;
     friend auto operator<=>(const Hold&, const Hold&) = default;  // NOLINT(modernize-use-nullptr): false positive
   };
   std::set<Hold> holds;
+  // After a restart with a session store: releases of older incarnations'
+  // allocations wait (Member::deferred_old_) until the store was read at
+  // not_before (PoolState::listed).
+  bool restart_read = false;
+  std::uint64_t next_restart_read = 0;
   // The rebuild (phase kRebuilding).
   std::set<std::uint32_t> know_us;   // peers that addressed our new incarnation: they fence older ones
   std::uint64_t fenced_at = 0;       // when know_us first reached the quorum (0: not yet)
@@ -258,16 +278,17 @@ class Member::Worker {
   std::uint64_t last_dirty_ = UINT64_MAX;
   std::uint64_t last_dirty_pos_ = 0;
   std::atomic<bool> dirty_overflow_{false};
-  // in_release_ — 1 while a direct release is deciding and freeing (see
-  // Member::release); releases_done_ — such calls finished (written only
-  // by this worker). The message thread reads both after raising the audit
-  // floor (member_audit.cpp).
-  alignas(64) std::atomic<std::uint32_t> in_release_{0};
-  std::atomic<std::uint64_t> releases_done_{0};
+  // releasing_ — ((pool << 56) | unit) + 1 while a direct release of that
+  // unit is ending its allocation and freeing it, else 0 (see
+  // Member::release). Both stores are release: whoever reads a value
+  // (acquire) sees everything this worker did before it — the audit's start
+  // relies on that (member_audit.cpp).
+  alignas(64) std::atomic<std::uint64_t> releasing_{0};
   std::atomic<std::uint64_t> ring_full_{0};  // statistics (relaxed)
   std::atomic<std::uint64_t> undone_{0};     // statistics (relaxed)
   std::atomic<std::uint64_t> refused_{0};    // releases naming no unit of any pool (relaxed)
   std::atomic<std::uint64_t> double_{0};     // direct releases of a unit not in use (relaxed)
+  std::atomic<std::uint64_t> stale_{0};      // direct releases naming an ended allocation (relaxed)
 };
 
 }  // namespace uepool::set

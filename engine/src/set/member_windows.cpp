@@ -99,6 +99,8 @@ void Member::reserve_windows() {
         ps.scan_needed = false;  // a full lap found nothing: look again once something is freed
         break;
       }
+      // The units' serials first (workers read them as they allocate).
+      if (!ps.serials->ensure(range.begin, range.end)) break;  // out of memory: no window now
       found_any = true;
       WindowSlot* slot = nullptr;
       for (WindowSlot& s : ps.slots)

@@ -51,6 +51,8 @@ SimParams SimParams::derive(std::uint64_t seed, Mode mode, std::uint64_t steps) 
   p.audit_interval = r.chance(300'000) ? 0 : r.between(100, 4'000);
   p.disk_loss_ppm = r.chance(500'000) ? 0 : r.between(100'000, 1'000'000);
   p.store_lag = r.chance(300'000) ? 0 : r.between(1, 100);
+  p.rerelease_ppm = r.chance(300'000) ? 0 : r.between(1, 300'000);
+  p.rerelease_max = r.between(1, 3 * p.lease);
   return p;
 }
 
@@ -79,7 +81,7 @@ std::string SimParams::describe() const {
   }
   std::snprintf(buf, sizeof buf,
                 " window %llu lease %llu hold %llu ahead %u cap %zu ring %zu stream %llu heartbeat %llu audit %llu "
-                "store-lag %llu delay<=%llu rto %llu "
+                "store-lag %llu rerelease %llu/%llu delay<=%llu rto %llu "
                 "loss %llu dup %llu "
                 "partition %llu/%llu crash %llu disk-loss %llu zombie %llu restart<=%llu takeover<=%llu create %llu "
                 "end %llu move "
@@ -88,6 +90,7 @@ std::string SimParams::describe() const {
                 static_cast<unsigned long long>(hold_down), windows_ahead, channel_capacity, release_ring,
                 static_cast<unsigned long long>(stream_interval), static_cast<unsigned long long>(heartbeat),
                 static_cast<unsigned long long>(audit_interval), static_cast<unsigned long long>(store_lag),
+                static_cast<unsigned long long>(rerelease_ppm), static_cast<unsigned long long>(rerelease_max),
                 static_cast<unsigned long long>(delay_max), static_cast<unsigned long long>(retransmit),
                 static_cast<unsigned long long>(loss_ppm), static_cast<unsigned long long>(dup_ppm),
                 static_cast<unsigned long long>(partition_ppm), static_cast<unsigned long long>(partition_len),

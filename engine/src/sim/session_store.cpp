@@ -54,9 +54,20 @@ void Simulator::end_session_at(Session& s, std::uint32_t at_member) {
     }
     released_at_[l.pool][l.unit] = now_ + 1;
     ++result_.stats.releases;
+    if (faults_on_ && !s.is_static && params_.rerelease_ppm != 0 && rng_.chance(params_.rerelease_ppm))
+      late_.push_back({now_ + 1 + rng_.below(params_.rerelease_max), l});
     if (watched(l)) watch_event("step %llu: released at member %u", ull(now_), at_member);
     trace(TraceEvent::kRelease, at_member, l.pool, l.unit);
   }
+}
+
+void Simulator::release_again(const set::Lease& l, std::uint32_t at_member) {
+  Node& n = *nodes_[at_member - 1];
+  if (!n.up) return;
+  n.member->release(*n.worker, l);
+  ++result_.stats.rereleases;
+  if (watched(l)) watch_event("step %llu: released again at member %u", ull(now_), at_member);
+  trace(TraceEvent::kRerelease, at_member, l.pool, l.unit);
 }
 
 void Simulator::end_session(SessionId id, std::uint32_t at_member) {

@@ -73,6 +73,9 @@ void Simulator::start_member(std::uint32_t id, bool fresh) {
   o.store = this;
   o.audit_interval = params_.audit_interval;
   o.audit_grace = params_.store_lag;  // the longest a new session waits to be stored
+  // A repeated release is sent at most rerelease_max after the first; on
+  // the way it may wait out partitions (overlapping ones too) and retransmissions.
+  o.release_repeat_window = params_.rerelease_max + 4 * params_.partition_len + 200 * params_.retransmit + 1'000;
   o.generations = &nodes_[id - 1]->disk;
   o.rules = rules_;
   auto m = set::Member::create(o);
@@ -239,6 +242,17 @@ void Simulator::step(bool random) {
       crash(i);
       n.restart_at = now_ + 1 + (faults_on_ ? rng_.below(params_.restart_max) : 0);
     }
+  }
+  // Releases the embedding repeats (their sessions ended earlier).
+  for (std::size_t k = 0; k < late_.size() && result_.ok;) {
+    if (late_[k].at > now_) {
+      ++k;
+      continue;
+    }
+    const set::Lease l = late_[k].lease;
+    late_[k] = late_.back();
+    late_.pop_back();
+    if (const std::uint32_t m = random_live_member(); m != 0) release_again(l, m);
   }
   // Orphaned sessions: taken over by another member, or ended there.
   for (auto it = session_order_.begin(); it != session_order_.end() && result_.ok;) {

@@ -36,8 +36,8 @@
 //   owner reconciles its blocks against the held list the embedding reads
 //   from its session store (periodically, or audit_now): a unit in use at
 //   the audit's start, never freed since, and absent from two reads at least
-//   audit_grace later is freed, held down for a lease (at least), with a
-//   floor that makes later releases of older allocations void. A restarted
+//   audit_grace later is freed (its allocation ended: later releases of it
+//   are stale) and held down for a lease (at least). A restarted
 //   member whose replicas are lost (more than p - R peers hold none) takes
 //   a new generation, waits until R peers fenced its older incarnations and
 //   a lease has passed, and rebuilds from the held list; a whole-set cold
@@ -46,15 +46,27 @@
 //
 // Not built yet (later issues): re-division on a new epoch (set_membership
 //   refuses a different plan), the wire encoding, chunking of bulk copies to
-//   a bounded frame size, per-unit allocation tags (below).
+//   a bounded frame size.
+//
+// Stale releases: every allocation of an own dynamic unit carries the
+//   unit's 4-bit allocation serial in its lease (detail/unit_serials.hpp);
+//   a release ends the allocation only if the serial is still the unit's
+//   (one CAS, on the hot path too), so a duplicate release, a release
+//   repeated by the SMF that took the session over, or a late one after an
+//   audit ended the allocation is refused and counted (stale_releases),
+//   never frees the unit under its next holder. A wrapping serial holds its
+//   unit for release_repeat_window. After a restart the serials of older
+//   incarnations are gone: a restored unit's release waits for one read of
+//   the session store and must then name the lease it lists
+//   (Rules::restored_releases_exact); without a session store, any release
+//   of an older incarnation's allocation ends a restored unit's.
 //
 // Known limits:
-//   * A release naming a unit that was released and handed out again since
-//     (a double release by the embedding, or a release repeated by an SMF
-//     that took over a session whose release was interrupted) frees it
-//     under its new holder, unless an audit or a rebuild ended that older
-//     allocation (their floors void it). The lease's tag is carried but not
-//     checked per unit: that needs per-unit allocation tags (issue 12, open).
+//   * A repeat of a release that reaches the owner more than
+//     release_repeat_window after the owner applied the first, and after the
+//     unit's serial wrapped, may be taken for the current allocation's: the
+//     window is a contract with the embedding (as TCP's maximum segment
+//     lifetime is with the network).
 //   * Without a GenerationStore, a member whose every peer lost its memory
 //     too (a whole-set restart) may take a generation an earlier incarnation
 //     had; a zombie of that incarnation is then a twin (first seen wins).
@@ -73,6 +85,7 @@
 
 #include <atomic>
 #include <cstdint>
+#include <deque>
 #include <map>
 #include <memory>
 #include <set>
@@ -93,6 +106,9 @@ struct Lease {
   std::uint64_t unit = 0;
   LeaseTag tag;
   std::uint64_t claim = 0;  // static claims: names the claim (its release may overtake it on the way to the owner)
+  // serial — which allocation of the unit this is (4 bits; dynamic units):
+  // a release naming an ended allocation is refused (detail/unit_serials.hpp).
+  std::uint8_t serial = 0;
   friend bool operator==(const Lease&, const Lease&) = default;
 };
 
@@ -160,6 +176,8 @@ class GenerationStore {
 };
 
 namespace detail {
+class UnitSerials;  // detail/unit_serials.hpp
+
 // Rules — each protocol rule the model check found necessary, switchable
 // only so that tests can show each one matters. Production leaves all on.
 struct Rules {
@@ -172,10 +190,11 @@ struct Rules {
   bool fence_old_incarnations = true;     // frames of an older incarnation are dropped
   bool audit_grace = true;                // the audit's first read comes audit_grace after its start
   bool audit_skip_freed_words = true;     // the audit never frees a unit freed since it started
-  bool audit_floors = true;               // a release older than an audit's free of its unit is ignored
+  bool stale_release_check = true;       // a release must name the unit's current allocation (its serial)
   bool rebuild_lease_wait = true;         // a rebuild reads the store only after older incarnations' leases ended
   bool rebuild_fence_quorum = true;       // ... counted from when R peers know the new incarnation (fenced older ones)
-  bool rebuild_floor = true;              // after a rebuild, an older allocation's release must name a listed unit
+  bool restored_releases_exact = true;    // after a restart, an older allocation's release waits for a store read
+                                          // and must then name the lease it lists for the unit (if it lists one)
   bool replica_not_older = true;          // a replica older than our last saved incarnation is not recovered from
 };
 // rule_names — every switch of Rules, by its field name; switch_off — turn
@@ -215,6 +234,14 @@ struct MemberOptions {
   // the session being stored: a unit allocated this recently may be absent
   // from the store although a session holds it.
   std::uint64_t audit_grace = 0;
+  // release_repeat_window — the longest time from an owner applying a
+  // release to a repeat of it reaching the owner: the embedding's duplicate,
+  // or a release repeated by the SMF that took the session over, with the
+  // time it spends on the way. A unit whose 4-bit allocation serial wraps
+  // stays in use this long, so that no repeat of an allocation 14 back can
+  // be taken for the current one (detail/unit_serials.hpp). Costs: 1 in 14
+  // releases of a unit keeps it out of use this long.
+  std::uint64_t release_repeat_window = 30'000;
   // The highest generation, durably (null: only peers remember generations;
   // see Known limits).
   GenerationStore* generations = nullptr;
@@ -236,7 +263,8 @@ struct MemberCounters {
   std::uint64_t releases_to_gone_received = 0;  // arrived here addressed to an older incarnation of us
   std::uint64_t releases_ring_full = 0;         // a worker's ring was full
   std::uint64_t double_releases = 0;
-  std::uint64_t stale_releases = 0;  // a release older than the unit's current allocation
+  std::uint64_t stale_releases = 0;  // a release naming an ended allocation (not the unit's current one)
+  std::uint64_t releases_deferred = 0;  // an older incarnation's allocation, released before the restart's store read
   std::uint64_t duplicate_claims = 0;
   std::uint64_t claims_dropped = 0;      // a static claim that could not reach its owner (its record only)
   std::uint64_t claims_overtaken = 0;    // a static release arrived before its claim: the claim is void
@@ -260,7 +288,6 @@ struct MemberCounters {
   std::uint64_t audit_duplicates = 0;         // a unit listed twice in one held list (two sessions hold it)
   std::uint64_t audit_store_unreadable = 0;   // read_held said false
   std::uint64_t audit_aborted = 0;            // a dirty-word overflow: which words were freed is unknown
-  std::uint64_t audit_floor_releases = 0;     // releases ignored: older than an audit's free of their unit
   std::uint64_t rebuilds = 0;                 // rebuilt from the session store (replicas lost)
   std::uint64_t generation_save_failures = 0;
 };
@@ -382,7 +409,14 @@ class Member {
   bool accept_incarnation(Peer& p, const Incarnation& inc);
   void adopt(Peer& p, const Incarnation& inc);
   void route_release(const RingItem& item);
-  void apply_own_release(std::uint32_t pool, std::uint64_t unit, const LeaseTag& tag, std::uint64_t claim);
+  void apply_own_release(const RingItem& item);
+  // end_allocation — may this release of an own dynamic unit end its current
+  // allocation? If so it is ended (its serial advanced): true. false: refused
+  // (stale, counted) or deferred until the restart's store read.
+  bool end_allocation(PoolState& ps, const RingItem& item);
+  void mark_restored(std::uint32_t pool, std::uint64_t unit);
+  void restart_read();
+  void fill_listed(const std::vector<Lease>& leases);
   // free_own — free an own unit in the bitmap (message thread) and tell the observer.
   core::UnitStatus free_own(std::uint32_t pool, std::uint64_t unit);
   void apply_own_claim(std::uint32_t pool, std::uint64_t unit, std::uint64_t claim);
@@ -398,6 +432,7 @@ class Member {
   void promote_windows();
   void reserve_windows();
   void expire_hold_downs();
+  void expire_wrap_holds();
   void flush();
   void query_generation();
   void request_recovery();
@@ -431,16 +466,17 @@ class Member {
   std::shared_ptr<const Plan> plan_;
   std::vector<std::unique_ptr<PoolState>> pools_;
   // HotPool — what the hot path needs of a pool, flat and read-only after create.
-  // 32 bytes, a power of two: indexing needs no multiply.
-  struct HotPool {
+  // One cache line: indexing needs no multiply, and no two pools share a line.
+  struct alignas(64) HotPool {
     core::Pool* pool = nullptr;
     const std::uint16_t* run_owner = nullptr;  // the plan's owner index per run
+    detail::UnitSerials* serials = nullptr;    // PoolState::serials
     std::uint64_t units = 0;
     std::uint32_t run_shift = 0;
     bool direct_release = false;  // no hold-down: own dynamic units are freed on the hot path
     bool has_static = false;      // the pool has static ranges (else no unit is static: no lookup)
   };
-  static_assert(sizeof(HotPool) == 32);
+  static_assert(sizeof(HotPool) == 64);
   std::vector<HotPool> hot_;
   std::uint16_t self_index_ = 0;
   std::uint32_t ack_quorum_ = 0;
@@ -457,17 +493,12 @@ class Member {
   // own units directly. Written by the message thread (release), read by
   // workers (acquire): the rebuilt bitmap happens-before a direct release.
   std::atomic<bool> ready_{false};
-  // release_floor_ — (generation << 32 | window) of the newest allocation
-  // an audit freed a unit of: a direct release whose tag is not above it
-  // goes to the message thread, which checks the unit's own floor (a late
-  // release of an allocation the audit already ended must not free the
-  // unit under its next holder). Written by the message thread with
-  // seq_cst before it frees any unit of that audit; read by workers with
-  // acquire. See member_audit.cpp for what this order does and does not cover.
-  std::atomic<std::uint64_t> release_floor_{0};
-  // rebuild_floor_ — (generation << 32) of the incarnation that rebuilt from
-  // the session store (0: none): older tags are checked against PoolState::rebuilt.
-  std::uint64_t rebuild_floor_ = 0;
+  // generation_hot_ — this incarnation's generation, for the hot path: a
+  // direct release must name an allocation of this incarnation (an older
+  // one's goes to the message thread). Stored (relaxed) before ready_'s
+  // release store and read after its acquire load; it never changes while
+  // ready_ is true.
+  std::atomic<std::uint32_t> generation_hot_{0};
 
   // Message thread only.
   alignas(64) MemberPhase phase_ = MemberPhase::kQueryingGeneration;
@@ -490,11 +521,16 @@ class Member {
                             const HoldDown&) = default;  // NOLINT(modernize-use-nullptr): a false positive on <=>
   };
   std::set<HoldDown> hold_;
+  // wrap_holds_ — own units whose serial wrapped (kWrapHeld), in use until
+  // the repeat window ends (FIFO: one window for all).
+  std::deque<HoldDown> wrap_holds_;
   std::vector<RingItem> pending_own_;  // own releases and claims that arrived before recovery ended
+  std::vector<RingItem> deferred_old_;  // releases of older incarnations' allocations, until the restart's store read
   std::vector<Frame> outgoing_;
   MemberCounters counters_;
   std::uint64_t direct_doubles_seen_ = 0;
   std::uint64_t hot_refused_seen_ = 0;
+  std::uint64_t direct_stale_seen_ = 0;
   std::vector<std::unique_ptr<core::Pool::Worker>> msg_workers_;  // the message thread's pool workers
   std::unique_ptr<AuditState> audit_;
 };

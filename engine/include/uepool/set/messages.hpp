@@ -108,6 +108,7 @@ struct Release {  // to the owner: end the allocation of `unit` made in window `
   std::uint64_t unit = 0;
   LeaseTag tag;
   std::uint64_t claim = 0;
+  std::uint8_t serial = 0;  // the lease's allocation serial (4 bits)
 };
 struct Claim {  // to the owner: static unit `unit` was claimed at another member under claim id `claim`
   std::uint32_t pool = 0;

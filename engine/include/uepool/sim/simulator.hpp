@@ -92,6 +92,12 @@ struct SimParams {
   std::uint64_t disk_loss_ppm = 0;     // per crash: the member's saved generation is lost too
   std::uint64_t restart_max = 1'000;   // a crashed member restarts after 1..restart_max steps
   std::uint64_t takeover_max = 2'000;  // an orphaned session is taken over (or ends) after 1..takeover_max
+  // The embedding releases an ended session's dynamic units again, at a
+  // random member 1..rerelease_max steps later: a duplicate release, or the
+  // SMF that took the session over repeating a release whose first SMF
+  // crashed before storing it. Per ended session (ppm).
+  std::uint64_t rerelease_ppm = 0;
+  std::uint64_t rerelease_max = 1;
   // session activity (per step)
   std::uint64_t create_ppm = 300'000;
   std::uint64_t end_ppm = 250'000;
@@ -111,6 +117,7 @@ struct SimStats {
   std::uint64_t not_ready = 0, none_free = 0;
   std::uint64_t leaked = 0;
   std::uint64_t audit_freed = 0, rebuilds = 0;  // summed over the members alive at the end
+  std::uint64_t rereleases = 0;                 // releases the embedding repeated (SimParams::rerelease_ppm)
 };
 
 struct SimResult {
@@ -138,6 +145,8 @@ class Simulator : private set::Observer, private set::SessionStore {
   void run_steps(std::uint64_t n);
   std::optional<SessionId> create_session(std::uint32_t member, std::uint32_t pool);
   void end_session(SessionId id, std::uint32_t at_member);
+  // release_again — the embedding releases `lease` (of an ended session) once more, at `at_member`.
+  void release_again(const set::Lease& lease, std::uint32_t at_member);
   void crash(std::uint32_t member);
   // split — a new incarnation starts while the old one runs on (a zombie,
   // e.g. behind a partition that hid it from whoever restarted it); bury — it stops.
@@ -203,7 +212,8 @@ class Simulator : private set::Observer, private set::SessionStore {
     kTakeover = 10,       // session, member
     kZombie = 11,         // member
     kBury = 12,           // member
-    kZombieAllocate = 13  // member, pool, unit
+    kZombieAllocate = 13,  // member, pool, unit
+    kRerelease = 14        // member, pool, unit
   };
   void trace(TraceEvent e, std::uint64_t b = 0, std::uint64_t c = 0, std::uint64_t d = 0);
   std::uint32_t random_live_member();
@@ -229,6 +239,11 @@ class Simulator : private set::Observer, private set::SessionStore {
   std::map<std::pair<std::uint32_t, std::uint32_t>, std::uint64_t> blocks_;     // (a < b) -> until
   std::map<SessionId, std::unique_ptr<Session>> sessions_;
   std::vector<SessionId> session_order_;  // for random picks
+  struct LateRelease {
+    std::uint64_t at = 0;
+    set::Lease lease;
+  };
+  std::vector<LateRelease> late_;  // repeated releases the embedding will send (rerelease_ppm)
   SessionId next_session_ = 1;
   std::vector<std::vector<SessionId>> holder_;           // [pool][unit] -> session (0 = none)
   std::vector<std::vector<std::uint64_t>> released_at_;  // [pool][unit] -> last release time + 1 (0 = never)
