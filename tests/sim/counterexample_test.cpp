@@ -532,5 +532,63 @@ TEST(Counterexample, DuplicateReleaseAcrossRestart) {
   EXPECT_TRUE(good.member(o)->in_use(0, unit));  // the second session still holds it
 }
 
+// 8. A release re-sent to a later incarnation (3 members). A session of
+// O's ends at P2; O applies the release, but its ack to P2 is lost (P2 is
+// cut off from O just then). O hands the unit out again to a second
+// session, streams it, and crashes; O' recovers from its replicas with the
+// unit in use. If P2 re-sent the release to O' (Rules::
+// releases_die_with_incarnation off), O' would take it for the restored
+// allocation's: only the store read (Rules::restored_releases_exact) tells
+// that the second session holds the unit. Both rules guard this; it fails
+// only with both off.
+void release_resent_to_new_incarnation(Simulator& sim, std::uint64_t* unit) {
+  const Cast c = cast(sim, 3);
+  const std::uint32_t o = c.owner, p2 = c.peers[1];
+  sim.run_steps(30);
+  auto s = allocate(sim, o);
+  ASSERT_TRUE(s.has_value());
+  const set::Lease first = *sim.lease_of(*s);
+  *unit = first.unit;
+  sim.run_steps(20);
+  sim.block_one_way(o, p2);  // from now on O's acks to P2 are lost
+  sim.end_session(*s, p2);    // P2 sends the release; O applies it on arrival
+  for (int i = 0; i < 10 && sim.member(o)->in_use(0, first.unit); ++i) sim.run_steps(1);
+  ASSERT_FALSE(sim.member(o)->in_use(0, first.unit)) << "the release was not applied";
+  auto again = allocate_until(sim, o, first.unit);
+  ASSERT_TRUE(again.has_value()) << "the unit was never handed out again";
+  sim.run_steps(50);  // streamed to P1
+  sim.crash(o);
+  sim.run_steps(2);  // O's last frames (acks among them) are lost on the way too
+  sim.unblock(o, p2);
+  sim.restart(o);
+  for (int i = 0; i < 500 && !sim.failed() && !sim.member(o)->ready(); ++i) sim.run_steps(1);
+  ASSERT_TRUE(sim.failed() || sim.member(o)->ready()) << sim.member(o)->not_ready_reason();
+  sim.run_steps(2'500);  // past O's store read
+}
+
+TEST(Counterexample, ReleaseResentToNewIncarnation) {
+  std::uint64_t unit = 0;
+  Rules both;
+  both.releases_die_with_incarnation = false;
+  both.restored_releases_exact = false;
+  Simulator bad(params(3), both);
+  release_resent_to_new_incarnation(bad, &unit);
+  EXPECT_TRUE(bad.failed()) << "the broken rules were not caught";
+  std::printf("caught: %s\n", bad.failure().c_str());
+
+  for (const bool resend : {false, true}) {
+    Rules one;
+    one.releases_die_with_incarnation = !resend;  // either rule alone keeps it safe
+    Simulator good(params(3), one);
+    release_resent_to_new_incarnation(good, &unit);
+    EXPECT_FALSE(good.failed()) << good.failure();
+    const std::uint32_t o = cast(good, 3).owner;
+    EXPECT_TRUE(good.member(o)->in_use(0, unit)) << "the second session's unit was freed";
+    if (resend) {
+      EXPECT_GE(good.member(o)->counters().stale_releases, 1U);  // the re-sent release, refused
+    }
+  }
+}
+
 }  // namespace
 }  // namespace uepool::sim

@@ -34,6 +34,7 @@ constexpr RuleField kRuleFields[] = {
     {"restore_hold_down", &Rules::restore_hold_down},
     {"reseed_quarantined_in_use", &Rules::reseed_quarantined_in_use},
     {"fence_old_incarnations", &Rules::fence_old_incarnations},
+    {"releases_die_with_incarnation", &Rules::releases_die_with_incarnation},
     {"audit_grace", &Rules::audit_grace},
     {"audit_skip_freed_words", &Rules::audit_skip_freed_words},
     {"stale_release_check", &Rules::stale_release_check},

@@ -7,16 +7,22 @@ namespace uepool::set {
 
 void Member::adopt(Peer& p, const Incarnation& inc) {
   // A new incarnation of the peer: what was queued for the old one is gone
-  // with it (releases are never re-sent to a later incarnation).
+  // with it (releases are never re-sent to a later incarnation: the old one
+  // may have applied a release and handed its unit out again before it
+  // died, its ack lost; the new one would free the unit under that holder).
+  std::vector<Record> resend;  // only with the rule switched off (tests)
   auto count_releases = [&](const std::vector<Record>& rs) {
     for (const Record& r : rs) {
-      if (std::holds_alternative<record::Release>(r)) ++counters_.releases_dropped_gone;
+      if (std::holds_alternative<record::Release>(r)) {
+        ++counters_.releases_dropped_gone;
+        if (!options_.rules.releases_die_with_incarnation) resend.push_back(r);
+      }
       if (std::holds_alternative<record::Claim>(r)) ++counters_.claims_dropped;
     }
   };
   p.ch.for_each_unacked(count_releases);
   count_releases(p.outbox);
-  p.outbox.clear();
+  p.outbox = std::move(resend);
   p.ch.reset();
   p.inc = inc;
   p.needs_seed = true;

@@ -7,7 +7,7 @@
 namespace uepool::sim {
 
 bool Simulator::blocked(std::uint32_t a, std::uint32_t b) const {
-  return blocks_.count({std::min(a, b), std::max(a, b)}) != 0;
+  return blocks_.count({std::min(a, b), std::max(a, b)}) != 0 || (!one_way_.empty() && one_way_.count({a, b}) != 0);
 }
 
 void Simulator::send(set::Frame f) {
@@ -53,8 +53,15 @@ void Simulator::block(std::uint32_t a, std::uint32_t b) {
   any_fault_ = true;
 }
 
+void Simulator::block_one_way(std::uint32_t from, std::uint32_t to) {
+  one_way_.insert({from, to});
+  any_fault_ = true;
+}
+
 void Simulator::unblock(std::uint32_t a, std::uint32_t b) {
   blocks_.erase({std::min(a, b), std::max(a, b)});
+  one_way_.erase({a, b});
+  one_way_.erase({b, a});
 }
 
 void Simulator::isolate(std::uint32_t m) {
@@ -64,6 +71,7 @@ void Simulator::isolate(std::uint32_t m) {
 
 void Simulator::heal() {
   blocks_.clear();
+  one_way_.clear();
 }
 
 }  // namespace uepool::sim

@@ -188,6 +188,7 @@ struct Rules {
   bool restore_hold_down = true;          // recovery restores remaining hold-downs
   bool reseed_quarantined_in_use = true;  // the re-seed shows quarantined units in use
   bool fence_old_incarnations = true;     // frames of an older incarnation are dropped
+  bool releases_die_with_incarnation = true;  // releases queued for an incarnation are dropped when it is replaced
   bool audit_grace = true;                // the audit's first read comes audit_grace after its start
   bool audit_skip_freed_words = true;     // the audit never frees a unit freed since it started
   bool stale_release_check = true;       // a release must name the unit's current allocation (its serial)

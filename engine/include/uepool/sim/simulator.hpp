@@ -159,6 +159,7 @@ class Simulator : private set::Observer, private set::SessionStore {
   // lose_disk — the member's saved generation is gone too (a wiped disk).
   void lose_disk(std::uint32_t member);
   void block(std::uint32_t a, std::uint32_t b);  // both directions, until unblocked
+  void block_one_way(std::uint32_t from, std::uint32_t to);  // frames from `from` to `to` only, until unblocked
   void unblock(std::uint32_t a, std::uint32_t b);
   void isolate(std::uint32_t member);  // block it from every other member
   void heal();                         // remove every block
@@ -237,6 +238,7 @@ class Simulator : private set::Observer, private set::SessionStore {
   std::uint64_t next_frame_ = 0;
   std::multimap<std::pair<std::uint64_t, std::uint64_t>, set::Frame> network_;  // (deliver at, order) -> frame
   std::map<std::pair<std::uint32_t, std::uint32_t>, std::uint64_t> blocks_;     // (a < b) -> until
+  std::set<std::pair<std::uint32_t, std::uint32_t>> one_way_;                   // (from, to) blocked
   std::map<SessionId, std::unique_ptr<Session>> sessions_;
   std::vector<SessionId> session_order_;  // for random picks
   struct LateRelease {
