@@ -187,7 +187,7 @@ TEST(StaleRelease, ADuplicateNeverFreesTheNextHolder) {
   const MemberAllocation second = again(net, o, first.lease.unit);
   ASSERT_TRUE(second.ok()) << "the unit was never handed out again";
   EXPECT_NE(second.lease.serial, first.lease.serial);
-  net.m(o)->release(*net.w(o), first.lease);  // the duplicate, at the owner
+  net.m(o)->release(*net.w(o), first.lease);          // the duplicate, at the owner
   net.m(other)->release(*net.w(other), first.lease);  // and at a peer
   net.step(5);
   EXPECT_TRUE(net.m(o)->in_use(0, first.lease.unit)) << "a duplicate freed the unit under its next holder";

@@ -44,7 +44,7 @@ TEST(UnitSerials, PagesAreMadeOnlyWhereNeeded) {
   UnitSerials s(units);
   const std::size_t directory = s.bytes();
   EXPECT_EQ(directory, (units >> UnitSerials::kPageShift) * sizeof(void*));
-  ASSERT_TRUE(s.ensure(units - 64, units));  // the last window only
+  ASSERT_TRUE(s.ensure(units - 64, units));                       // the last window only
   EXPECT_EQ(s.bytes() - directory, UnitSerials::kPageUnits / 2);  // one page: 4 bits a unit
   EXPECT_TRUE(s.end(units - 1, 0));
   EXPECT_EQ(s.get(0), 0);

@@ -551,7 +551,7 @@ void release_resent_to_new_incarnation(Simulator& sim, std::uint64_t* unit) {
   *unit = first.unit;
   sim.run_steps(20);
   sim.block_one_way(o, p2);  // from now on O's acks to P2 are lost
-  sim.end_session(*s, p2);    // P2 sends the release; O applies it on arrival
+  sim.end_session(*s, p2);   // P2 sends the release; O applies it on arrival
   for (int i = 0; i < 10 && sim.member(o)->in_use(0, first.unit); ++i) sim.run_steps(1);
   ASSERT_FALSE(sim.member(o)->in_use(0, first.unit)) << "the release was not applied";
   auto again = allocate_until(sim, o, first.unit);

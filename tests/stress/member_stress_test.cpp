@@ -98,7 +98,8 @@ TEST(MemberStress, HotPathAgainstMessageThread) {
       std::mt19937_64 rng(static_cast<std::uint64_t>(t) + 1);
       std::vector<Lease> mine;
       std::vector<Lease> lost;  // leases dropped without a release; some are released late
-      std::vector<Lease> done;  // leases released once: the embedding repeats some (refused: their unit may have a new holder)
+      std::vector<Lease>
+          done;  // leases released once: the embedding repeats some (refused: their unit may have a new holder)
       std::uint64_t lost_count = 0;
       while (!stop.load(std::memory_order_relaxed)) {
         if (mine.size() < 200 && rng() % 3 != 0) {
@@ -180,7 +181,8 @@ TEST(MemberStress, HotPathAgainstMessageThread) {
   EXPECT_EQ(owner->counters().releases_ring_full, 0u);
   EXPECT_GT(owner->counters().audit_freed, 0u);
   EXPECT_GT(duplicates.load(), 0u);
-  EXPECT_GE(owner->counters().stale_releases, duplicates.load());  // every duplicate refused (and late ones after an audit)
+  EXPECT_GE(owner->counters().stale_releases,
+            duplicates.load());  // every duplicate refused (and late ones after an audit)
   std::printf(
       "allocations %llu, undone in the close race %llu, windows %llu; leaked %llu, released late %llu, duplicates "
       "%llu, audits %llu freed %llu, stale releases refused %llu\n",
@@ -188,8 +190,7 @@ TEST(MemberStress, HotPathAgainstMessageThread) {
       static_cast<unsigned long long>(owner->counters().undone_allocations),
       static_cast<unsigned long long>(owner->counters().windows_reserved),
       static_cast<unsigned long long>(leaked.load()), static_cast<unsigned long long>(late.load()),
-      static_cast<unsigned long long>(duplicates.load()),
-      static_cast<unsigned long long>(owner->counters().audits),
+      static_cast<unsigned long long>(duplicates.load()), static_cast<unsigned long long>(owner->counters().audits),
       static_cast<unsigned long long>(owner->counters().audit_freed),
       static_cast<unsigned long long>(owner->counters().stale_releases));
 }

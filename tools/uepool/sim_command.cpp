@@ -119,8 +119,8 @@ int run_sim(const SimArgs& a) {
           static_cast<unsigned long long>(st.claims), static_cast<unsigned long long>(st.moves),
           static_cast<unsigned long long>(st.crashes), static_cast<unsigned long long>(st.takeovers),
           static_cast<unsigned long long>(st.frames_sent), static_cast<unsigned long long>(st.frames_lost),
-          static_cast<unsigned long long>(st.rereleases), static_cast<unsigned long long>(st.leaked), static_cast<unsigned long long>(st.audit_freed),
-          static_cast<unsigned long long>(st.rebuilds));
+          static_cast<unsigned long long>(st.rereleases), static_cast<unsigned long long>(st.leaked),
+          static_cast<unsigned long long>(st.audit_freed), static_cast<unsigned long long>(st.rebuilds));
     }
     if (seed == last) break;
   }

@@ -461,6 +461,9 @@ MemberView Member::view() const {
     }
     pf.quarantined = ps.quarantined.cardinality();
     for (const auto& [word, bits] : ps.held_words) pf.held_down += static_cast<std::uint64_t>(std::popcount(bits));
+    for (const HoldDown& h : wrap_holds_) pf.wrap_held += h.pool == i ? 1 : 0;
+    pf.serial_bytes = ps.serials->bytes();
+    pf.listed = ps.listed.size();
     v.pools.push_back(pf);
     for (const WindowSlot& w : ps.slots) {
       const std::uint64_t ph = phase_of(w.state.load(std::memory_order_acquire));

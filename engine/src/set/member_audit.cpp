@@ -211,7 +211,8 @@ void Member::audit_free(std::vector<::Roaring>& candidates) {
       }
       // The serial wrapped (kLast ended): the unit waits out the repeat window too.
       const std::uint64_t until =
-          now_local_ + std::max({hold, ps.hold_down, s == detail::UnitSerials::kLast ? options_.release_repeat_window : 0});
+          now_local_ +
+          std::max({hold, ps.hold_down, s == detail::UnitSerials::kLast ? options_.release_repeat_window : 0});
       if (s == detail::UnitSerials::kRestored)
         if (PoolState::Listed* l = ps.find_listed(u)) l->ended = true;
       ++counters_.audit_freed;

@@ -74,7 +74,8 @@ void Member::release(Worker& w, const Lease& lease) noexcept {
   // unit, a hold-down, a member still recovering, an older incarnation's
   // allocation) goes through the ring to the message thread.
   if (hp.direct_release && hp.run_owner[lease.unit >> hp.run_shift] == self_index_ &&
-      ready_.load(std::memory_order_acquire) && lease.tag.generation == generation_hot_.load(std::memory_order_relaxed) &&
+      ready_.load(std::memory_order_acquire) &&
+      lease.tag.generation == generation_hot_.load(std::memory_order_relaxed) &&
       !(hp.has_static && hp.pool->is_static(lease.unit))) {
     // Release: an audit that reads this key, or the serial the CAS below
     // writes, sees all this worker did before (its earlier frees' dirty words).

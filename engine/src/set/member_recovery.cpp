@@ -194,7 +194,7 @@ void Member::finish_recovery() {
         if (ps.held(u) && !ps.quarantined.contains(static_cast<std::uint32_t>(u))) {
           ps.quarantined.add(static_cast<std::uint32_t>(u));  // the old incarnation may allocate it once its hold ends
           mark_restored(w.pool, u);
-          touched[w.pool].insert(u >> 6);                     // in use for the peers (PoolState::free_held)
+          touched[w.pool].insert(u >> 6);  // in use for the peers (PoolState::free_held)
           ++counters_.quarantined;
           continue;
         }

@@ -146,7 +146,8 @@ struct Member::PoolState {
   };
   std::vector<Listed> listed;
   Listed* find_listed(std::uint64_t u) {
-    auto it = std::lower_bound(listed.begin(), listed.end(), u, [](const Listed& l, std::uint64_t x) { return l.unit < x; });
+    auto it =
+        std::lower_bound(listed.begin(), listed.end(), u, [](const Listed& l, std::uint64_t x) { return l.unit < x; });
     return it != listed.end() && it->unit == u && !it->ended ? &*it : nullptr;
   }
   std::map<std::uint64_t, std::uint64_t> claimed_by;    // static unit -> claim id (0: unknown, after recovery)

@@ -181,22 +181,22 @@ class UnitSerials;  // detail/unit_serials.hpp
 // Rules — each protocol rule the model check found necessary, switchable
 // only so that tests can show each one matters. Production leaves all on.
 struct Rules {
-  bool peers_only_quorum = true;          // window acks: the owner never counts itself
-  bool peers_only_answers = true;         // recovery and generation query: R answers from peers, never R - 1
-  bool complete_replica_votes = true;     // only a complete replica acks or answers
-  bool quarantine_open_windows = true;    // unconfirmed units of open windows are quarantined
-  bool restore_hold_down = true;          // recovery restores remaining hold-downs
-  bool reseed_quarantined_in_use = true;  // the re-seed shows quarantined units in use
-  bool fence_old_incarnations = true;     // frames of an older incarnation are dropped
+  bool peers_only_quorum = true;              // window acks: the owner never counts itself
+  bool peers_only_answers = true;             // recovery and generation query: R answers from peers, never R - 1
+  bool complete_replica_votes = true;         // only a complete replica acks or answers
+  bool quarantine_open_windows = true;        // unconfirmed units of open windows are quarantined
+  bool restore_hold_down = true;              // recovery restores remaining hold-downs
+  bool reseed_quarantined_in_use = true;      // the re-seed shows quarantined units in use
+  bool fence_old_incarnations = true;         // frames of an older incarnation are dropped
   bool releases_die_with_incarnation = true;  // releases queued for an incarnation are dropped when it is replaced
-  bool audit_grace = true;                // the audit's first read comes audit_grace after its start
-  bool audit_skip_freed_words = true;     // the audit never frees a unit freed since it started
-  bool stale_release_check = true;       // a release must name the unit's current allocation (its serial)
-  bool rebuild_lease_wait = true;         // a rebuild reads the store only after older incarnations' leases ended
-  bool rebuild_fence_quorum = true;       // ... counted from when R peers know the new incarnation (fenced older ones)
-  bool restored_releases_exact = true;    // after a restart, an older allocation's release waits for a store read
-                                          // and must then name the lease it lists for the unit (if it lists one)
-  bool replica_not_older = true;          // a replica older than our last saved incarnation is not recovered from
+  bool audit_grace = true;                    // the audit's first read comes audit_grace after its start
+  bool audit_skip_freed_words = true;         // the audit never frees a unit freed since it started
+  bool stale_release_check = true;            // a release must name the unit's current allocation (its serial)
+  bool rebuild_lease_wait = true;             // a rebuild reads the store only after older incarnations' leases ended
+  bool rebuild_fence_quorum = true;     // ... counted from when R peers know the new incarnation (fenced older ones)
+  bool restored_releases_exact = true;  // after a restart, an older allocation's release waits for a store read
+                                        // and must then name the lease it lists for the unit (if it lists one)
+  bool replica_not_older = true;        // a replica older than our last saved incarnation is not recovered from
 };
 // rule_names — every switch of Rules, by its field name; switch_off — turn
 // one off by name (false: no such rule). For tests and `uepool sim --rule-off`.
@@ -264,7 +264,7 @@ struct MemberCounters {
   std::uint64_t releases_to_gone_received = 0;  // arrived here addressed to an older incarnation of us
   std::uint64_t releases_ring_full = 0;         // a worker's ring was full
   std::uint64_t double_releases = 0;
-  std::uint64_t stale_releases = 0;  // a release naming an ended allocation (not the unit's current one)
+  std::uint64_t stale_releases = 0;     // a release naming an ended allocation (not the unit's current one)
   std::uint64_t releases_deferred = 0;  // an older incarnation's allocation, released before the restart's store read
   std::uint64_t duplicate_claims = 0;
   std::uint64_t claims_dropped = 0;      // a static claim that could not reach its owner (its record only)
@@ -313,9 +313,12 @@ struct MemberView {
   std::vector<Window> windows;
   struct PoolFacts {
     std::uint64_t owned_units = 0;
-    std::uint64_t in_use = 0;       // owned dynamic and static units in use (held-down included)
-    std::uint64_t quarantined = 0;  // since the last recovery (some may be released since)
-    std::uint64_t held_down = 0;    // hold-downs the message thread is timing
+    std::uint64_t in_use = 0;        // owned dynamic and static units in use (held-down included)
+    std::uint64_t quarantined = 0;   // since the last recovery (some may be released since)
+    std::uint64_t held_down = 0;     // hold-downs the message thread is timing
+    std::uint64_t wrap_held = 0;     // units whose allocation serial wrapped, out of use for the repeat window
+    std::uint64_t serial_bytes = 0;  // the allocation serials' memory (4 bits a unit, in pages made as needed)
+    std::uint64_t listed = 0;        // restored units whose listed lease is kept since the restart's store read
   };
   std::vector<PoolFacts> pools;
   struct PeerFacts {
@@ -525,7 +528,7 @@ class Member {
   // wrap_holds_ — own units whose serial wrapped (kWrapHeld), in use until
   // the repeat window ends (FIFO: one window for all).
   std::deque<HoldDown> wrap_holds_;
-  std::vector<RingItem> pending_own_;  // own releases and claims that arrived before recovery ended
+  std::vector<RingItem> pending_own_;   // own releases and claims that arrived before recovery ended
   std::vector<RingItem> deferred_old_;  // releases of older incarnations' allocations, until the restart's store read
   std::vector<Frame> outgoing_;
   MemberCounters counters_;

@@ -158,7 +158,7 @@ class Simulator : private set::Observer, private set::SessionStore {
   void restart(std::uint32_t member);
   // lose_disk — the member's saved generation is gone too (a wiped disk).
   void lose_disk(std::uint32_t member);
-  void block(std::uint32_t a, std::uint32_t b);  // both directions, until unblocked
+  void block(std::uint32_t a, std::uint32_t b);              // both directions, until unblocked
   void block_one_way(std::uint32_t from, std::uint32_t to);  // frames from `from` to `to` only, until unblocked
   void unblock(std::uint32_t a, std::uint32_t b);
   void isolate(std::uint32_t member);  // block it from every other member
@@ -201,18 +201,18 @@ class Simulator : private set::Observer, private set::SessionStore {
   void watch_event(const char* format, ...) __attribute__((format(printf, 2, 3)));
   // TraceEvent — what a trace entry records (its number goes into the hash: never renumber).
   enum class TraceEvent : std::uint64_t {
-    kStart = 1,           // member, lives
-    kDeliver = 2,         // from * 8 + to, kind << 32 | records, channel seq
-    kAllocate = 3,        // member, pool, unit (or 10^9 + status)
-    kRelease = 4,         // member, pool, unit
-    kCrash = 5,           // member
-    kAllocateDual = 6,    // member, unit a, unit b
-    kClaim = 7,           // member, pool, unit
-    kMove = 8,            // session, member
-    kPartition = 9,       // member a, member b
-    kTakeover = 10,       // session, member
-    kZombie = 11,         // member
-    kBury = 12,           // member
+    kStart = 1,            // member, lives
+    kDeliver = 2,          // from * 8 + to, kind << 32 | records, channel seq
+    kAllocate = 3,         // member, pool, unit (or 10^9 + status)
+    kRelease = 4,          // member, pool, unit
+    kCrash = 5,            // member
+    kAllocateDual = 6,     // member, unit a, unit b
+    kClaim = 7,            // member, pool, unit
+    kMove = 8,             // session, member
+    kPartition = 9,        // member a, member b
+    kTakeover = 10,        // session, member
+    kZombie = 11,          // member
+    kBury = 12,            // member
     kZombieAllocate = 13,  // member, pool, unit
     kRerelease = 14        // member, pool, unit
   };
