@@ -50,6 +50,11 @@ class MemberImpl {
       o.retransmit = 1'000;
       o.channel_capacity = std::size_t{1} << 22;
       o.release_ring = std::size_t{1} << 16;
+      // No release is ever repeated here, and each free unit is reused about
+      // a thousand times a second: 1 ms keeps a wrapped unit (1 release in
+      // 14) out of use briefly. A deployment's window is seconds, its units
+      // are reused far less often (member.hpp, release_repeat_window).
+      o.release_repeat_window = 1'000;
     };
     set_ = std::move(testing::LoopbackSet::create(lo).value());
     owner_ = set_->member(1);
