@@ -113,14 +113,16 @@ int run_sim(const SimArgs& a) {
     if (!a.quiet) {
       const sim::SimStats& st = r.stats;
       std::printf(
-          "ok: %llu allocations, %llu releases, %llu claims, %llu moves, %llu crashes, %llu takeovers, %llu frames "
+          "ok: %llu allocations, %llu releases, %llu claims, %llu moves, %llu crashes (%llu whole-set restarts), %llu "
+          "takeovers, %llu frames "
           "(%llu lost), %llu releases repeated, leaked %llu, audits freed %llu, rebuilds %llu\n",
           static_cast<unsigned long long>(st.allocations), static_cast<unsigned long long>(st.releases),
           static_cast<unsigned long long>(st.claims), static_cast<unsigned long long>(st.moves),
-          static_cast<unsigned long long>(st.crashes), static_cast<unsigned long long>(st.takeovers),
-          static_cast<unsigned long long>(st.frames_sent), static_cast<unsigned long long>(st.frames_lost),
-          static_cast<unsigned long long>(st.rereleases), static_cast<unsigned long long>(st.leaked),
-          static_cast<unsigned long long>(st.audit_freed), static_cast<unsigned long long>(st.rebuilds));
+          static_cast<unsigned long long>(st.crashes), static_cast<unsigned long long>(st.set_restarts),
+          static_cast<unsigned long long>(st.takeovers), static_cast<unsigned long long>(st.frames_sent),
+          static_cast<unsigned long long>(st.frames_lost), static_cast<unsigned long long>(st.rereleases),
+          static_cast<unsigned long long>(st.leaked), static_cast<unsigned long long>(st.audit_freed),
+          static_cast<unsigned long long>(st.rebuilds));
     }
     if (seed == last) break;
   }

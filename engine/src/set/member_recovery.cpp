@@ -46,6 +46,18 @@ bool Member::accept_incarnation(Peer& p, const Incarnation& inc) {
   return !options_.rules.fence_old_incarnations;  // switched off (tests only): heard like the current one
 }
 
+// query_generation — the generation query. Why R answers and not R - 1
+// (issue 12, point 3): the generation only has to be new; what makes a
+// reused one harmless is the recovery quorum behind it. Say a member took
+// generation g again (it heard R - 1 peers, none of the A that acknowledged
+// its older incarnation (g, n1), and its disk was lost). Those A peers hold
+// (g, n1) as current: a frame of (g, n2) is a twin to them (first seen
+// wins): they drop it and answer Fenced, so the new incarnation gathers at
+// most p - A = R - 1 recovery answers, never R; the Fenced makes it start
+// over above g (restart_query). It never becomes ready under g: a liveness
+// cost, not a conflict. With R answers the A-R intersection makes the
+// query see g itself. Counting itself among R (Rules::peers_only_answers
+// off) lowers both quorums together and is unsafe (counterexample 1).
 void Member::query_generation() {
   const std::uint32_t need =
       options_.rules.peers_only_answers ? answer_quorum_ : (answer_quorum_ > 0 ? answer_quorum_ - 1 : 0);

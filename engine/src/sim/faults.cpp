@@ -77,6 +77,20 @@ void Simulator::random_faults() {
     }
     if (n.up && params_.zombie_ppm > 0 && rng_.chance(params_.zombie_ppm)) split(i, rng_.chance(500'000));
   }
+  if (params_.set_restart_ppm > 0 && rng_.chance(params_.set_restart_ppm)) {
+    // The whole set goes down at once: no replica survives anywhere; each
+    // member comes back on its own schedule (disks kept, unless lost too).
+    ++result_.stats.set_restarts;
+    trace(TraceEvent::kSetRestart);
+    if (watch_) watch_event("step %llu: the whole set restarts", ull(now_));
+    for (std::uint32_t i = 1; i <= nodes_.size(); ++i) {
+      Node& n = *nodes_[i - 1];
+      if (!n.up) continue;
+      crash(i);
+      if (params_.disk_loss_ppm > 0 && rng_.chance(params_.disk_loss_ppm)) n.disk.value = 0;
+      n.restart_at = now_ + 1 + rng_.below(params_.restart_max);
+    }
+  }
   if (params_.partition_ppm > 0 && rng_.chance(params_.partition_ppm) && params_.members >= 2) {
     const auto a = static_cast<std::uint32_t>(1 + rng_.below(params_.members));
     auto b = static_cast<std::uint32_t>(1 + rng_.below(params_.members - 1));

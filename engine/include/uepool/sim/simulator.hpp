@@ -98,6 +98,7 @@ struct SimParams {
   // crashed before storing it. Per ended session (ppm).
   std::uint64_t rerelease_ppm = 0;
   std::uint64_t rerelease_max = 1;
+  std::uint64_t set_restart_ppm = 0;  // per step: every member crashes at once (a power loss, a redeploy)
   // session activity (per step)
   std::uint64_t create_ppm = 300'000;
   std::uint64_t end_ppm = 250'000;
@@ -118,6 +119,7 @@ struct SimStats {
   std::uint64_t leaked = 0;
   std::uint64_t audit_freed = 0, rebuilds = 0;  // summed over the members alive at the end
   std::uint64_t rereleases = 0;                 // releases the embedding repeated (SimParams::rerelease_ppm)
+  std::uint64_t set_restarts = 0;               // whole-set restarts (SimParams::set_restart_ppm)
 };
 
 struct SimResult {
@@ -214,7 +216,8 @@ class Simulator : private set::Observer, private set::SessionStore {
     kZombie = 11,          // member
     kBury = 12,            // member
     kZombieAllocate = 13,  // member, pool, unit
-    kRerelease = 14        // member, pool, unit
+    kRerelease = 14,       // member, pool, unit
+    kSetRestart = 15       // -
   };
   void trace(TraceEvent e, std::uint64_t b = 0, std::uint64_t c = 0, std::uint64_t d = 0);
   std::uint32_t random_live_member();
