@@ -50,10 +50,13 @@ bool Member::accept_incarnation(Peer& p, const Incarnation& inc) {
 // (issue 12, point 3): the generation only has to be new; what makes a
 // reused one harmless is the recovery quorum behind it. Say a member took
 // generation g again (it heard R - 1 peers, none of the A that acknowledged
-// its older incarnation (g, n1), and its disk was lost). Those A peers hold
-// (g, n1) as current: a frame of (g, n2) is a twin to them (first seen
-// wins): they drop it and answer Fenced, so the new incarnation gathers at
-// most p - A = R - 1 recovery answers, never R; the Fenced makes it start
+// its older incarnation (g, n1), and its disk was lost). Each of those A
+// peers either holds (g, n1) as current — a frame of (g, n2) is a twin to
+// it (first seen wins): it drops it and answers Fenced — or lost its memory
+// since, and with it its replica (it answers incomplete). So the new
+// incarnation gathers at most p - A = R - 1 complete recovery answers,
+// never R (or, with too many incomplete ones, rebuilds from the session
+// store, which is safe on its own argument); the Fenced makes it start
 // over above g (restart_query). It never becomes ready under g: a liveness
 // cost, not a conflict. With R answers the A-R intersection makes the
 // query see g itself. Counting itself among R (Rules::peers_only_answers
