@@ -590,5 +590,69 @@ TEST(Counterexample, ReleaseResentToNewIncarnation) {
   }
 }
 
+// 9. The zombie re-seed hazard (3 members: p = 2, A = 1, R = 2). O is
+// replaced by O' while the old incarnation Z runs on, cut off. O' hands
+// units out, streamed to P1 and P2; then O', P1 and P2 all crash: every
+// holder of O''s state is gone (O's disk keeps generation 2). P1 and P2
+// restart empty; Z comes back into reach and re-seeds them with its older
+// state (they know no newer incarnation of O). O'' restarts: two complete
+// replicas answer, both of Z's generation, lacking what O' handed out.
+// Rules::replica_not_older (with the saved generation: the GenerationStore)
+// sees that the best replica is older than O's last incarnation and
+// rebuilds from the session store instead.
+void zombie_reseed(Simulator& sim, bool lose_disk = false) {
+  const Cast c = cast(sim, 3);
+  const std::uint32_t o = c.owner, p1 = c.peers[0], p2 = c.peers[1];
+  sim.run_steps(30);
+  sim.split(o, /*partitioned=*/true);
+  for (int i = 0; i < 500 && !sim.member(o)->ready(); ++i) sim.run_steps(1);
+  ASSERT_TRUE(sim.member(o)->ready()) << sim.member(o)->not_ready_reason();
+  // Three windows' worth: more than Z's own open windows (quarantined
+  // wherever its snapshot goes) can cover.
+  for (int i = 0; i < 150; ++i) ASSERT_TRUE(allocate(sim, o).has_value());
+  sim.run_steps(50);  // streamed to P1 and P2
+  sim.crash(o);
+  sim.crash(p1);
+  sim.crash(p2);
+  sim.restart(p1);
+  sim.restart(p2);
+  sim.run_steps(3);     // frames still on their way to O' are lost (Z would learn of O' from them)
+  sim.reach_zombie(o);  // Z re-seeds P1' and P2' with its older state
+  // P1' and P2' lost their replicas of each other too: they rebuild from
+  // the store (a lease later), and take Z's bulk copy.
+  for (int i = 0; i < 4'000; ++i) {
+    sim.run_steps(1);
+    if (sim.member(p1)->ready() && sim.member(p2)->ready() && sim.member(p1)->has_complete_replica(o) &&
+        sim.member(p2)->has_complete_replica(o))
+      break;
+  }
+  ASSERT_TRUE(sim.member(p1)->has_complete_replica(o) && sim.member(p2)->has_complete_replica(o));
+  if (lose_disk) sim.lose_disk(o);  // the generation floor is gone with it
+  sim.restart(o);
+  for (int i = 0; i < 6'000 && !sim.failed() && !sim.member(o)->ready(); ++i) sim.run_steps(1);
+  ASSERT_TRUE(sim.failed() || sim.member(o)->ready()) << sim.member(o)->not_ready_reason();
+  sim.run_steps(100);  // its first windows acknowledged
+  try_to_conflict(sim, o, 200);
+}
+
+TEST(Counterexample, ZombieReseed) {
+  Rules broken;
+  broken.replica_not_older = false;
+  Simulator bad(params(3), broken);
+  zombie_reseed(bad);
+  EXPECT_TRUE(bad.failed()) << "the broken rule was not caught";
+  std::printf("caught: %s\n", bad.failure().c_str());
+
+  Simulator floorless(params(3));  // every rule on, the saved generation lost: the hazard is open
+  zombie_reseed(floorless, /*lose_disk=*/true);
+  EXPECT_TRUE(floorless.failed()) << "without its generation floor the member cannot tell the replica is old";
+  std::printf("without the floor: %s\n", floorless.failure().c_str());
+
+  Simulator good(params(3));
+  zombie_reseed(good);
+  EXPECT_FALSE(good.failed()) << good.failure();
+  EXPECT_EQ(good.member(cast(good, 3).owner)->counters().rebuilds, 1U);
+}
+
 }  // namespace
 }  // namespace uepool::sim

@@ -1,5 +1,6 @@
 // Simulator — faults: crashes, zombies (an old incarnation that runs on), burials, restarts, and the random fault
 // schedule. See uepool/sim/simulator.hpp.
+#include <algorithm>
 #include <cstdio>
 
 #include "sim_state.hpp"
@@ -54,6 +55,14 @@ void Simulator::bury(std::uint32_t id) {
     s->controller = 0;
     s->takeover_at = now_ + 1 + rng_.below(params_.takeover_max);
   }
+}
+
+void Simulator::reach_zombie(std::uint32_t id) {
+  Node& n = *nodes_[id - 1];
+  if (n.zombie == nullptr) return;
+  n.zombie_partitioned = false;
+  n.zombie_until = std::max(n.zombie_until, now_ + 2 * params_.lease);
+  if (watch_) watch_event("step %llu: member %u's zombie is in reach again", ull(now_), id);
 }
 
 void Simulator::lose_disk(std::uint32_t id) {

@@ -74,7 +74,8 @@
 //     to a restarted peer, every holder of the newer state gone) is closed
 //     only with the GenerationStore: the most recent replica R peers offer
 //     is older than the last incarnation saved, so the member rebuilds
-//     from the session store instead (Rules::replica_not_older).
+//     from the session store instead (Rules::replica_not_older; scripted as
+//     counterexample 9 in tests/sim/counterexample_test.cpp, open without the floor).
 //   * An audit frees no unit of a word in which a worker freed a unit since
 //     the audit started (direct releases report words, not units): in a busy
 //     word a leaked unit waits for a later audit. Units a worker cannot

@@ -157,6 +157,9 @@ class Simulator : private set::Observer, private set::SessionStore {
   // soon as a peer addresses the newer incarnation).
   void split(std::uint32_t member, bool partitioned = false);
   void bury(std::uint32_t member);
+  // reach_zombie — a cut-off zombie is in reach again (it hears and is heard),
+  // and lives on for at least two more leases.
+  void reach_zombie(std::uint32_t member);
   void restart(std::uint32_t member);
   // lose_disk — the member's saved generation is gone too (a wiped disk).
   void lose_disk(std::uint32_t member);
