@@ -618,16 +618,18 @@ struct AuditNet {
   std::shared_ptr<const Plan> plan = plan_for(2);
   std::unique_ptr<testing::LoopbackSet> set;
   std::uint64_t now = 0;
-  AuditNet() {
+  explicit AuditNet(std::size_t release_ring = 4096) {
     testing::LoopbackOptions lo;
     lo.plan = plan;
     lo.pools = {v4_pool()};
-    lo.tune = [this](MemberOptions& o) {
+    lo.tune = [this, release_ring](MemberOptions& o) {
       o.lease = 1'000;
       o.retransmit = 10;
       o.audit_grace = 20;
       o.store = &store;
       o.generations = &disks[o.id];
+      o.release_ring = release_ring;
+      o.release_repeat_window = 5'000;
     };
     set = testing::LoopbackSet::create(lo).value();
   }
@@ -675,6 +677,56 @@ TEST(Audit, FreesOnlyWhatNoStoredSessionHolds) {
   net.step(1'100);  // the hold ends: the unit is free
   EXPECT_FALSE(net.m(o).in_use(0, leases[2].unit));
   EXPECT_FALSE(net.m(o).auditing());
+}
+
+// A unit whose serial wrapped while its worker's ring was full (the
+// kWrapHold was lost) is in use with no allocation: an audit takes it over,
+// keeps it out of use for the repeat window, and frees it.
+TEST(Audit, FreesAWrappedUnitWhoseHoldWasLost) {
+  AuditNet net(/*release_ring=*/4);
+  const std::uint32_t o = net.owner();
+  const std::uint32_t other = o == 1 ? 2 : 1;
+  Member::Worker* w = net.set->worker(o);
+  net.step(10);
+  MemberAllocation a = net.m(o).allocate(*w, 0);
+  ASSERT_TRUE(a.ok());
+  const std::uint64_t unit = a.lease.unit;
+  std::vector<Lease> others;  // held meanwhile, and listed in the store
+  for (std::uint8_t k = 0; k < detail::UnitSerials::kLast; ++k) {
+    net.m(o).release(*w, a.lease);
+    a = {};
+    for (int i = 0; i < 2'000 && !(a.ok() && a.lease.unit == unit); ++i) {
+      a = net.m(o).allocate(*w, 0);
+      if (!a.ok()) net.step(1);
+      if (a.ok() && a.lease.unit != unit) others.push_back(a.lease);
+    }
+    ASSERT_TRUE(a.ok() && a.lease.unit == unit) << "round " << int{k};
+  }
+  ASSERT_EQ(a.lease.serial, detail::UnitSerials::kLast);
+  // Fill the worker's ring with releases for the other member's units.
+  const MemberAllocation theirs = net.m(other).allocate(*net.set->worker(other), 0);
+  ASSERT_TRUE(theirs.ok());
+  for (int i = 0; i < 8; ++i) net.m(o).release(*w, theirs.lease);
+  net.m(o).release(*w, a.lease);  // wraps; its kWrapHold finds the ring full
+  net.step(2);
+  EXPECT_GE(net.m(o).counters().releases_ring_full, 1U);
+  EXPECT_TRUE(net.m(o).in_use(0, unit));
+  net.step(6'000);  // longer than the repeat window: nothing frees it
+  ASSERT_TRUE(net.m(o).in_use(0, unit)) << "the lost hold was found some other way: the test no longer tests this";
+  net.store.held = others;
+  ASSERT_TRUE(net.m(o).audit_now().ok());
+  net.step(100);
+  EXPECT_EQ(net.m(o).counters().audit_freed, 1U);
+  EXPECT_TRUE(net.m(o).in_use(0, unit));  // held for the repeat window again
+  net.step(5'100);
+  EXPECT_FALSE(net.m(o).in_use(0, unit));
+  bool back = false;
+  for (int i = 0; i < 2'000 && !back; ++i) {
+    const MemberAllocation b = net.m(o).allocate(*w, 0);
+    if (!b.ok()) net.step(1);
+    back = b.ok() && b.lease.unit == unit && b.lease.serial == 0;
+  }
+  EXPECT_TRUE(back) << "the unit never came back with serial 0";
 }
 
 // A held list naming a unit of another member's blocks is refused whole

@@ -204,15 +204,22 @@ void Member::audit_free(std::vector<::Roaring>& candidates) {
       // release that ended it since wins, and the unit is left alone. Once
       // ended here, every lease of it is stale: nobody else frees the unit.
       const std::uint8_t s = detail::UnitSerials::nibble(a.serial_snap[i].get(u >> 4), u);
-      if (s == detail::UnitSerials::kWrapHeld) continue;  // no allocation: waiting out the repeat window
-      if (options_.rules.stale_release_check && !ps.serials->end(u, s)) {
+      // kWrapHeld: no allocation, waiting out the repeat window (or leaked
+      // there: a worker's full ring lost its kWrapHold). Still kWrapHeld
+      // now: the audit takes it over, serial unchanged (a repeat of an old
+      // release must still find no match), and frees it after the window.
+      // Not any more: its window ended meanwhile and it may have a holder.
+      const bool wrap_held = s == detail::UnitSerials::kWrapHeld;
+      if (wrap_held) {
+        if (ps.serials->get(u) != detail::UnitSerials::kWrapHeld) continue;
+      } else if (options_.rules.stale_release_check && !ps.serials->end(u, s)) {
         ++raced;
         continue;
       }
-      // The serial wrapped (kLast ended): the unit waits out the repeat window too.
+      // A wrapped serial (kLast ended, or kWrapHeld) waits out the repeat window too.
+      const bool wraps = wrap_held || s == detail::UnitSerials::kLast;
       const std::uint64_t until =
-          now_local_ +
-          std::max({hold, ps.hold_down, s == detail::UnitSerials::kLast ? options_.release_repeat_window : 0});
+          now_local_ + std::max({hold, ps.hold_down, wraps ? options_.release_repeat_window : 0});
       if (s == detail::UnitSerials::kRestored)
         if (PoolState::Listed* l = ps.find_listed(u)) l->ended = true;
       ++counters_.audit_freed;

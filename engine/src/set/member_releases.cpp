@@ -202,9 +202,9 @@ void Member::expire_wrap_holds() {
     const HoldDown h = wrap_holds_.front();
     wrap_holds_.pop_front();
     PoolState& ps = *pools_[h.pool];
-    // kWrapHeld -> 0: handed out again from serial 0. Not kWrapHeld: an
-    // audit freed the unit meanwhile (it is the audit's now).
-    if (!ps.serials->end(h.unit, detail::UnitSerials::kWrapHeld)) continue;
+    // Held by an audit that took it over: the audit frees it. Otherwise
+    // kWrapHeld -> 0: handed out again from serial 0.
+    if (ps.held(h.unit) || !ps.serials->end(h.unit, detail::UnitSerials::kWrapHeld)) continue;
     note_freed(h.pool, AuditState::kUnitKey | h.unit);
     (void)free_own(h.pool, h.unit);
     diff_word(h.pool, h.unit >> 6);
