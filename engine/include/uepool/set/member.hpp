@@ -527,7 +527,9 @@ class Member {
   };
   std::set<HoldDown> hold_;
   // wrap_holds_ — own units whose serial wrapped (kWrapHeld), in use until
-  // the repeat window ends (FIFO: one window for all).
+  // the repeat window ends. FIFO: the window is one for all (a pool whose
+  // hold-down is longer holds its units that long; an entry behind it then
+  // waits too: later, never sooner).
   std::deque<HoldDown> wrap_holds_;
   std::vector<RingItem> pending_own_;   // own releases and claims that arrived before recovery ended
   std::vector<RingItem> deferred_old_;  // releases of older incarnations' allocations, until the restart's store read
