@@ -58,6 +58,7 @@ class MemberImpl {
     };
     set_ = std::move(testing::LoopbackSet::create(lo).value());
     owner_ = set_->member(1);
+    nonce_ = owner_->incarnation().nonce;  // a lease names its owner incarnation
     // create_worker is a message-side call: make them before the message thread starts.
     for (auto& w : spare_) w = owner_->create_worker();
     message_ = std::thread([this] { message_loop(); });
@@ -93,7 +94,7 @@ class MemberImpl {
   }
   void release(Worker& w, std::uint64_t unit) noexcept {
     owner_->release(*w.w, set::Lease{0, unit & ((std::uint64_t{1} << kSerialShift) - 1), set::LeaseTag{1, 1}, 0,
-                                     static_cast<std::uint8_t>(unit >> kSerialShift)});
+                                     static_cast<std::uint8_t>(unit >> kSerialShift), nonce_});
   }
   bool claim(Worker&, std::uint64_t) noexcept { return false; }
 
@@ -113,6 +114,7 @@ class MemberImpl {
   std::shared_ptr<const set::Plan> plan_;
   std::unique_ptr<testing::LoopbackSet> set_;  // the two members; pumped by message_loop
   set::Member* owner_ = nullptr;               // member 1, the one measured
+  std::uint64_t nonce_ = 0;
   std::atomic<bool> stop_{false};
   static constexpr std::size_t kSpare = 64;  // Google Benchmark makes one Worker per thread per run
   set::Member::Worker* spare_[kSpare] = {};

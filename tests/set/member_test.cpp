@@ -405,7 +405,12 @@ TEST(Member, FencesOlderIncarnationsAndAlarmsOnTwins) {
     net.m(o)->on_frame(f, net.now);
     f.from_inc = old;   // ... so the old generation is fenced from now on: its release must not land
     f.data()->seq = 1;  // the first batch of the (reset) channel
-    f.data()->records = {record::Release{.pool = 0, .unit = a.lease.unit, .tag = a.lease.tag, .claim = 0}};
+    f.data()->records = {record::Release{.pool = 0,
+                                         .unit = a.lease.unit,
+                                         .tag = a.lease.tag,
+                                         .claim = 0,
+                                         .serial = a.lease.serial,
+                                         .nonce = a.lease.nonce}};
     net.m(o)->on_frame(f, net.now);
     EXPECT_EQ(net.m(o)->counters().fenced_frames, 1u);
     EXPECT_EQ(net.m(o)->in_use(0, a.lease.unit), fencing)

@@ -445,10 +445,24 @@ TEST(Regression, SeedsThatFoundBugs) {
     std::uint64_t steps;
     std::uint64_t seed;
   };
-  const Case cases[] = {{Mode::kLiveness, 3'000, 2},     {Mode::kLiveness, 3'000, 8},   {Mode::kLiveness, 3'000, 14},
-                        {Mode::kLiveness, 3'000, 16},    {Mode::kLiveness, 3'000, 33},  {Mode::kLiveness, 3'000, 45},
-                        {Mode::kLiveness, 3'000, 277},   {Mode::kLiveness, 5'000, 51},  {Mode::kLiveness, 5'000, 21948},
-                        {Mode::kLiveness, 5'000, 20113}, {Mode::kSafety, 5'000, 20552}, {Mode::kSafety, 5'000, 20186}};
+  const Case cases[] = {{Mode::kLiveness, 3'000, 2},
+                        {Mode::kLiveness, 3'000, 8},
+                        {Mode::kLiveness, 3'000, 14},
+                        {Mode::kLiveness, 3'000, 16},
+                        {Mode::kLiveness, 3'000, 33},
+                        {Mode::kLiveness, 3'000, 45},
+                        {Mode::kLiveness, 3'000, 277},
+                        {Mode::kLiveness, 5'000, 51},
+                        {Mode::kLiveness, 5'000, 21948},
+                        {Mode::kLiveness, 5'000, 20113},
+                        {Mode::kSafety, 5'000, 20552},
+                        {Mode::kSafety, 5'000, 20186},
+                        // 99: a repeated release matched its unit's 4-bit serial 15 allocations
+                        // later (before the wrap hold). 87: after a whole-set restart that lost
+                        // every disk, a generation was reused and an older lease of it taken for
+                        // the current incarnation's (before leases carried the nonce).
+                        {Mode::kLiveness, 10'000, 99},
+                        {Mode::kLiveness, 10'000, 87}};
   for (const Case& c : cases) {
     Simulator s(SimParams::derive(c.seed, c.mode, c.steps));
     const SimResult r = s.run();

@@ -367,7 +367,7 @@ void Member::fill_listed(const std::vector<Lease>& leases) {
   for (const Lease& l : leases) {
     PoolState& ps = *pools_[l.pool];  // audit_read checked pool and unit
     if (ps.pool->is_static(l.unit) || ps.serials->get(l.unit) != detail::UnitSerials::kRestored) continue;
-    ps.listed.push_back({l.unit, pack_lease_tag(l.tag), l.serial, false});
+    ps.listed.push_back({l.unit, pack_lease_tag(l.tag), l.nonce, l.serial, false});
   }
   for (auto& ps : pools_) {
     std::sort(ps->listed.begin(), ps->listed.end(),

@@ -23,7 +23,8 @@ MemberAllocation Member::allocate(Worker& w, std::uint32_t pool) noexcept {
           // allocation (serial CAS) before it freed the bit, and the RMW
           // above read that free: the advanced serial is visible here.
           if (cur.slot->holds(cur.held.word))
-            return {MemberStatus::kOk, {pool, a.unit, cur.held.tag, 0, hot_[pool].serials->get(a.unit)}};
+            return {MemberStatus::kOk,
+                    {pool, a.unit, cur.held.tag, 0, hot_[pool].serials->get(a.unit), options_.nonce}};
           (void)core_pool.release(pw, a.unit, 0);  // the window is closing: give it back unused
           w.undone_.fetch_add(1, std::memory_order_relaxed);
         } else {
@@ -75,7 +76,7 @@ void Member::release(Worker& w, const Lease& lease) noexcept {
   // allocation) goes through the ring to the message thread.
   if (hp.direct_release && hp.run_owner[lease.unit >> hp.run_shift] == self_index_ &&
       ready_.load(std::memory_order_acquire) &&
-      lease.tag.generation == generation_hot_.load(std::memory_order_relaxed) &&
+      lease.tag.generation == generation_hot_.load(std::memory_order_relaxed) && lease.nonce == options_.nonce &&
       !(hp.has_static && hp.pool->is_static(lease.unit))) {
     // Release: an audit that reads this key, or the serial the CAS below
     // writes, sees all this worker did before (its earlier frees' dirty words).
@@ -107,7 +108,8 @@ void Member::release(Worker& w, const Lease& lease) noexcept {
       options_.observer->unit_freed(*this, lease.pool, lease.unit);
     return;
   }
-  (void)w.push(RingItem{RingItem::Op::kRelease, lease.pool, lease.unit, lease.tag, lease.claim, lease.serial});
+  (void)w.push(
+      RingItem{RingItem::Op::kRelease, lease.pool, lease.unit, lease.tag, lease.claim, lease.serial, lease.nonce});
 }
 
 MemberStatus Member::claim(Worker& w, std::uint32_t pool, std::uint64_t unit, Lease* lease) noexcept {

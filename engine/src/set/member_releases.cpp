@@ -34,8 +34,12 @@ void Member::route_release(const RingItem& item) {
     return;
   }
   if (item.op == RingItem::Op::kRelease) {
-    p->outbox.push_back(record::Release{
-        .pool = item.pool, .unit = item.unit, .tag = item.tag, .claim = item.claim, .serial = item.serial});
+    p->outbox.push_back(record::Release{.pool = item.pool,
+                                        .unit = item.unit,
+                                        .tag = item.tag,
+                                        .claim = item.claim,
+                                        .serial = item.serial,
+                                        .nonce = item.nonce});
   } else {
     p->outbox.push_back(record::Claim{.pool = item.pool, .unit = item.unit, .claim = item.claim});
   }
@@ -49,7 +53,7 @@ core::UnitStatus Member::free_own(std::uint32_t pool, std::uint64_t unit) {
 
 bool Member::end_allocation(PoolState& ps, const RingItem& item) {
   const detail::Rules& rules = options_.rules;
-  if (item.tag.generation == inc_.generation) {
+  if (item.tag.generation == inc_.generation && item.nonce == inc_.nonce) {
     // Ours: its serial must be the unit's current one (one CAS, racing
     // workers' direct releases and the audit: exactly one ends it).
     if (rules.stale_release_check &&
@@ -59,9 +63,10 @@ bool Member::end_allocation(PoolState& ps, const RingItem& item) {
     }
     return true;
   }
-  // An older incarnation's allocation: only a unit restored in use at our
-  // restart (serial kRestored) can still hold one; any other was freed or
-  // reallocated by this incarnation since.
+  // An older incarnation's allocation (of a lower generation, or of ours
+  // reused after every memory of it was lost: another nonce): only a unit
+  // restored in use at our restart (serial kRestored) can still hold one;
+  // any other was freed or reallocated by this incarnation since.
   if (rules.stale_release_check && ps.serials->get(item.unit) != detail::UnitSerials::kRestored) {
     ++counters_.stale_releases;
     return false;
@@ -79,7 +84,7 @@ bool Member::end_allocation(PoolState& ps, const RingItem& item) {
       return false;
     }
     if (PoolState::Listed* l = ps.find_listed(item.unit)) {
-      if (l->tag != pack_lease_tag(item.tag) || l->serial != item.serial) {
+      if (l->tag != pack_lease_tag(item.tag) || l->serial != item.serial || l->nonce != item.nonce) {
         ++counters_.stale_releases;  // an earlier allocation than the one the store lists
         return false;
       }
@@ -105,7 +110,7 @@ void Member::apply_own_release(const RingItem& item) {
   const std::uint32_t u = static_cast<std::uint32_t>(unit);
   if (!ps.pool->is_static(unit) && !end_allocation(ps, item)) return;
   if (options_.rules.stale_release_check && !ps.pool->is_static(unit) && item.tag.generation == inc_.generation &&
-      item.serial == detail::UnitSerials::kLast) {
+      item.nonce == inc_.nonce && item.serial == detail::UnitSerials::kLast) {
     // The serial wrapped: the unit stays in use for the repeat window (a
     // hold-down longer than that is part of it), then is freed with serial 0.
     wrap_holds_.push_back({now_local_ + std::max(options_.release_repeat_window, ps.hold_down), pool, unit});

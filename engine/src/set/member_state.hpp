@@ -75,6 +75,7 @@ struct Member::RingItem {
   LeaseTag tag;
   std::uint64_t claim = 0;
   std::uint8_t serial = 0;
+  std::uint64_t nonce = 0;
 };
 
 struct Member::PoolState {
@@ -141,6 +142,7 @@ struct Member::PoolState {
   struct Listed {
     std::uint64_t unit = 0;
     std::uint64_t tag = 0;  // packed LeaseTag
+    std::uint64_t nonce = 0;
     std::uint8_t serial = 0;
     bool ended = false;
   };

@@ -110,6 +110,10 @@ struct Lease {
   // serial — which allocation of the unit this is (4 bits; dynamic units):
   // a release naming an ended allocation is refused (detail/unit_serials.hpp).
   std::uint8_t serial = 0;
+  // nonce — the owner incarnation's nonce (dynamic units): after a restart
+  // that had to reuse a generation (every memory of it lost, the disk too),
+  // an older lease of that generation is still told from a current one.
+  std::uint64_t nonce = 0;
   friend bool operator==(const Lease&, const Lease&) = default;
 };
 

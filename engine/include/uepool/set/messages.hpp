@@ -109,6 +109,7 @@ struct Release {  // to the owner: end the allocation of `unit` made in window `
   LeaseTag tag;
   std::uint64_t claim = 0;
   std::uint8_t serial = 0;  // the lease's allocation serial (4 bits)
+  std::uint64_t nonce = 0;  // the lease's owner incarnation nonce
 };
 struct Claim {  // to the owner: static unit `unit` was claimed at another member under claim id `claim`
   std::uint32_t pool = 0;
