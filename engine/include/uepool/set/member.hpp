@@ -70,6 +70,7 @@
 //   * Without a GenerationStore, a member whose every peer lost its memory
 //     too (a whole-set restart) may take a generation an earlier incarnation
 //     had; a zombie of that incarnation is then a twin (first seen wins).
+//     (Its leases stay apart: a lease names the incarnation's nonce too.)
 //     The zombie re-seed hazard (an old incarnation bulk-copying older state
 //     to a restarted peer, every holder of the newer state gone) is closed
 //     only with the GenerationStore: the most recent replica R peers offer
