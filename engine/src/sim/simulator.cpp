@@ -74,8 +74,11 @@ void Simulator::start_member(std::uint32_t id, bool fresh) {
   o.audit_interval = params_.audit_interval;
   o.audit_grace = params_.store_lag;  // the longest a new session waits to be stored
   // A repeated release is sent at most rerelease_max after the first; on
-  // the way it may wait out partitions (overlapping ones too) and retransmissions.
-  o.release_repeat_window = params_.rerelease_max + 4 * params_.partition_len + 200 * params_.retransmit + 1'000;
+  // the way it may wait out partitions (overlapping ones too) and
+  // retransmissions. An embedding that repeats none needs no window.
+  o.release_repeat_window = params_.rerelease_ppm == 0
+                                ? 0
+                                : params_.rerelease_max + 4 * params_.partition_len + 200 * params_.retransmit + 1'000;
   o.generations = &nodes_[id - 1]->disk;
   o.rules = rules_;
   auto m = set::Member::create(o);

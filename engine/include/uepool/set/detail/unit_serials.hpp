@@ -82,14 +82,16 @@ class UnitSerials {
       const std::uint64_t n = page_words(p);
       Word* page = new (std::nothrow) Word[n];
       if (page == nullptr) return false;
-      for (std::uint64_t i = 0; i < n; ++i) page[i].store(0, std::memory_order_relaxed);
+      for (std::uint64_t i = 0; i < n; ++i)
+        page[i].store(initial_word((p << kPageShift) + 16 * i), std::memory_order_relaxed);
       bytes_ += n * sizeof(Word);
       dir_[p].store(page, std::memory_order_release);  // zeroed before any thread sees it
     }
     return true;
   }
 
-  // get — the unit's serial now (0 where no page was made).
+  // get — the unit's serial now (0 where no page was made; a new page
+  // starts each unit somewhere in 0..kLast, see initial_word).
   [[nodiscard]] std::uint8_t get(std::uint64_t unit, std::memory_order mo = std::memory_order_relaxed) const noexcept {
     const Word* w = word(unit);
     return w == nullptr ? 0 : static_cast<std::uint8_t>((w->load(mo) >> shift(unit)) & 15);
@@ -129,6 +131,22 @@ class UnitSerials {
     while (!w->compare_exchange_weak(v, (v & ~(std::uint64_t{15} << sh)) | (std::uint64_t{s & 15u} << sh),
                                      std::memory_order_acq_rel, std::memory_order_relaxed)) {
     }
+  }
+
+  // initial_word — the starting serials of units first .. first + 15: spread
+  // over the cycle by a hash of the unit, so that units churned in lockstep
+  // (a FIFO workload reuses every unit once a round) do not all wrap in the
+  // same round and leave nothing to allocate for a repeat window.
+  static std::uint64_t initial_word(std::uint64_t first) noexcept {
+    std::uint64_t w = 0;
+    for (unsigned k = 0; k < 16; ++k) {
+      std::uint64_t h = (first + k) * 0x9E3779B97F4A7C15ULL;
+      h ^= h >> 29;
+      h *= 0xBF58476D1CE4E5B9ULL;
+      h ^= h >> 32;
+      w |= (h % (kLast + 1)) << (4 * k);
+    }
+    return w;
   }
 
   // bytes — memory now: the pages made and the directory.
