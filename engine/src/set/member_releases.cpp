@@ -224,8 +224,13 @@ void Member::expire_hold_downs() {
     PoolState& ps = *pools_[pool];
     ps.set_held(unit, false);
     // Quarantined at a recovery (its window was open): an older incarnation
-    // may have allocated it since its hold-down ended there; in use until an audit.
-    if (!ps.quarantined.contains(static_cast<std::uint32_t>(unit))) (void)free_own(pool, unit);
+    // may have allocated it since its hold-down ended there; in use until an
+    // audit, which it asks for (with a store) rather than wait for the next.
+    if (!ps.quarantined.contains(static_cast<std::uint32_t>(unit))) {
+      (void)free_own(pool, unit);
+    } else if (options_.store != nullptr) {
+      audit_->requested = true;
+    }
     diff_word(pool, unit >> 6);  // normally nothing to tell: the free was streamed
     ps.scan_needed = true;
   }

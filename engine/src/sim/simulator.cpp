@@ -73,12 +73,7 @@ void Simulator::start_member(std::uint32_t id, bool fresh) {
   o.store = this;
   o.audit_interval = params_.audit_interval;
   o.audit_grace = params_.store_lag;  // the longest a new session waits to be stored
-  // A repeated release is sent at most rerelease_max after the first; on
-  // the way it may wait out partitions (overlapping ones too) and
-  // retransmissions. An embedding that repeats none needs no window.
-  o.release_repeat_window = params_.rerelease_ppm == 0
-                                ? 0
-                                : params_.rerelease_max + 4 * params_.partition_len + 200 * params_.retransmit + 1'000;
+  o.release_repeat_window = params_.repeat_window();
   o.generations = &nodes_[id - 1]->disk;
   o.rules = rules_;
   auto m = set::Member::create(o);
@@ -312,7 +307,11 @@ SimResult Simulator::run() {
     // store; units it frees wait out their hold first.
     for (std::uint32_t i = 1; i <= nodes_.size(); ++i)
       if (member(i) != nullptr) (void)member(i)->audit_now();
-    const std::uint64_t audit_steps = 3 * params_.lease + params_.hold_down + 50 * params_.retransmit + 1'000;
+    // Units an audit frees wait out a lease, or the repeat window where their
+    // serial wrapped; a hold restored at a recovery may end in a quarantine
+    // that asks for one more audit.
+    const std::uint64_t audit_steps =
+        2 * (3 * params_.lease + params_.hold_down + params_.repeat_window() + 50 * params_.retransmit + 1'000);
     for (std::uint64_t i = 0; i < audit_steps && result_.ok; ++i) {
       bool busy = false;
       for (std::uint32_t m = 1; m <= nodes_.size(); ++m)

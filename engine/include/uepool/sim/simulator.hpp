@@ -99,6 +99,13 @@ struct SimParams {
   std::uint64_t rerelease_ppm = 0;
   std::uint64_t rerelease_max = 1;
   std::uint64_t set_restart_ppm = 0;  // per step: every member crashes at once (a power loss, a redeploy)
+  // repeat_window — the members' release_repeat_window: a repeated release
+  // is sent at most rerelease_max after the first; on the way it may wait out
+  // partitions (overlapping ones too) and retransmissions. An embedding
+  // that repeats none needs no window.
+  [[nodiscard]] std::uint64_t repeat_window() const noexcept {
+    return rerelease_ppm == 0 ? 0 : rerelease_max + 4 * partition_len + 200 * retransmit + 1'000;
+  }
   // session activity (per step)
   std::uint64_t create_ppm = 300'000;
   std::uint64_t end_ppm = 250'000;
