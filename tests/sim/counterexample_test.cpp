@@ -471,7 +471,10 @@ TEST(Regression, SeedsThatFoundBugs) {
                         // every disk, a generation was reused and an older lease of it taken for
                         // the current incarnation's (before leases carried the nonce).
                         {Mode::kLiveness, 10'000, 99},
-                        {Mode::kLiveness, 10'000, 87}};
+                        {Mode::kLiveness, 10'000, 87},
+                        // 39: an audit held a wrapped unit for the repeat window; its owner
+                        // crashed, and the restored hold ended in a quarantine no audit followed.
+                        {Mode::kLiveness, 10'000, 39}};
   for (const Case& c : cases) {
     Simulator s(SimParams::derive(c.seed, c.mode, c.steps));
     const SimResult r = s.run();
