@@ -39,6 +39,11 @@ std::optional<Simulator::SessionId> allocate(Simulator& sim, std::uint32_t m, in
   return std::nullopt;
 }
 
+// run_until_ready — step until member `m` is ready (or a check failed), at most `limit` steps.
+void run_until_ready(Simulator& sim, std::uint32_t m, int limit) {
+  for (int i = 0; i < limit && !sim.failed() && !sim.member(m)->ready(); ++i) sim.run_steps(1);
+}
+
 // try_to_conflict — allocate up to n sessions at `m` (the recovered owner).
 void try_to_conflict(Simulator& sim, std::uint32_t m, int n) {
   for (int i = 0; i < n && !sim.failed(); ++i)
@@ -532,7 +537,7 @@ void duplicate_release_across_restart(Simulator& sim, std::uint64_t* unit) {
   sim.run_steps(50);  // streamed to both peers
   sim.crash(o);
   sim.restart(o);
-  for (int i = 0; i < 500 && !sim.member(o)->ready(); ++i) sim.run_steps(1);
+  run_until_ready(sim, o, 500);
   ASSERT_TRUE(sim.member(o)->ready()) << sim.member(o)->not_ready_reason();
   ASSERT_TRUE(sim.member(o)->in_use(0, first.unit));
   EXPECT_EQ(sim.member(o)->counters().rebuilds, 0U);  // recovered from replicas
@@ -587,7 +592,7 @@ void release_resent_to_new_incarnation(Simulator& sim, std::uint64_t* unit) {
   sim.run_steps(2);  // O's last frames (acks among them) are lost on the way too
   sim.unblock(o, p2);
   sim.restart(o);
-  for (int i = 0; i < 500 && !sim.failed() && !sim.member(o)->ready(); ++i) sim.run_steps(1);
+  run_until_ready(sim, o, 500);
   ASSERT_TRUE(sim.failed() || sim.member(o)->ready()) << sim.member(o)->not_ready_reason();
   sim.run_steps(2'500);  // past O's store read
 }
@@ -631,7 +636,7 @@ void zombie_reseed(Simulator& sim, bool lose_disk = false) {
   const std::uint32_t o = c.owner, p1 = c.peers[0], p2 = c.peers[1];
   sim.run_steps(30);
   sim.split(o, /*partitioned=*/true);
-  for (int i = 0; i < 500 && !sim.member(o)->ready(); ++i) sim.run_steps(1);
+  run_until_ready(sim, o, 500);
   ASSERT_TRUE(sim.member(o)->ready()) << sim.member(o)->not_ready_reason();
   // Three windows' worth: more than Z's own open windows (quarantined
   // wherever its snapshot goes) can cover.
@@ -655,7 +660,7 @@ void zombie_reseed(Simulator& sim, bool lose_disk = false) {
   ASSERT_TRUE(sim.member(p1)->has_complete_replica(o) && sim.member(p2)->has_complete_replica(o));
   if (lose_disk) sim.lose_disk(o);  // the generation floor is gone with it
   sim.restart(o);
-  for (int i = 0; i < 6'000 && !sim.failed() && !sim.member(o)->ready(); ++i) sim.run_steps(1);
+  run_until_ready(sim, o, 6'000);
   ASSERT_TRUE(sim.failed() || sim.member(o)->ready()) << sim.member(o)->not_ready_reason();
   sim.run_steps(100);  // its first windows acknowledged
   try_to_conflict(sim, o, 200);

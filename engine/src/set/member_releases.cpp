@@ -51,7 +51,7 @@ core::UnitStatus Member::free_own(std::uint32_t pool, std::uint64_t unit) {
   return st;
 }
 
-bool Member::end_allocation(PoolState& ps, const RingItem& item) {
+Member::Ended Member::end_allocation(PoolState& ps, const RingItem& item) {
   const detail::Rules& rules = options_.rules;
   if (item.tag.generation == inc_.generation && item.nonce == inc_.nonce) {
     // Ours: its serial must be the unit's current one (one CAS, racing
@@ -59,9 +59,9 @@ bool Member::end_allocation(PoolState& ps, const RingItem& item) {
     if (rules.stale_release_check &&
         (item.serial > detail::UnitSerials::kLast || !ps.serials->end(item.unit, item.serial))) {
       ++counters_.stale_releases;  // an ended allocation's: the unit may have a new holder
-      return false;
+      return Ended::kRefused;
     }
-    return true;
+    return rules.stale_release_check && item.serial == detail::UnitSerials::kLast ? Ended::kWrapped : Ended::kEnded;
   }
   // An older incarnation's allocation (of a lower generation, or of ours
   // reused after every memory of it was lost: another nonce): only a unit
@@ -69,7 +69,7 @@ bool Member::end_allocation(PoolState& ps, const RingItem& item) {
   // any other was freed or reallocated by this incarnation since.
   if (rules.stale_release_check && ps.serials->get(item.unit) != detail::UnitSerials::kRestored) {
     ++counters_.stale_releases;
-    return false;
+    return Ended::kRefused;
   }
   if (rules.restored_releases_exact) {
     if (audit_->restart_read) {
@@ -81,12 +81,12 @@ bool Member::end_allocation(PoolState& ps, const RingItem& item) {
       } else {
         ++counters_.releases_dropped_full;
       }
-      return false;
+      return Ended::kRefused;
     }
     if (PoolState::Listed* l = ps.find_listed(item.unit)) {
       if (l->tag != pack_lease_tag(item.tag) || l->serial != item.serial || l->nonce != item.nonce) {
         ++counters_.stale_releases;  // an earlier allocation than the one the store lists
-        return false;
+        return Ended::kRefused;
       }
       l->ended = true;
     }
@@ -95,7 +95,7 @@ bool Member::end_allocation(PoolState& ps, const RingItem& item) {
     // names, ending the restored one frees a unit nobody holds.
   }
   if (rules.stale_release_check) (void)ps.serials->end(item.unit, detail::UnitSerials::kRestored);
-  return true;
+  return Ended::kEnded;
 }
 
 void Member::apply_own_release(const RingItem& item) {
@@ -108,9 +108,9 @@ void Member::apply_own_release(const RingItem& item) {
     return;
   }
   const std::uint32_t u = static_cast<std::uint32_t>(unit);
-  if (!ps.pool->is_static(unit) && !end_allocation(ps, item)) return;
-  if (options_.rules.stale_release_check && !ps.pool->is_static(unit) && item.tag.generation == inc_.generation &&
-      item.nonce == inc_.nonce && item.serial == detail::UnitSerials::kLast) {
+  const Ended ended = ps.pool->is_static(unit) ? Ended::kEnded : end_allocation(ps, item);
+  if (ended == Ended::kRefused) return;
+  if (ended == Ended::kWrapped) {
     // The serial wrapped: the unit stays in use for the repeat window (a
     // hold-down longer than that is part of it), then is freed with serial 0.
     wrap_holds_.push_back({now_local_ + std::max(options_.release_repeat_window, ps.hold_down), pool, unit});

@@ -421,9 +421,11 @@ class Member {
   void route_release(const RingItem& item);
   void apply_own_release(const RingItem& item);
   // end_allocation — may this release of an own dynamic unit end its current
-  // allocation? If so it is ended (its serial advanced): true. false: refused
-  // (stale, counted) or deferred until the restart's store read.
-  bool end_allocation(PoolState& ps, const RingItem& item);
+  // allocation? If so it is ended (its serial advanced): kEnded, or kWrapped
+  // when that wrapped the serial (the unit waits out the repeat window).
+  // kRefused: stale (counted), or deferred until the restart's store read.
+  enum class Ended : std::uint8_t { kRefused, kEnded, kWrapped };
+  Ended end_allocation(PoolState& ps, const RingItem& item);
   void mark_restored(std::uint32_t pool, std::uint64_t unit);
   void restart_read();
   void fill_listed(const std::vector<Lease>& leases);
