@@ -44,9 +44,10 @@
 //   start ends with every member ready. With a GenerationStore the
 //   generation survives restarts (a rebuild cannot reuse one).
 //
-// Not built yet (later issues): re-division on a new epoch (set_membership
-//   refuses a different plan), the wire encoding, chunking of bulk copies to
-//   a bounded frame size.
+// Not built yet: re-division on a new epoch (set_membership refuses a
+//   different plan; docs/redivision.md is the design and its hazards), the
+//   wire encoding and chunking of bulk copies to a bounded frame size (the
+//   wire issue).
 //
 // Stale releases: every allocation of an own dynamic unit carries the
 //   unit's 4-bit allocation serial in its lease (detail/unit_serials.hpp);
