@@ -1,0 +1,74 @@
+// uepool/wire/codec.hpp — the set layer's frames as bytes: versioned,
+// length-prefixed, checksummed (CRC-32C), little-endian, bounded.
+//
+//   Result<std::vector<std::uint8_t>> bytes = wire::encode(frame);
+//   Result<set::Frame> back = wire::decode(bytes.value());   // never throws
+//
+// Layout, version 1 (every integer little-endian):
+//
+//   offset  size  field
+//        0     1  version (1)
+//        1     1  frame kind (set::FrameKind: 0 Data .. 5 Fenced)
+//        2     2  reserved, 0
+//        4     4  length of the whole frame in bytes, checksum included
+//        8     4  from (member id)          12   4  to (member id)
+//       16     4  from generation           20   8  from nonce
+//       28     4  to generation             32   8  to nonce
+//       40     -  body (by kind, below)
+//   len-4     4  CRC-32C of bytes [0, len - 4)
+//
+// Bodies use LEB128 varints (v) for every count and most integers, a byte
+// (b) for booleans and small enums, and fixed 8 bytes (u64) for bit words
+// and nonces:
+//   Data:          v seq, v ack, b complete, v replica seq, v record count, records
+//   GenQuery, RecoverRequest: empty
+//   GenAnswer:     v max generation, b complete
+//   RecoverAnswer: b complete, b has snapshot, [snapshot]
+//   Fenced:        v max generation
+// A record is one byte of kind (set::RecordKind) and its fields in the
+// order of its struct (uepool/set/messages.hpp); a snapshot is its
+// incarnation, v stream seq, v pool count, each pool's in-use units as a
+// Roaring bitmap in the portable format (v byte length, bytes), then its
+// windows, held units and pool hold-downs, each list with a v count.
+//
+// Decoding trusts nothing: the length and the checksum are checked first,
+// every count is bounded by the bytes left before anything is allocated,
+// varints are at most 10 bytes and must fit their field, booleans are 0 or
+// 1, an unknown version or kind and bytes after the body are refused, and
+// every Roaring bitmap is checked value by value (CRoaring 0.2.66's safe
+// deserializer accepts some invalid containers). Every error is a Status
+// naming what was wrong and where (its byte offset).
+//
+// Not built yet (issue 13): chunking of snapshots larger than one frame
+// (encode refuses a frame above kMaxFrameBytes), compact encodings of
+// release batches and word records (sorted, delta + varint), and the
+// records of re-division.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <span>
+#include <vector>
+
+#include "uepool/base/status.hpp"
+#include "uepool/set/messages.hpp"
+
+namespace uepool::wire {
+
+inline constexpr std::uint8_t kVersion = 1;
+inline constexpr std::size_t kHeaderBytes = 40;
+inline constexpr std::size_t kChecksumBytes = 4;
+inline constexpr std::size_t kMaxFrameBytes = std::size_t{64} * 1024;
+inline constexpr std::size_t kMaxPools = 256;  // pools in one snapshot
+
+// encode — the frame as bytes. kOutOfRange: it would exceed kMaxFrameBytes
+// (a snapshot too large for one frame); kInvalidArgument: a field the wire
+// cannot carry (a null snapshot in a Seed, a serial above 15, more pools
+// than kMaxPools). Allocates; not for the hot path.
+Result<std::vector<std::uint8_t>> encode(const set::Frame& frame);
+
+// decode — the frame in `bytes` (exactly one frame). Never throws; any
+// malformed input gives a Status with its reason and byte offset.
+Result<set::Frame> decode(std::span<const std::uint8_t> bytes);
+
+}  // namespace uepool::wire

@@ -1,0 +1,486 @@
+// The frame codec. See uepool/wire/codec.hpp for the layout and the rules.
+#include "uepool/wire/codec.hpp"
+
+#include <roaring/roaring.h>
+
+#include <limits>
+#include <type_traits>
+
+#include "uepool/wire/crc32c.hpp"
+
+namespace uepool::wire {
+
+namespace {
+
+using set::Frame;
+using set::Record;
+namespace record = set::record;
+namespace frame = set::frame;
+
+// ---------------------------------------------------------------- writing
+
+class Writer {
+ public:
+  void u8(std::uint8_t v) { out_.push_back(v); }
+  void fixed(std::uint64_t v, int bytes) {
+    for (int i = 0; i < bytes; ++i) out_.push_back(static_cast<std::uint8_t>(v >> (8 * i)));
+  }
+  void varint(std::uint64_t v) {
+    while (v >= 0x80) {
+      out_.push_back(static_cast<std::uint8_t>(v | 0x80));
+      v >>= 7;
+    }
+    out_.push_back(static_cast<std::uint8_t>(v));
+  }
+  void boolean(bool v) { out_.push_back(v ? 1 : 0); }
+  void put_fixed_at(std::size_t at, std::uint64_t v, int bytes) {
+    for (int i = 0; i < bytes; ++i) out_[at + static_cast<std::size_t>(i)] = static_cast<std::uint8_t>(v >> (8 * i));
+  }
+  std::vector<std::uint8_t>& bytes() { return out_; }
+
+ private:
+  std::vector<std::uint8_t> out_;
+};
+
+Status put_snapshot(Writer& w, const set::UsageSnapshot& s) {
+  if (s.in_use.size() > kMaxPools)
+    return Status(StatusCode::kInvalidArgument, "snapshot has more pools than the wire carries")
+        .with_number(s.in_use.size(), "pools");
+  w.fixed(s.of.generation, 4);
+  w.fixed(s.of.nonce, 8);
+  w.varint(s.stream_seq);
+  w.varint(s.in_use.size());
+  for (const ::Roaring& r : s.in_use) {
+    const std::size_t n = r.getSizeInBytes(/*portable=*/true);
+    w.varint(n);
+    std::vector<std::uint8_t>& out = w.bytes();
+    const std::size_t at = out.size();
+    out.resize(at + n);
+    r.write(reinterpret_cast<char*>(out.data() + at), /*portable=*/true);
+  }
+  w.varint(s.windows.size());
+  for (const set::OpenWindow& x : s.windows) {
+    w.varint(x.pool);
+    w.varint(x.begin);
+    w.varint(x.end);
+    w.varint(x.tag.generation);
+    w.varint(x.tag.window);
+    w.varint(x.lease_left);
+  }
+  w.varint(s.held.size());
+  for (const set::HeldUnit& h : s.held) {
+    w.varint(h.pool);
+    w.varint(h.unit);
+    w.varint(h.remaining);
+  }
+  w.varint(s.pool_hold.size());
+  for (std::uint64_t v : s.pool_hold) w.varint(v);
+  return Status::ok_status();
+}
+
+Status put_record(Writer& w, const Record& r) {
+  w.u8(static_cast<std::uint8_t>(set::kind_of(r)));
+  if (const auto* x = std::get_if<record::Seed>(&r)) {
+    if (x->snapshot == nullptr) return Status(StatusCode::kInvalidArgument, "seed record without a snapshot");
+    w.varint(x->stream_seq);
+    return put_snapshot(w, *x->snapshot);
+  }
+  return std::visit(
+      [&w](const auto& x) -> Status {
+        using T = std::decay_t<decltype(x)>;
+        if constexpr (std::is_same_v<T, record::Window>) {
+          w.varint(x.stream_seq);
+          w.varint(x.pool);
+          w.varint(x.begin);
+          w.varint(x.end);
+          w.varint(x.tag.generation);
+          w.varint(x.tag.window);
+          w.varint(x.lease);
+        } else if constexpr (std::is_same_v<T, record::Words>) {
+          w.varint(x.stream_seq);
+          w.varint(x.pool);
+          w.varint(x.word);
+          w.fixed(x.bits, 8);
+        } else if constexpr (std::is_same_v<T, record::Alloc> || std::is_same_v<T, record::Free>) {
+          w.varint(x.stream_seq);
+          w.varint(x.pool);
+          w.varint(x.unit);
+        } else if constexpr (std::is_same_v<T, record::Close>) {
+          w.varint(x.stream_seq);
+          w.varint(x.pool);
+          w.varint(x.tag.generation);
+          w.varint(x.tag.window);
+        } else if constexpr (std::is_same_v<T, record::Release>) {
+          if (x.serial > 15)
+            return Status(StatusCode::kInvalidArgument, "allocation serial above 15").with_number(x.serial, "serial");
+          w.varint(x.pool);
+          w.varint(x.unit);
+          w.varint(x.tag.generation);
+          w.varint(x.tag.window);
+          w.varint(x.claim);
+          w.u8(x.serial);
+          w.fixed(x.nonce, 8);
+        } else if constexpr (std::is_same_v<T, record::Claim>) {
+          w.varint(x.pool);
+          w.varint(x.unit);
+          w.varint(x.claim);
+        }
+        return Status::ok_status();
+      },
+      r);
+}
+
+// ---------------------------------------------------------------- reading
+
+class Reader {
+ public:
+  Reader(std::span<const std::uint8_t> bytes, std::size_t pos) : b_(bytes), pos_(pos) {}
+
+  [[nodiscard]] std::size_t left() const noexcept { return b_.size() - pos_; }
+  [[nodiscard]] std::size_t pos() const noexcept { return pos_; }
+  [[nodiscard]] const Status& status() const noexcept { return status_; }
+  bool fail(StatusCode code, const char* reason) {
+    if (status_.ok()) status_ = Status(code, reason).at(pos_);
+    return false;
+  }
+  bool fail(StatusCode code, const char* reason, std::uint64_t number, const char* label) {
+    if (status_.ok()) status_ = Status(code, reason).at(pos_).with_number(number, label);
+    return false;
+  }
+
+  bool u8(std::uint8_t& v) {
+    if (left() < 1) return fail(StatusCode::kInvalidArgument, "frame truncated");
+    v = b_[pos_++];
+    return true;
+  }
+  template <class T>
+  bool fixed(T& v) {
+    static_assert(std::is_unsigned_v<T>);
+    if (left() < sizeof(T)) return fail(StatusCode::kInvalidArgument, "frame truncated");
+    std::uint64_t x = 0;
+    for (std::size_t i = 0; i < sizeof(T); ++i) x |= std::uint64_t{b_[pos_ + i]} << (8 * i);
+    pos_ += sizeof(T);
+    v = static_cast<T>(x);
+    return true;
+  }
+  bool varint(std::uint64_t& v) {
+    std::uint64_t x = 0;
+    for (int shift = 0; shift < 64; shift += 7) {
+      std::uint8_t byte = 0;
+      if (!u8(byte)) return false;
+      if (shift == 63 && byte > 1) return fail(StatusCode::kInvalidArgument, "varint overflows 64 bits");
+      x |= std::uint64_t{byte & 0x7Fu} << shift;
+      if ((byte & 0x80) == 0) {
+        if (byte == 0 && shift > 0) return fail(StatusCode::kInvalidArgument, "varint not in its shortest form");
+        v = x;
+        return true;
+      }
+    }
+    return fail(StatusCode::kInvalidArgument, "varint longer than 10 bytes");
+  }
+  template <class T>
+  bool varint_as(T& v, const char* field) {
+    std::uint64_t x = 0;
+    if (!varint(x)) return false;
+    if (x > std::numeric_limits<T>::max()) return fail(StatusCode::kOutOfRange, field, x, "value");
+    v = static_cast<T>(x);
+    return true;
+  }
+  bool boolean(bool& v) {
+    std::uint8_t x = 0;
+    if (!u8(x)) return false;
+    if (x > 1) return fail(StatusCode::kInvalidArgument, "boolean byte is not 0 or 1", x, "byte");
+    v = x == 1;
+    return true;
+  }
+  // count — a list length; each element takes at least `min_bytes` bytes,
+  // so a count above what is left is refused before anything is allocated.
+  bool count(std::uint64_t& n, std::size_t min_bytes, const char* what) {
+    if (!varint(n)) return false;
+    if (n > left() / min_bytes) return fail(StatusCode::kInvalidArgument, what, n, "count");
+    return true;
+  }
+  bool take(std::size_t n, std::span<const std::uint8_t>& out) {
+    if (n > left()) return fail(StatusCode::kInvalidArgument, "frame truncated");
+    out = b_.subspan(pos_, n);
+    pos_ += n;
+    return true;
+  }
+
+ private:
+  std::span<const std::uint8_t> b_;
+  std::size_t pos_;
+  Status status_;
+};
+
+// read_roaring — one portable Roaring bitmap: a length, then exactly that
+// many bytes, checked value by value (strictly increasing, and as many as
+// its cardinality says).
+bool read_roaring(Reader& rd, ::Roaring& out) {
+  std::uint64_t n = 0;
+  if (!rd.count(n, 1, "Roaring bitmap longer than the bytes left")) return false;
+  const std::size_t at = rd.pos();
+  std::span<const std::uint8_t> b;
+  if (!rd.take(n, b)) return false;
+  const char* p = reinterpret_cast<const char*>(b.data());
+  if (n == 0 || roaring_bitmap_portable_deserialize_size(p, n) != n)
+    return rd.fail(StatusCode::kInvalidArgument, "Roaring bitmap does not fill its length", at, "offset");
+  roaring_bitmap_t* r = roaring_bitmap_portable_deserialize_safe(p, n);
+  if (r == nullptr) return rd.fail(StatusCode::kInvalidArgument, "invalid Roaring bitmap", at, "offset");
+  ::Roaring bm(r);  // takes ownership of r
+  struct Check {
+    std::uint64_t seen = 0;
+    std::uint32_t last = 0;
+    bool ordered = true;
+  } check;
+  bm.iterate(
+      [](std::uint32_t v, void* ctx) {
+        auto* c = static_cast<Check*>(ctx);
+        if (c->seen > 0 && v <= c->last) {
+          c->ordered = false;
+          return false;
+        }
+        c->last = v;
+        ++c->seen;
+        return true;
+      },
+      &check);
+  if (!check.ordered || check.seen != bm.cardinality())
+    return rd.fail(StatusCode::kInvalidArgument, "Roaring bitmap with unordered or repeated values", at, "offset");
+  out = std::move(bm);
+  return true;
+}
+
+bool read_snapshot(Reader& rd, set::UsageSnapshot& s) {
+  std::uint64_t pools = 0, n = 0;
+  if (!rd.fixed(s.of.generation) || !rd.fixed(s.of.nonce) || !rd.varint(s.stream_seq)) return false;
+  if (!rd.count(pools, 2, "snapshot pool count above the bytes left")) return false;
+  if (pools > kMaxPools)
+    return rd.fail(StatusCode::kOutOfRange, "snapshot has more pools than the wire carries", pools, "pools");
+  s.in_use.resize(pools);
+  for (auto& r : s.in_use)
+    if (!read_roaring(rd, r)) return false;
+  if (!rd.count(n, 6, "snapshot window count above the bytes left")) return false;
+  s.windows.resize(n);
+  for (set::OpenWindow& w : s.windows) {
+    if (!rd.varint_as(w.pool, "window pool above 2^32") || !rd.varint(w.begin) || !rd.varint(w.end) ||
+        !rd.varint_as(w.tag.generation, "window generation above 2^32") ||
+        !rd.varint_as(w.tag.window, "window number above 2^32") || !rd.varint(w.lease_left))
+      return false;
+  }
+  if (!rd.count(n, 3, "snapshot held-unit count above the bytes left")) return false;
+  s.held.resize(n);
+  for (set::HeldUnit& h : s.held)
+    if (!rd.varint_as(h.pool, "held pool above 2^32") || !rd.varint(h.unit) || !rd.varint(h.remaining)) return false;
+  if (!rd.count(n, 1, "snapshot pool-hold count above the bytes left")) return false;
+  if (n > kMaxPools)
+    return rd.fail(StatusCode::kOutOfRange, "snapshot has more pool holds than the wire carries", n, "pools");
+  s.pool_hold.resize(n);
+  for (std::uint64_t& v : s.pool_hold)
+    if (!rd.varint(v)) return false;
+  return true;
+}
+
+bool read_record(Reader& rd, Record& out) {
+  std::uint8_t kind = 0;
+  if (!rd.u8(kind)) return false;
+  switch (static_cast<set::RecordKind>(kind)) {
+    case set::RecordKind::kSeed: {
+      record::Seed x;
+      auto snap = std::make_shared<set::UsageSnapshot>();
+      if (!rd.varint(x.stream_seq) || !read_snapshot(rd, *snap)) return false;
+      x.snapshot = std::move(snap);
+      out = std::move(x);
+      return true;
+    }
+    case set::RecordKind::kWindow: {
+      record::Window x;
+      if (!rd.varint(x.stream_seq) || !rd.varint_as(x.pool, "pool above 2^32") || !rd.varint(x.begin) ||
+          !rd.varint(x.end) || !rd.varint_as(x.tag.generation, "generation above 2^32") ||
+          !rd.varint_as(x.tag.window, "window number above 2^32") || !rd.varint(x.lease))
+        return false;
+      out = x;
+      return true;
+    }
+    case set::RecordKind::kWords: {
+      record::Words x;
+      if (!rd.varint(x.stream_seq) || !rd.varint_as(x.pool, "pool above 2^32") || !rd.varint(x.word) ||
+          !rd.fixed(x.bits))
+        return false;
+      out = x;
+      return true;
+    }
+    case set::RecordKind::kAlloc: {
+      record::Alloc x;
+      if (!rd.varint(x.stream_seq) || !rd.varint_as(x.pool, "pool above 2^32") || !rd.varint(x.unit)) return false;
+      out = x;
+      return true;
+    }
+    case set::RecordKind::kFree: {
+      record::Free x;
+      if (!rd.varint(x.stream_seq) || !rd.varint_as(x.pool, "pool above 2^32") || !rd.varint(x.unit)) return false;
+      out = x;
+      return true;
+    }
+    case set::RecordKind::kClose: {
+      record::Close x;
+      if (!rd.varint(x.stream_seq) || !rd.varint_as(x.pool, "pool above 2^32") ||
+          !rd.varint_as(x.tag.generation, "generation above 2^32") ||
+          !rd.varint_as(x.tag.window, "window number above 2^32"))
+        return false;
+      out = x;
+      return true;
+    }
+    case set::RecordKind::kRelease: {
+      record::Release x;
+      if (!rd.varint_as(x.pool, "pool above 2^32") || !rd.varint(x.unit) ||
+          !rd.varint_as(x.tag.generation, "generation above 2^32") ||
+          !rd.varint_as(x.tag.window, "window number above 2^32") || !rd.varint(x.claim) || !rd.u8(x.serial) ||
+          !rd.fixed(x.nonce))
+        return false;
+      if (x.serial > 15) return rd.fail(StatusCode::kOutOfRange, "allocation serial above 15", x.serial, "serial");
+      out = x;
+      return true;
+    }
+    case set::RecordKind::kClaim: {
+      record::Claim x;
+      if (!rd.varint_as(x.pool, "pool above 2^32") || !rd.varint(x.unit) || !rd.varint(x.claim)) return false;
+      out = x;
+      return true;
+    }
+  }
+  return rd.fail(StatusCode::kInvalidArgument, "unknown record kind", kind, "kind");
+}
+
+}  // namespace
+
+Result<std::vector<std::uint8_t>> encode(const Frame& f) {
+  Writer w;
+  w.bytes().reserve(256);
+  w.u8(kVersion);
+  w.u8(static_cast<std::uint8_t>(f.kind()));
+  w.fixed(0, 2);
+  w.fixed(0, 4);  // the length, filled in below
+  w.fixed(f.from, 4);
+  w.fixed(f.to, 4);
+  w.fixed(f.from_inc.generation, 4);
+  w.fixed(f.from_inc.nonce, 8);
+  w.fixed(f.to_inc.generation, 4);
+  w.fixed(f.to_inc.nonce, 8);
+  Status st;
+  if (const frame::Data* d = f.data()) {
+    w.varint(d->seq);
+    w.varint(d->ack);
+    w.boolean(d->replica.complete);
+    w.varint(d->replica.seq);
+    w.varint(d->records.size());
+    for (const Record& r : d->records) {
+      st = put_record(w, r);
+      if (!st.ok()) return st;
+      if (w.bytes().size() > kMaxFrameBytes) break;  // refused below; stop copying
+    }
+  } else if (const auto* g = std::get_if<frame::GenAnswer>(&f.body)) {
+    w.varint(g->max_generation);
+    w.boolean(g->complete);
+  } else if (const auto* a = std::get_if<frame::RecoverAnswer>(&f.body)) {
+    w.boolean(a->complete);
+    w.boolean(a->snapshot != nullptr);
+    if (a->snapshot != nullptr) {
+      st = put_snapshot(w, *a->snapshot);
+      if (!st.ok()) return st;
+    }
+  } else if (const auto* x = std::get_if<frame::Fenced>(&f.body)) {
+    w.varint(x->max_generation);
+  }
+  const std::size_t total = w.bytes().size() + kChecksumBytes;
+  if (total > kMaxFrameBytes)
+    return Status(StatusCode::kOutOfRange, "frame above 64 KiB (snapshots are not chunked yet)")
+        .with_number(total, "bytes");
+  w.put_fixed_at(4, total, 4);
+  const std::uint32_t crc = crc32c(w.bytes());
+  w.fixed(crc, 4);
+  return std::move(w.bytes());
+}
+
+Result<Frame> decode(std::span<const std::uint8_t> bytes) {
+  if (bytes.size() < kHeaderBytes + kChecksumBytes)
+    return Status(StatusCode::kInvalidArgument, "frame shorter than its header").with_number(bytes.size(), "bytes");
+  if (bytes.size() > kMaxFrameBytes)
+    return Status(StatusCode::kOutOfRange, "frame above 64 KiB").with_number(bytes.size(), "bytes");
+  if (bytes[0] != kVersion)
+    return Status(StatusCode::kInvalidArgument, "unknown wire version").at(0).with_number(bytes[0], "version");
+  Reader hd(bytes, 1);
+  std::uint8_t kind = 0;
+  std::uint16_t reserved = 0;
+  std::uint32_t length = 0;
+  (void)hd.u8(kind);
+  (void)hd.fixed(reserved);
+  (void)hd.fixed(length);
+  if (length != bytes.size())
+    return Status(StatusCode::kInvalidArgument, "frame length does not match the bytes received")
+        .at(4)
+        .with_number(length, "length");
+  const std::uint32_t want = crc32c(bytes.first(bytes.size() - kChecksumBytes));
+  std::uint32_t got = 0;
+  Reader tail(bytes, bytes.size() - kChecksumBytes);
+  (void)tail.fixed(got);
+  if (got != want) return Status(StatusCode::kInvalidArgument, "checksum mismatch").at(bytes.size() - kChecksumBytes);
+  if (reserved != 0) return Status(StatusCode::kInvalidArgument, "reserved header bits set").at(2);
+  if (kind > static_cast<std::uint8_t>(set::FrameKind::kFenced))
+    return Status(StatusCode::kInvalidArgument, "unknown frame kind").at(1).with_number(kind, "kind");
+
+  Reader rd(bytes.first(bytes.size() - kChecksumBytes), 8);
+  Frame f;
+  (void)(rd.fixed(f.from) && rd.fixed(f.to) && rd.fixed(f.from_inc.generation) && rd.fixed(f.from_inc.nonce) &&
+         rd.fixed(f.to_inc.generation) && rd.fixed(f.to_inc.nonce));
+  bool ok = true;
+  switch (static_cast<set::FrameKind>(kind)) {
+    case set::FrameKind::kData: {
+      frame::Data d;
+      std::uint64_t n = 0;
+      ok = rd.varint(d.seq) && rd.varint(d.ack) && rd.boolean(d.replica.complete) && rd.varint(d.replica.seq) &&
+           rd.count(n, 2, "record count above the bytes left");
+      if (ok) {
+        d.records.resize(n);
+        for (Record& r : d.records)
+          if (!(ok = read_record(rd, r))) break;
+      }
+      f.body = std::move(d);
+      break;
+    }
+    case set::FrameKind::kGenQuery: f.body = frame::GenQuery{}; break;
+    case set::FrameKind::kGenAnswer: {
+      frame::GenAnswer g;
+      ok = rd.varint_as(g.max_generation, "generation above 2^32") && rd.boolean(g.complete);
+      f.body = g;
+      break;
+    }
+    case set::FrameKind::kRecoverRequest: f.body = frame::RecoverRequest{}; break;
+    case set::FrameKind::kRecoverAnswer: {
+      frame::RecoverAnswer a;
+      bool has = false;
+      ok = rd.boolean(a.complete) && rd.boolean(has);
+      if (ok && has) {
+        auto snap = std::make_shared<set::UsageSnapshot>();
+        ok = read_snapshot(rd, *snap);
+        a.snapshot = std::move(snap);
+      }
+      f.body = std::move(a);
+      break;
+    }
+    case set::FrameKind::kFenced: {
+      frame::Fenced x;
+      ok = rd.varint_as(x.max_generation, "generation above 2^32");
+      f.body = x;
+      break;
+    }
+  }
+  if (!ok) return rd.status();
+  if (rd.left() != 0)
+    return Status(StatusCode::kInvalidArgument, "bytes after the frame body")
+        .at(rd.pos())
+        .with_number(rd.left(), "bytes");
+  return f;
+}
+
+}  // namespace uepool::wire

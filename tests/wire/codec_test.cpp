@@ -1,0 +1,308 @@
+// The frame codec: every kind round-trips; every malformed input is refused
+// with a reason naming what was wrong.
+#include "uepool/wire/codec.hpp"
+
+#include <gtest/gtest.h>
+
+#include <limits>
+#include <string>
+
+#include "uepool/wire/crc32c.hpp"
+
+namespace uepool::wire {
+namespace {
+
+using set::Frame;
+using set::Record;
+namespace record = set::record;
+namespace frame = set::frame;
+
+constexpr std::uint64_t kMax64 = std::numeric_limits<std::uint64_t>::max();
+constexpr std::uint32_t kMax32 = std::numeric_limits<std::uint32_t>::max();
+
+std::shared_ptr<const set::UsageSnapshot> snapshot() {
+  auto s = std::make_shared<set::UsageSnapshot>();
+  s->of = {7, 0x1122334455667788ULL};
+  s->stream_seq = 123456789;
+  s->in_use.resize(3);
+  for (std::uint32_t u = 0; u < 5000; u += 3) s->in_use[0].add(u);  // an array container, then a bitmap
+  s->in_use[1].addRange(70000, 90000);                              // a run, once optimized
+  s->in_use[1].runOptimize();
+  s->in_use[2].add(kMax32);  // the last unit of a 2^32 pool
+  s->windows = {{0, 64, 128, {7, 3}, 900}, {1, 1u << 20, (1u << 20) + 64, {7, kMax32}, 0}};
+  s->held = {{0, 65, 1000}, {2, kMax64, 1}};
+  s->pool_hold = {0, 5, kMax64};
+  return s;
+}
+
+Frame header(set::FrameKind) {
+  Frame f;
+  f.from = 3;
+  f.to = kMax32;
+  f.from_inc = {kMax32, kMax64};
+  f.to_inc = {1, 0};
+  return f;
+}
+
+std::vector<Frame> every_kind() {
+  std::vector<Frame> out;
+  Frame d = header(set::FrameKind::kData);
+  frame::Data data;
+  data.seq = kMax64;
+  data.ack = 0;
+  data.replica = {true, 1u << 30};
+  data.records = {
+      record::Seed{.stream_seq = 5, .snapshot = snapshot()},
+      record::Window{.stream_seq = 6, .pool = 1, .begin = 4096, .end = 4160, .tag = {7, 9}, .lease = 10'000},
+      record::Words{.stream_seq = 7, .pool = 0, .word = (std::uint64_t{1} << 57) - 1, .bits = kMax64},
+      record::Alloc{.stream_seq = 8, .pool = 2, .unit = 17},
+      record::Free{.stream_seq = 9, .pool = 2, .unit = 17},
+      record::Close{.stream_seq = 10, .pool = 1, .tag = {7, 9}},
+      record::Release{.pool = 0, .unit = 99, .tag = {6, 2}, .claim = 0, .serial = 15, .nonce = kMax64},
+      record::Claim{.pool = 1, .unit = 3, .claim = kMax64},
+  };
+  d.body = data;
+  out.push_back(d);
+  Frame hb = header(set::FrameKind::kData);  // a heartbeat: no records
+  hb.body = frame::Data{.seq = 0, .ack = 41, .replica = {false, 0}, .records = {}};
+  out.push_back(hb);
+  Frame q = header(set::FrameKind::kGenQuery);
+  q.body = frame::GenQuery{};
+  out.push_back(q);
+  Frame a = header(set::FrameKind::kGenAnswer);
+  a.body = frame::GenAnswer{.max_generation = kMax32, .complete = true};
+  out.push_back(a);
+  Frame r = header(set::FrameKind::kRecoverRequest);
+  r.body = frame::RecoverRequest{};
+  out.push_back(r);
+  Frame ra = header(set::FrameKind::kRecoverAnswer);
+  ra.body = frame::RecoverAnswer{.complete = true, .snapshot = snapshot()};
+  out.push_back(ra);
+  Frame rn = header(set::FrameKind::kRecoverAnswer);
+  rn.body = frame::RecoverAnswer{.complete = false, .snapshot = nullptr};
+  out.push_back(rn);
+  Frame fe = header(set::FrameKind::kFenced);
+  fe.body = frame::Fenced{.max_generation = 12};
+  out.push_back(fe);
+  return out;
+}
+
+std::vector<std::uint8_t> bytes_of(const Frame& f) {
+  auto e = encode(f);
+  EXPECT_TRUE(e.ok()) << e.status().to_string();
+  return e.ok() ? e.value() : std::vector<std::uint8_t>{};
+}
+
+// reseal — fix the length and checksum after a test edited the bytes, so
+// that what is tested is the edit, not the checksum.
+void reseal(std::vector<std::uint8_t>& b) {
+  const auto n = static_cast<std::uint32_t>(b.size());
+  for (int i = 0; i < 4; ++i) b[4 + static_cast<std::size_t>(i)] = static_cast<std::uint8_t>(n >> (8 * i));
+  const std::uint32_t c = crc32c(std::span<const std::uint8_t>(b).first(b.size() - 4));
+  for (int i = 0; i < 4; ++i) b[b.size() - 4 + static_cast<std::size_t>(i)] = static_cast<std::uint8_t>(c >> (8 * i));
+}
+
+std::string reason_of(const std::vector<std::uint8_t>& b) {
+  auto d = decode(b);
+  return d.ok() ? std::string("accepted") : std::string(d.status().reason());
+}
+
+TEST(Crc32c, KnownVectors) {
+  const std::string s = "123456789";
+  EXPECT_EQ(crc32c({reinterpret_cast<const std::uint8_t*>(s.data()), s.size()}), 0xE3069283u);
+  const std::vector<std::uint8_t> zeros(32, 0);
+  EXPECT_EQ(crc32c(zeros), 0x8A9136AAu);  // RFC 3720, B.4
+  // Continuing a CRC over a split input gives the CRC of the whole.
+  const auto* p = reinterpret_cast<const std::uint8_t*>(s.data());
+  EXPECT_EQ(crc32c({p + 4, 5}, crc32c({p, 4})), 0xE3069283u);
+}
+
+TEST(Codec, EveryKindRoundTrips) {
+  for (const Frame& f : every_kind()) {
+    const std::vector<std::uint8_t> b = bytes_of(f);
+    ASSERT_FALSE(b.empty());
+    auto d = decode(b);
+    ASSERT_TRUE(d.ok()) << "kind " << static_cast<int>(f.kind()) << ": " << d.status().to_string();
+    const Frame& g = d.value();
+    EXPECT_EQ(g.kind(), f.kind());
+    EXPECT_EQ(g.from, f.from);
+    EXPECT_EQ(g.to, f.to);
+    EXPECT_EQ(g.from_inc, f.from_inc);
+    EXPECT_EQ(g.to_inc, f.to_inc);
+    EXPECT_EQ(bytes_of(g), b);  // the encoding is a function of the value: equal bytes, equal frames
+  }
+}
+
+TEST(Codec, FieldsSurviveExactly) {
+  const Frame f = every_kind()[0];
+  auto d = decode(bytes_of(f));
+  ASSERT_TRUE(d.ok());
+  const frame::Data* data = d.value().data();
+  ASSERT_NE(data, nullptr);
+  EXPECT_EQ(data->seq, kMax64);
+  EXPECT_TRUE(data->replica.complete);
+  ASSERT_EQ(data->records.size(), 8u);
+  const auto& seed = std::get<record::Seed>(data->records[0]);
+  const auto want_ptr = snapshot();
+  const set::UsageSnapshot& want = *want_ptr;
+  ASSERT_NE(seed.snapshot, nullptr);
+  EXPECT_EQ(seed.snapshot->of, want.of);
+  ASSERT_EQ(seed.snapshot->in_use.size(), 3u);
+  for (std::size_t i = 0; i < 3; ++i) EXPECT_TRUE(seed.snapshot->in_use[i] == want.in_use[i]) << "pool " << i;
+  ASSERT_EQ(seed.snapshot->windows.size(), 2u);
+  EXPECT_EQ(seed.snapshot->windows[1].tag.window, kMax32);
+  EXPECT_EQ(seed.snapshot->held[1].unit, kMax64);
+  EXPECT_EQ(seed.snapshot->pool_hold, want.pool_hold);
+  const auto& rel = std::get<record::Release>(data->records[6]);
+  EXPECT_EQ(rel.serial, 15);
+  EXPECT_EQ(rel.nonce, kMax64);
+  EXPECT_EQ(rel.tag, (set::LeaseTag{6, 2}));
+  EXPECT_EQ(std::get<record::Words>(data->records[2]).bits, kMax64);
+}
+
+TEST(Codec, EveryTruncationIsRefused) {
+  for (const Frame& f : every_kind()) {
+    const std::vector<std::uint8_t> b = bytes_of(f);
+    for (std::size_t n = 0; n < b.size(); ++n) {
+      auto d = decode(std::span<const std::uint8_t>(b).first(n));
+      ASSERT_FALSE(d.ok()) << "a prefix of " << n << " of " << b.size() << " bytes was accepted";
+    }
+  }
+}
+
+TEST(Codec, EveryBitFlipIsRefused) {
+  const std::vector<std::uint8_t> b = bytes_of(every_kind()[3]);
+  for (std::size_t i = 0; i < b.size(); ++i) {
+    for (int bit = 0; bit < 8; ++bit) {
+      std::vector<std::uint8_t> c = b;
+      c[i] ^= static_cast<std::uint8_t>(1u << bit);
+      ASSERT_FALSE(decode(c).ok()) << "byte " << i << " bit " << bit;
+    }
+  }
+}
+
+TEST(Codec, HeaderErrorsNameTheirReason) {
+  std::vector<std::uint8_t> b = bytes_of(every_kind()[2]);  // a GenQuery: header only
+  EXPECT_EQ(reason_of({}), "frame shorter than its header");
+  auto v = b;
+  v[0] = 2;
+  EXPECT_EQ(reason_of(v), "unknown wire version");
+  v = b;
+  v[1] = 6;
+  reseal(v);
+  EXPECT_EQ(reason_of(v), "unknown frame kind");
+  v = b;
+  v[3] = 1;
+  reseal(v);
+  EXPECT_EQ(reason_of(v), "reserved header bits set");
+  v = b;
+  v[10] ^= 1;
+  EXPECT_EQ(reason_of(v), "checksum mismatch");
+  v = b;
+  v.insert(v.end() - 4, 0);
+  EXPECT_EQ(reason_of(v), "frame length does not match the bytes received");
+  reseal(v);
+  EXPECT_EQ(reason_of(v), "bytes after the frame body");
+  auto d = decode(v);
+  ASSERT_FALSE(d.ok());
+  EXPECT_EQ(d.status().position(), 40u);  // where the stray byte is
+  EXPECT_EQ(reason_of(std::vector<std::uint8_t>(kMaxFrameBytes + 1)), "frame above 64 KiB");
+}
+
+// body — the header of a Data frame followed by `tail` (then sealed).
+std::vector<std::uint8_t> data_frame_with(const std::vector<std::uint8_t>& tail) {
+  Frame f = header(set::FrameKind::kData);
+  f.body = frame::Data{};
+  std::vector<std::uint8_t> b = bytes_of(f);
+  b.resize(40);  // the header; the body is replaced
+  b.insert(b.end(), tail.begin(), tail.end());
+  b.resize(b.size() + 4);
+  reseal(b);
+  return b;
+}
+
+TEST(Codec, BodyErrorsNameTheirReason) {
+  // seq, ack, complete, replica seq, record count, records
+  EXPECT_EQ(reason_of(data_frame_with({0, 0, 2, 0, 0})), "boolean byte is not 0 or 1");
+  EXPECT_EQ(reason_of(data_frame_with({0x80, 0, 0, 0, 0})), "varint not in its shortest form");
+  EXPECT_EQ(reason_of(data_frame_with({0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0x7F, 0, 0, 0, 0})),
+            "varint overflows 64 bits");
+  EXPECT_EQ(reason_of(data_frame_with({0, 0, 0, 0, 0xFF, 0xFF, 0x03})), "record count above the bytes left");
+  EXPECT_EQ(reason_of(data_frame_with({0, 0, 0, 0, 1, 9, 0})), "unknown record kind");
+  // A release whose serial is 16.
+  EXPECT_EQ(reason_of(data_frame_with({0, 0, 0, 0, 1, 6, 0, 0, 0, 0, 0, 16, 0, 0, 0, 0, 0, 0, 0, 0})),
+            "allocation serial above 15");
+  // A window whose pool does not fit 32 bits.
+  EXPECT_EQ(reason_of(data_frame_with({0, 0, 0, 0, 1, 1, 0, 0x80, 0x80, 0x80, 0x80, 0x10, 0, 0, 0, 0, 0})),
+            "pool above 2^32");
+  // A record cut short inside the body.
+  EXPECT_EQ(reason_of(data_frame_with({0, 0, 0, 0, 1, 3, 0, 0})), "frame truncated");
+}
+
+// A portable Roaring bitmap (no run containers) with one array container
+// holding `values` as stored, unchecked.
+std::vector<std::uint8_t> raw_roaring(const std::vector<std::uint16_t>& values) {
+  std::vector<std::uint8_t> r = {0x3A, 0x30, 0, 0, 1, 0, 0, 0, 0, 0};  // cookie 12346, one container, key 0
+  const auto card1 = static_cast<std::uint16_t>(values.size() - 1);
+  r.push_back(static_cast<std::uint8_t>(card1));
+  r.push_back(static_cast<std::uint8_t>(card1 >> 8));
+  r.insert(r.end(), {16, 0, 0, 0});  // the container's offset
+  for (std::uint16_t v : values) {
+    r.push_back(static_cast<std::uint8_t>(v));
+    r.push_back(static_cast<std::uint8_t>(v >> 8));
+  }
+  return r;
+}
+
+std::vector<std::uint8_t> recover_answer_with(const std::vector<std::uint8_t>& roaring) {
+  Frame f = header(set::FrameKind::kRecoverAnswer);
+  f.body = frame::RecoverAnswer{};
+  std::vector<std::uint8_t> b = bytes_of(f);
+  b.resize(40);
+  // complete, has snapshot, of (4 + 8 bytes), stream seq 0, one pool
+  std::vector<std::uint8_t> body = {1, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1};
+  body.push_back(static_cast<std::uint8_t>(roaring.size()));
+  body.insert(body.end(), roaring.begin(), roaring.end());
+  body.insert(body.end(), {0, 0, 0});  // no windows, no held units, no pool holds
+  b.insert(b.end(), body.begin(), body.end());
+  b.resize(b.size() + 4);
+  reseal(b);
+  return b;
+}
+
+TEST(Codec, RoaringBitmapsAreCheckedValueByValue) {
+  EXPECT_EQ(reason_of(recover_answer_with(raw_roaring({1, 5, 9}))), "accepted");
+  // CRoaring's safe deserializer takes these; the codec does not.
+  EXPECT_EQ(reason_of(recover_answer_with(raw_roaring({5, 5}))), "Roaring bitmap with unordered or repeated values");
+  EXPECT_EQ(reason_of(recover_answer_with(raw_roaring({9, 1}))), "Roaring bitmap with unordered or repeated values");
+  auto cut = raw_roaring({1, 5, 9});
+  cut.pop_back();
+  EXPECT_NE(reason_of(recover_answer_with(cut)), "accepted");
+  auto longer = raw_roaring({1, 5, 9});
+  longer.push_back(0);
+  EXPECT_EQ(reason_of(recover_answer_with(longer)), "Roaring bitmap does not fill its length");
+}
+
+TEST(Codec, EncodeRefusesWhatTheWireCannotCarry) {
+  Frame f = header(set::FrameKind::kData);
+  f.body =
+      frame::Data{.seq = 1, .ack = 0, .replica = {}, .records = {record::Seed{.stream_seq = 1, .snapshot = nullptr}}};
+  EXPECT_EQ(encode(f).status().code(), StatusCode::kInvalidArgument);
+  f.body = frame::Data{
+      .seq = 1,
+      .ack = 0,
+      .replica = {},
+      .records = {record::Release{.pool = 0, .unit = 1, .tag = {1, 1}, .claim = 0, .serial = 16, .nonce = 1}}};
+  EXPECT_EQ(encode(f).status().code(), StatusCode::kInvalidArgument);
+  // A snapshot too large for one frame (not chunked yet): refused, not cut.
+  auto big = std::make_shared<set::UsageSnapshot>();
+  big->in_use.resize(1);
+  for (std::uint32_t u = 0; u < (1u << 20); u += 2) big->in_use[0].add(u);  // 16 bitmap containers: 128 KiB
+  f.body = frame::RecoverAnswer{.complete = true, .snapshot = big};
+  auto e = encode(f);
+  ASSERT_FALSE(e.ok());
+  EXPECT_EQ(e.status().code(), StatusCode::kOutOfRange);
+}
+
+}  // namespace
+}  // namespace uepool::wire
