@@ -685,5 +685,61 @@ TEST(Counterexample, ZombieReseed) {
   EXPECT_EQ(good.member(cast(good, 3).owner)->counters().rebuilds, 1U);
 }
 
+// 10. A rebuild whose lease wait counts from its start, not from its
+// fencing (3 members: p = 2, A = 1, R = 2). O splits in two: the new
+// incarnation O' with P1 on one side, the old incarnation Z with P2 on the
+// other (a split brain). P1 restarts too, so it holds no replica of O, and
+// O' rebuilds from the session store. Z runs on: P2 never heard of O', so
+// it acknowledges Z's new windows, and Z hands units out. With
+// Rules::rebuild_fence_quorum off, O' reads the store a lease after it
+// started and hands out units that Z handed out after that read. With the
+// rule, O' waits until R peers know it. P2 learns of O' only when the
+// partition heals, and then fences Z; O' waits a lease after that.
+void rebuild_before_fenced(Simulator& sim, std::uint64_t lease, bool* ready_in_split) {
+  const Cast c = cast(sim, 3);
+  const std::uint32_t o = c.owner, p1 = c.peers[0], p2 = c.peers[1];
+  sim.run_steps(30);
+  for (int i = 0; i < 20; ++i) ASSERT_TRUE(allocate(sim, o).has_value());
+  sim.run_steps(50);  // streamed to P1 and P2
+  sim.split(o);
+  sim.zombie_side(o, p2);
+  sim.crash(p1);
+  sim.restart(p1);
+  for (std::uint64_t i = 0; i < 3 * lease && !sim.failed(); ++i) {
+    sim.run_steps(1);
+    if (i % 40 == 0) (void)sim.zombie_session(o, 0);  // Z serves a UE now and then
+    if (sim.member(o) != nullptr && sim.member(o)->ready()) {
+      *ready_in_split = true;
+      (void)sim.create_session(o, 0);
+    }
+  }
+  sim.heal();
+  for (std::uint64_t i = 0; i < 3 * lease && !sim.failed(); ++i) {
+    sim.run_steps(1);
+    if (sim.member(o) != nullptr && sim.member(o)->ready() && i % 4 == 0) (void)sim.create_session(o, 0);
+  }
+}
+
+TEST(Counterexample, RebuildBeforeFenced) {
+  const SimParams p = params(3);
+  Rules broken;
+  broken.rebuild_fence_quorum = false;
+  Simulator bad(p, broken);
+  bool ready_in_split = false;
+  rebuild_before_fenced(bad, p.lease, &ready_in_split);
+  EXPECT_TRUE(bad.failed()) << "the broken rule was not caught";
+  std::printf("caught: %s\n", bad.failure().c_str());
+
+  Simulator good(p);
+  ready_in_split = false;
+  rebuild_before_fenced(good, p.lease, &ready_in_split);
+  EXPECT_FALSE(good.failed()) << good.failure();
+  EXPECT_FALSE(ready_in_split) << "ready before P2 could fence Z";
+  const std::uint32_t o = cast(good, 3).owner;
+  ASSERT_NE(good.member(o), nullptr);
+  EXPECT_TRUE(good.member(o)->ready()) << good.member(o)->not_ready_reason();
+  EXPECT_EQ(good.member(o)->counters().rebuilds, 1U);
+}
+
 }  // namespace
 }  // namespace uepool::sim

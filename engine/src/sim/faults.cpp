@@ -48,6 +48,7 @@ void Simulator::bury(std::uint32_t id) {
   if (n.zombie == nullptr) return;
   n.zombie.reset();
   n.zombie_worker = nullptr;
+  n.zombie_side = 0;
   trace(TraceEvent::kBury, id);
   for (auto& [sid, s] : sessions_) {
     if (s->controller != id || !s->on_zombie) continue;
@@ -63,6 +64,35 @@ void Simulator::reach_zombie(std::uint32_t id) {
   n.zombie_partitioned = false;
   n.zombie_until = std::max(n.zombie_until, now_ + 2 * params_.lease);
   if (watch_) watch_event("step %llu: member %u's zombie is in reach again", ull(now_), id);
+}
+
+void Simulator::zombie_side(std::uint32_t id, std::uint32_t peer) {
+  Node& n = *nodes_[id - 1];
+  if (n.zombie == nullptr || peer == id || peer == 0 || peer > nodes_.size()) return;
+  n.zombie_partitioned = false;
+  n.zombie_side = peer;
+  n.zombie_until = std::max(n.zombie_until, now_ + 2 * params_.lease);
+  for (std::uint32_t o = 1; o <= nodes_.size(); ++o)
+    if (o != id && o != peer) block(peer, o);
+  if (watch_) watch_event("step %llu: member %u's zombie and member %u are cut off together", ull(now_), id, peer);
+}
+
+std::optional<Simulator::SessionId> Simulator::zombie_session(std::uint32_t id, std::uint32_t pool) {
+  Node& n = *nodes_[id - 1];
+  if (n.zombie == nullptr || pool >= holder_.size() || !result_.ok) return std::nullopt;
+  const set::MemberAllocation a = n.zombie->allocate(*n.zombie_worker, pool);
+  trace(TraceEvent::kZombieAllocate, id, pool, a.ok() ? a.lease.unit : 0);
+  if (!a.ok() || !check_allocation(id, a.lease, n.zombie.get())) return std::nullopt;
+  auto s = new_session();
+  const SessionId sid = s->id;
+  s->controller = id;
+  s->on_zombie = true;
+  s->leases.push_back(a.lease);
+  hold(s->id, a.lease);
+  ++result_.stats.allocations;
+  session_order_.push_back(s->id);
+  sessions_.emplace(s->id, std::move(s));
+  return sid;
 }
 
 void Simulator::lose_disk(std::uint32_t id) {

@@ -42,9 +42,16 @@ void Simulator::deliver() {
           static_cast<std::uint64_t>(f.kind()) << 32 | (d != nullptr ? d->records.size() : 0),
           d != nullptr ? d->seq : 0);
     Node& to = *nodes_[f.to - 1];
-    // Both incarnations answer to the member's address, unless the zombie is cut off.
-    if (to.zombie != nullptr && !to.zombie_partitioned) to.zombie->on_frame(f, now_);
-    if (to.up) to.member->on_frame(f, now_);
+    // Both incarnations answer to the member's address, unless the zombie is
+    // cut off, or a split brain puts them on two sides (zombie_side).
+    bool to_zombie = to.zombie != nullptr && !to.zombie_partitioned;
+    bool to_current = to.up;
+    if (to.zombie_side != 0 && to.zombie != nullptr) {
+      to_zombie = to_zombie && f.from == to.zombie_side;
+      to_current = to_current && f.from != to.zombie_side;
+    }
+    if (to_zombie) to.zombie->on_frame(f, now_);
+    if (to_current) to.member->on_frame(f, now_);
   }
 }
 
@@ -72,6 +79,7 @@ void Simulator::isolate(std::uint32_t m) {
 void Simulator::heal() {
   blocks_.clear();
   one_way_.clear();
+  for (auto& n : nodes_) n->zombie_side = 0;
 }
 
 }  // namespace uepool::sim

@@ -47,6 +47,11 @@ struct Simulator::Node {
   set::Member::Worker* zombie_worker = nullptr;
   std::uint64_t zombie_until = 0;
   bool zombie_partitioned = false;  // hears nothing, reaches no one
+  // zombie_side — a split brain (Simulator::zombie_side): the one peer the
+  // zombie shares a side of a partition with (0: none). The zombie hears and
+  // reaches only that peer; the new incarnation hears and reaches every
+  // member but that one.
+  std::uint32_t zombie_side = 0;
 };
 
 struct Simulator::Session {

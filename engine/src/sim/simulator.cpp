@@ -229,11 +229,12 @@ void Simulator::step(bool random) {
     if (n.zombie != nullptr) {
       n.zombie->on_tick(now_);
       for (set::Frame& f : n.zombie->take_outgoing())
-        if (!n.zombie_partitioned) send(std::move(f));
+        if (!n.zombie_partitioned && (n.zombie_side == 0 || f.to == n.zombie_side)) send(std::move(f));
     }
     if (!n.up) continue;
     n.member->on_tick(now_);
-    for (set::Frame& f : n.member->take_outgoing()) send(std::move(f));
+    for (set::Frame& f : n.member->take_outgoing())
+      if (n.zombie_side == 0 || n.zombie == nullptr || f.to != n.zombie_side) send(std::move(f));
     if (n.member->phase() == set::MemberPhase::kSuperseded) {
       // It learned that a newer incarnation of itself was seen first: the
       // embedding restarts it (as after a crash: its state is gone).

@@ -167,6 +167,14 @@ class Simulator : private set::Observer, private set::SessionStore {
   // reach_zombie — a cut-off zombie is in reach again (it hears and is heard),
   // and lives on for at least two more leases.
   void reach_zombie(std::uint32_t member);
+  // zombie_side — a split brain: the zombie and `peer` on one side of a
+  // partition, the new incarnation and every other member on the other (the
+  // zombie hears and reaches only `peer`, the new incarnation every member
+  // but `peer`; `peer` is blocked from the others until heal). The zombie
+  // lives on for at least two more leases.
+  void zombie_side(std::uint32_t member, std::uint32_t peer);
+  // zombie_session — the zombie serves a new UE, inside a window it holds.
+  std::optional<SessionId> zombie_session(std::uint32_t member, std::uint32_t pool);
   void restart(std::uint32_t member);
   // lose_disk — the member's saved generation is gone too (a wiped disk).
   void lose_disk(std::uint32_t member);
