@@ -84,6 +84,12 @@
 //     release (a full ring) stay leaked until an audit.
 //   * A held list that names a unit this member does not own is refused
 //     whole (counted, the reason is the not-ready reason while rebuilding).
+//   * Without a SessionStore, the unconfirmed units of the windows a member
+//     had open when it restarted stay quarantined for good (no audit frees
+//     them). windows_ahead grows while workers starve, so those windows can
+//     cover every block the member owns: a restarted member then has no
+//     unit to hand out. Seen in tests/transport/member_over_zmq_test.cpp
+//     before it was given a store. A deployment needs the store.
 #pragma once
 
 #include <atomic>
