@@ -3,6 +3,7 @@
 // Properties checked (not only "no crash", no leak, no undefined behaviour
 // under ASan and UBSan):
 //   * decode never throws and never accepts a frame above kMaxFrameBytes;
+//   * a Reassembler given the same bytes agrees with decode on whole frames;
 //   * whatever decodes encodes again, and that encoding decodes to the same
 //     encoding (one round trip reaches the canonical form: the encoding is
 //     a function of the decoded value).
@@ -36,7 +37,14 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     for (int i = 0; i < 4; ++i)
       frame[frame.size() - kChecksumBytes + static_cast<std::size_t>(i)] = static_cast<std::uint8_t>(c >> (8 * i));
   }
+  // The reassembler takes every frame: a whole frame comes back as decode
+  // gives it; a fragment is checked field by field (one piece never
+  // completes a message: a fragmented one has at least two).
+  Reassembler reassembler;
+  auto r = reassembler.take(frame);
   auto d = decode(frame);
+  if (r.ok() && r.value().has_value()) check(d.ok());
+  if (d.ok()) check(r.ok() && r.value().has_value());
   if (!d.ok()) {
     check(d.status().reason() != nullptr && d.status().reason()[0] != '\0');
     return 0;

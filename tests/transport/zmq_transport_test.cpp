@@ -93,6 +93,24 @@ TEST(ZmqTransport, FramesCrossBetweenAuthenticatedMembers) {
   EXPECT_EQ(a.t->counters().impostors + b.t->counters().impostors + c.t->counters().impostors, 0u);
 }
 
+TEST(ZmqTransport, AMessageAboveOneFrameCrossesInFragments) {
+  Node a = make_node(1), b = make_node(2);
+  connect(a, 1, b, 2);
+  ASSERT_EQ(send_until(a, b, frame(1, 2, 1)).size(), 1u);  // the connection is up
+  auto snap = std::make_shared<set::UsageSnapshot>();
+  snap->in_use.resize(1);
+  for (std::uint32_t u = 0; u < (1u << 21); u += 2) snap->in_use[0].add(u);  // 256 KiB of bitmap
+  set::Frame big = frame(1, 2, 2);
+  big.body = set::frame::RecoverAnswer{.complete = true, .snapshot = snap};
+  auto got = send_until(a, b, big);
+  ASSERT_EQ(got.size(), 1u);
+  const auto* ans = std::get_if<set::frame::RecoverAnswer>(&got[0].body);
+  ASSERT_NE(ans, nullptr);
+  ASSERT_NE(ans->snapshot, nullptr);
+  EXPECT_TRUE(ans->snapshot->in_use[0] == snap->in_use[0]);
+  EXPECT_EQ(b.t->counters().decode_errors, 0u);
+}
+
 TEST(ZmqTransport, AMemberClaimingAnotherIdIsDropped) {
   Node a = make_node(1), b = make_node(2);
   connect(a, 1, b, 2);

@@ -4,6 +4,7 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <limits>
 #include <string>
 
@@ -302,6 +303,123 @@ TEST(Codec, EncodeRefusesWhatTheWireCannotCarry) {
   auto e = encode(f);
   ASSERT_FALSE(e.ok());
   EXPECT_EQ(e.status().code(), StatusCode::kOutOfRange);
+}
+
+set::Frame big_answer() {
+  auto big = std::make_shared<set::UsageSnapshot>();
+  big->of = {3, 33};
+  big->in_use.resize(1);
+  for (std::uint32_t u = 0; u < (1u << 20); u += 2) big->in_use[0].add(u);  // 16 bitmap containers: 128 KiB
+  Frame f = header(set::FrameKind::kRecoverAnswer);
+  f.body = frame::RecoverAnswer{.complete = true, .snapshot = big};
+  return f;
+}
+
+TEST(Fragments, ALargeMessageTravelsInPiecesInAnyOrder) {
+  const Frame f = big_answer();
+  auto pieces = encode_fragments(f, 7);
+  ASSERT_TRUE(pieces.ok()) << pieces.status().to_string();
+  ASSERT_GE(pieces.value().size(), 3u);
+  for (const auto& p : pieces.value()) {
+    EXPECT_LE(p.size(), kMaxFrameBytes);
+    EXPECT_EQ(reason_of(p), "a fragment: give it to a Reassembler");
+  }
+  for (const bool reverse : {false, true}) {
+    Reassembler r;
+    auto ps = pieces.value();
+    if (reverse) std::reverse(ps.begin(), ps.end());
+    for (std::size_t k = 0; k + 1 < ps.size(); ++k) {
+      auto got = r.take(ps[k]);
+      ASSERT_TRUE(got.ok()) << got.status().to_string();
+      EXPECT_FALSE(got.value().has_value());
+      EXPECT_FALSE(r.take(ps[k]).value().has_value());  // a duplicate piece changes nothing
+    }
+    auto last = r.take(ps.back());
+    ASSERT_TRUE(last.ok()) << last.status().to_string();
+    ASSERT_TRUE(last.value().has_value());
+    const auto* a = std::get_if<frame::RecoverAnswer>(&last.value()->body);
+    ASSERT_NE(a, nullptr);
+    ASSERT_NE(a->snapshot, nullptr);
+    EXPECT_TRUE(a->snapshot->in_use[0] == std::get<frame::RecoverAnswer>(f.body).snapshot->in_use[0]);
+    EXPECT_EQ(last.value()->from_inc, f.from_inc);
+  }
+  // A small frame is one piece: the frame itself, taken at once.
+  const Frame small = every_kind()[3];
+  auto one = encode_fragments(small, 8);
+  ASSERT_TRUE(one.ok());
+  ASSERT_EQ(one.value().size(), 1u);
+  EXPECT_EQ(one.value()[0], bytes_of(small));
+  Reassembler r;
+  auto got = r.take(one.value()[0]);
+  ASSERT_TRUE(got.ok() && got.value().has_value());
+}
+
+TEST(Fragments, ALostPieceLosesOnlyItsMessage) {
+  auto a = encode_fragments(big_answer(), 1).value();
+  auto b = encode_fragments(big_answer(), 2).value();
+  Reassembler r;
+  for (std::size_t k = 1; k < a.size(); ++k) EXPECT_FALSE(r.take(a[k]).value().has_value());  // piece 0 is lost
+  for (std::size_t k = 0; k + 1 < b.size(); ++k) EXPECT_FALSE(r.take(b[k]).value().has_value());
+  EXPECT_TRUE(r.take(b.back()).value().has_value());
+  EXPECT_EQ(r.abandoned(), 1u);
+}
+
+void put_varint(std::vector<std::uint8_t>& b, std::uint64_t v) {
+  while (v >= 0x80) {
+    b.push_back(static_cast<std::uint8_t>(v | 0x80));
+    v >>= 7;
+  }
+  b.push_back(static_cast<std::uint8_t>(v));
+}
+
+// fragment — a hand-made fragment (a real header, forged fields), sealed.
+std::vector<std::uint8_t> fragment(std::uint64_t index, std::uint64_t count, std::uint64_t total, std::size_t piece,
+                                   std::uint8_t fill = 0) {
+  std::vector<std::uint8_t> b = bytes_of(every_kind()[3]);
+  b.resize(kHeaderBytes);
+  b[1] = kFragmentKind;
+  put_varint(b, 1);
+  put_varint(b, index);
+  put_varint(b, count);
+  put_varint(b, total);
+  b.insert(b.end(), piece, fill);
+  b.resize(b.size() + 4);
+  reseal(b);
+  return b;
+}
+
+std::string taken(Reassembler& r, const std::vector<std::uint8_t>& b) {
+  auto got = r.take(b);
+  if (!got.ok()) return got.status().reason();
+  return got.value().has_value() ? "frame" : "waiting";
+}
+
+TEST(Fragments, ForgedFragmentsAreRefusedWithTheirReason) {
+  constexpr std::size_t P = kFragmentPieceBytes;
+  Reassembler r;
+  EXPECT_EQ(taken(r, fragment(0, 1, 1000, 1000)), "fragmented message size out of bounds");  // fits one frame
+  EXPECT_EQ(taken(r, fragment(0, 300, kMaxMessageBytes + 1, P)), "fragmented message size out of bounds");
+  EXPECT_EQ(taken(r, fragment(0, 5, 2 * P + 10, P)), "fragment count does not match the message size");
+  EXPECT_EQ(taken(r, fragment(3, 3, 2 * P + 10, P)), "fragment index beyond its count");
+  EXPECT_EQ(taken(r, fragment(0, 3, 2 * P + 10, P - 1)), "fragment piece of the wrong size");
+  EXPECT_EQ(taken(r, fragment(2, 3, 2 * P + 10, P)), "fragment piece of the wrong size");  // the last is short
+  auto bad = fragment(0, 3, 2 * P + 10, P);
+  bad[45] ^= 1;
+  EXPECT_EQ(taken(r, bad), "checksum mismatch");
+  // Well-formed pieces of a message that is no frame (zeros: not even its
+  // ends match the pieces' header): refused once whole.
+  EXPECT_EQ(taken(r, fragment(0, 3, 2 * P + 10, P)), "waiting");
+  EXPECT_EQ(taken(r, fragment(1, 3, 2 * P + 10, P)), "waiting");
+  EXPECT_EQ(taken(r, fragment(2, 3, 2 * P + 10, 10)), "fragments name other ends than their message");
+  // Pieces whose message has the right ends but no valid body.
+  std::vector<std::uint8_t> head = bytes_of(every_kind()[3]);
+  auto first = fragment(0, 3, 2 * P + 10, P);
+  std::copy(head.begin(), head.begin() + static_cast<std::ptrdiff_t>(kHeaderBytes),
+            first.end() - 4 - static_cast<std::ptrdiff_t>(P));
+  reseal(first);
+  EXPECT_EQ(taken(r, first), "waiting");
+  EXPECT_EQ(taken(r, fragment(1, 3, 2 * P + 10, P)), "waiting");
+  EXPECT_NE(taken(r, fragment(2, 3, 2 * P + 10, 10)), "frame");
 }
 
 }  // namespace

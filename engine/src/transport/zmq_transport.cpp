@@ -165,16 +165,18 @@ bool ZmqTransport::send(const set::Frame& frame) {
     ++c_.send_dropped;
     return false;
   }
-  auto bytes = wire::encode(frame);
-  if (!bytes.ok()) {
+  auto pieces = wire::encode_fragments(frame, ++message_id_);
+  if (!pieces.ok()) {
     ++c_.send_refused;
     return false;
   }
   try {
-    zmq::message_t msg(bytes.value().data(), bytes.value().size());
-    if (!it->second->send(msg, zmq::send_flags::dontwait)) {
-      ++c_.send_dropped;  // not connected (IMMEDIATE) or its queue is full
-      return false;
+    for (const std::vector<std::uint8_t>& b : pieces.value()) {
+      zmq::message_t msg(b.data(), b.size());
+      if (!it->second->send(msg, zmq::send_flags::dontwait)) {
+        ++c_.send_dropped;  // not connected (IMMEDIATE) or its queue is full: the rest is useless
+        return false;
+      }
     }
   } catch (const zmq::error_t&) {
     ++c_.send_dropped;
@@ -196,24 +198,33 @@ Status ZmqTransport::receive(int timeout_ms, std::vector<set::Frame>& out) {
         continue;
       }
       const zmq::message_t& m = parts[1];
-      auto f = wire::decode({static_cast<const std::uint8_t*>(m.data()), m.size()});
-      if (!f.ok()) {
-        ++c_.decode_errors;
-        continue;
-      }
-      if (f.value().to != options_.id) {
-        ++c_.wrong_destination;
-        continue;
-      }
+      const std::span<const std::uint8_t> bytes(static_cast<const std::uint8_t*>(m.data()), m.size());
       if (options_.curve) {
+        // The sender named in the header (bytes 8..11) must be the member
+        // the connection's key belongs to, before a piece is kept.
         const char* uid = zmq_msg_gets(m.handle(), "User-Id");
-        if (uid == nullptr || std::to_string(f.value().from) != uid) {
+        const std::uint32_t from = bytes.size() >= 12 ? static_cast<std::uint32_t>(bytes[8]) |
+                                                            (static_cast<std::uint32_t>(bytes[9]) << 8) |
+                                                            (static_cast<std::uint32_t>(bytes[10]) << 16) |
+                                                            (static_cast<std::uint32_t>(bytes[11]) << 24)
+                                                      : 0;
+        if (uid == nullptr || std::to_string(from) != uid) {
           ++c_.impostors;
           continue;
         }
       }
+      auto f = reassembler_.take(bytes);
+      if (!f.ok()) {
+        ++c_.decode_errors;
+        continue;
+      }
+      if (!f.value().has_value()) continue;  // a piece of a larger message
+      if (f.value()->to != options_.id) {
+        ++c_.wrong_destination;
+        continue;
+      }
       ++c_.received;
-      out.push_back(std::move(f.value()));
+      out.push_back(std::move(*f.value()));
     }
   } catch (const zmq::error_t& e) {
     return Status(StatusCode::kUnavailable, "ZeroMQ receive failed")

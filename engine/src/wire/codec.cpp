@@ -354,7 +354,9 @@ bool read_record(Reader& rd, Record& out) {
 
 }  // namespace
 
-Result<std::vector<std::uint8_t>> encode(const Frame& f) {
+namespace {
+
+Result<std::vector<std::uint8_t>> encode_message(const Frame& f, std::size_t limit) {
   Writer w;
   w.bytes().reserve(256);
   w.u8(kVersion);
@@ -377,7 +379,7 @@ Result<std::vector<std::uint8_t>> encode(const Frame& f) {
     for (const Record& r : d->records) {
       st = put_record(w, r);
       if (!st.ok()) return st;
-      if (w.bytes().size() > kMaxFrameBytes) break;  // refused below; stop copying
+      if (w.bytes().size() > limit) break;  // refused below; stop copying
     }
   } else if (const auto* g = std::get_if<frame::GenAnswer>(&f.body)) {
     w.varint(g->max_generation);
@@ -393,8 +395,9 @@ Result<std::vector<std::uint8_t>> encode(const Frame& f) {
     w.varint(x->max_generation);
   }
   const std::size_t total = w.bytes().size() + kChecksumBytes;
-  if (total > kMaxFrameBytes)
-    return Status(StatusCode::kOutOfRange, "frame above 64 KiB (snapshots are not chunked yet)")
+  if (total > limit)
+    return Status(StatusCode::kOutOfRange,
+                  limit == kMaxFrameBytes ? "frame above 64 KiB (encode_fragments cuts it)" : "message above 16 MiB")
         .with_number(total, "bytes");
   w.put_fixed_at(4, total, 4);
   const std::uint32_t crc = crc32c(w.bytes());
@@ -402,11 +405,38 @@ Result<std::vector<std::uint8_t>> encode(const Frame& f) {
   return std::move(w.bytes());
 }
 
+// seal — fill in the length and append the checksum.
+void seal(std::vector<std::uint8_t>& b) {
+  Writer w;
+  w.bytes() = std::move(b);
+  w.put_fixed_at(4, w.bytes().size() + kChecksumBytes, 4);
+  const std::uint32_t crc = crc32c(w.bytes());
+  w.fixed(crc, 4);
+  b = std::move(w.bytes());
+}
+
+Result<Frame> decode_message(std::span<const std::uint8_t> bytes, std::size_t limit);
+
+}  // namespace
+
+Result<std::vector<std::uint8_t>> encode(const Frame& f) {
+  return encode_message(f, kMaxFrameBytes);
+}
+
 Result<Frame> decode(std::span<const std::uint8_t> bytes) {
+  if (bytes.size() >= 2 && bytes[0] == kVersion && bytes[1] == kFragmentKind)
+    return Status(StatusCode::kInvalidArgument, "a fragment: give it to a Reassembler").at(1);
+  return decode_message(bytes, kMaxFrameBytes);
+}
+
+namespace {
+
+Result<Frame> decode_message(std::span<const std::uint8_t> bytes, std::size_t limit) {
   if (bytes.size() < kHeaderBytes + kChecksumBytes)
     return Status(StatusCode::kInvalidArgument, "frame shorter than its header").with_number(bytes.size(), "bytes");
-  if (bytes.size() > kMaxFrameBytes)
-    return Status(StatusCode::kOutOfRange, "frame above 64 KiB").with_number(bytes.size(), "bytes");
+  if (bytes.size() > limit)
+    return Status(StatusCode::kOutOfRange, limit == kMaxFrameBytes ? "frame above 64 KiB" : "message above 16 MiB")
+        .with_number(bytes.size(), "bytes");
   if (bytes[0] != kVersion)
     return Status(StatusCode::kInvalidArgument, "unknown wire version").at(0).with_number(bytes[0], "version");
   Reader hd(bytes, 1);
@@ -481,6 +511,113 @@ Result<Frame> decode(std::span<const std::uint8_t> bytes) {
         .at(rd.pos())
         .with_number(rd.left(), "bytes");
   return f;
+}
+
+// A fragment's body: v message id, v index, v count, v total bytes of the
+// message, then the piece (the rest of the body).
+constexpr std::size_t kPieceBytes = kFragmentPieceBytes;
+
+}  // namespace
+
+Result<std::vector<std::vector<std::uint8_t>>> encode_fragments(const Frame& f, std::uint64_t message_id) {
+  auto whole = encode_message(f, kMaxMessageBytes);
+  if (!whole.ok()) return whole.status();
+  std::vector<std::vector<std::uint8_t>> out;
+  std::vector<std::uint8_t>& m = whole.value();
+  if (m.size() <= kMaxFrameBytes) {
+    out.push_back(std::move(m));
+    return out;
+  }
+  const std::uint64_t count = (m.size() + kPieceBytes - 1) / kPieceBytes;
+  for (std::uint64_t i = 0; i < count; ++i) {
+    Writer w;
+    w.bytes().assign(m.begin(), m.begin() + kHeaderBytes);  // the message's own header: ends, incarnations
+    w.bytes()[1] = kFragmentKind;
+    w.varint(message_id);
+    w.varint(i);
+    w.varint(count);
+    w.varint(m.size());
+    const std::size_t b = i * kPieceBytes;
+    const std::size_t e = std::min<std::size_t>(b + kPieceBytes, m.size());
+    w.bytes().insert(w.bytes().end(), m.begin() + static_cast<std::ptrdiff_t>(b),
+                     m.begin() + static_cast<std::ptrdiff_t>(e));
+    std::vector<std::uint8_t> piece = std::move(w.bytes());
+    seal(piece);
+    out.push_back(std::move(piece));
+  }
+  return out;
+}
+
+Result<std::optional<Frame>> Reassembler::take(std::span<const std::uint8_t> bytes) {
+  if (bytes.size() < 2 || bytes[0] != kVersion || bytes[1] != kFragmentKind) {
+    auto f = decode(bytes);
+    if (!f.ok()) return f.status();
+    return std::optional<Frame>(std::move(f.value()));
+  }
+  // A fragment: the same header and checksum rules as any frame.
+  if (bytes.size() < kHeaderBytes + kChecksumBytes || bytes.size() > kMaxFrameBytes)
+    return Status(StatusCode::kInvalidArgument, "fragment size out of bounds").with_number(bytes.size(), "bytes");
+  Reader hd(bytes, 2);
+  std::uint16_t reserved = 0;
+  std::uint32_t length = 0, from = 0;
+  (void)hd.fixed(reserved);
+  (void)hd.fixed(length);
+  (void)hd.fixed(from);
+  if (length != bytes.size())
+    return Status(StatusCode::kInvalidArgument, "frame length does not match the bytes received").at(4);
+  std::uint32_t got = 0;
+  Reader tail(bytes, bytes.size() - kChecksumBytes);
+  (void)tail.fixed(got);
+  if (got != crc32c(bytes.first(bytes.size() - kChecksumBytes)))
+    return Status(StatusCode::kInvalidArgument, "checksum mismatch").at(bytes.size() - kChecksumBytes);
+  if (reserved != 0) return Status(StatusCode::kInvalidArgument, "reserved header bits set").at(2);
+  Reader rd(bytes.first(bytes.size() - kChecksumBytes), kHeaderBytes);
+  std::uint64_t id = 0, index = 0, count = 0, total = 0;
+  if (!rd.varint(id) || !rd.varint(index) || !rd.varint(count) || !rd.varint(total)) return rd.status();
+  if (total <= kMaxFrameBytes || total > kMaxMessageBytes)
+    return Status(StatusCode::kOutOfRange, "fragmented message size out of bounds").with_number(total, "bytes");
+  if (count != (total + kPieceBytes - 1) / kPieceBytes)
+    return Status(StatusCode::kInvalidArgument, "fragment count does not match the message size")
+        .with_number(count, "count");
+  if (index >= count)
+    return Status(StatusCode::kInvalidArgument, "fragment index beyond its count").with_number(index, "index");
+  const std::size_t piece = rd.left();
+  const std::size_t want = index + 1 < count ? kPieceBytes : total - kPieceBytes * (count - 1);
+  if (piece != want)
+    return Status(StatusCode::kInvalidArgument, "fragment piece of the wrong size").with_number(piece, "bytes");
+  Partial& p = partial_[from];
+  if (!p.buffer.empty() &&
+      (p.id != id || p.total != total || !std::equal(p.header.begin(), p.header.end(), bytes.begin() + 8))) {
+    ++abandoned_;  // a newer message from this sender: the older one will never be whole
+    p = Partial{};
+  }
+  if (p.buffer.empty()) {
+    if (partial_.size() > kMaxSenders) {
+      ++abandoned_;
+      partial_.erase(from);
+      return Status(StatusCode::kResourceExhausted, "too many senders with messages in pieces")
+          .with_number(from, "member");
+    }
+    p.id = id;
+    p.total = total;
+    p.header.assign(bytes.begin() + 8, bytes.begin() + kHeaderBytes);
+    p.buffer.assign(total, 0);
+    p.have.assign(count, false);
+  }
+  if (p.have[index]) return std::optional<Frame>();  // a duplicate piece
+  std::copy(bytes.begin() + static_cast<std::ptrdiff_t>(rd.pos()),
+            bytes.begin() + static_cast<std::ptrdiff_t>(rd.pos() + piece),
+            p.buffer.begin() + static_cast<std::ptrdiff_t>(index * kPieceBytes));
+  p.have[index] = true;
+  if (++p.pieces < count) return std::optional<Frame>();
+  std::vector<std::uint8_t> whole = std::move(p.buffer);
+  std::vector<std::uint8_t> header = std::move(p.header);
+  partial_.erase(from);
+  if (whole.size() < kHeaderBytes || !std::equal(header.begin(), header.end(), whole.begin() + 8))
+    return Status(StatusCode::kInvalidArgument, "fragments name other ends than their message");
+  auto f = decode_message(whole, kMaxMessageBytes);
+  if (!f.ok()) return f.status();
+  return std::optional<Frame>(std::move(f.value()));
 }
 
 }  // namespace uepool::wire

@@ -20,6 +20,9 @@
 //     connection is noticed and reconnected.
 //   * Bounded high-water marks (send_hwm, recv_hwm) and ZMQ_MAXMSGSIZE of
 //     one frame (wire::kMaxFrameBytes): a peer sending more is disconnected.
+//     A larger message (a bulk copy) goes as fragments of one frame each
+//     (wire::encode_fragments) and is put together by a wire::Reassembler;
+//     a piece dropped on the way loses the message (the channel resends).
 //   * ZMQ_LINGER 0: closing never blocks.
 // Authentication (curve = true): every member has a CurveZMQ key pair; the
 //   ROUTER is a CURVE server, each DEALER a client of its peer's public key.
@@ -44,6 +47,7 @@
 
 #include "uepool/base/status.hpp"
 #include "uepool/transport/transport.hpp"
+#include "uepool/wire/codec.hpp"
 
 namespace zmq {
 class context_t;
@@ -110,6 +114,8 @@ class ZmqTransport final : public Transport {
   std::uint64_t auth_denied_ = 0;              // under mu_
   std::thread zap_;
   TransportCounters c_;
+  wire::Reassembler reassembler_;  // messages above one frame arrive in pieces
+  std::uint64_t message_id_ = 0;
 };
 
 }  // namespace uepool::transport

@@ -39,14 +39,24 @@
 // deserializer accepts some invalid containers). Every error is a Status
 // naming what was wrong and where (its byte offset).
 //
-// Not built yet (issue 13): chunking of snapshots larger than one frame
-// (encode refuses a frame above kMaxFrameBytes), compact encodings of
-// release batches and word records (sorted, delta + varint), and the
-// records of re-division.
+// Messages above one frame (a bulk copy of a large pool) travel in
+// fragments: encode_fragments cuts the message's bytes into pieces, each in
+// a frame of kind kFragmentKind with the message's own header (ends and
+// incarnations), a message id, its index, the count and the message's
+// size; a Reassembler puts them together (any order, duplicates ignored,
+// one message in pieces per sender: a newer one abandons the older, and a
+// lost piece loses the message, which the channel then sends again) and
+// decodes the whole, at most kMaxMessageBytes. Every fragment field is
+// checked against the others before anything is allocated.
+//
+// Not built yet (issue 13): compact encodings of release batches and word
+// records (sorted, delta + varint), and the records of re-division.
 #pragma once
 
 #include <cstddef>
 #include <cstdint>
+#include <map>
+#include <optional>
 #include <span>
 #include <vector>
 
@@ -59,7 +69,12 @@ inline constexpr std::uint8_t kVersion = 1;
 inline constexpr std::size_t kHeaderBytes = 40;
 inline constexpr std::size_t kChecksumBytes = 4;
 inline constexpr std::size_t kMaxFrameBytes = std::size_t{64} * 1024;
-inline constexpr std::size_t kMaxPools = 256;  // pools in one snapshot
+inline constexpr std::size_t kMaxPools = 256;                           // pools in one snapshot
+inline constexpr std::size_t kMaxMessageBytes = std::size_t{16} << 20;  // a message in fragments, reassembled
+inline constexpr std::uint8_t kFragmentKind = 0xF0;
+// The bytes of a message each fragment carries (the last: the rest); the
+// room left is for the fragment's four varints.
+inline constexpr std::size_t kFragmentPieceBytes = kMaxFrameBytes - kHeaderBytes - kChecksumBytes - 40;
 
 // encode — the frame as bytes. kOutOfRange: it would exceed kMaxFrameBytes
 // (a snapshot too large for one frame); kInvalidArgument: a field the wire
@@ -70,5 +85,32 @@ Result<std::vector<std::uint8_t>> encode(const set::Frame& frame);
 // decode — the frame in `bytes` (exactly one frame). Never throws; any
 // malformed input gives a Status with its reason and byte offset.
 Result<set::Frame> decode(std::span<const std::uint8_t> bytes);
+
+// encode_fragments — the frame as one frame, or, above kMaxFrameBytes, as
+// fragments of at most kMaxFrameBytes each (`message_id` tells one
+// message's fragments from the next one's: a counter per sender).
+Result<std::vector<std::vector<std::uint8_t>>> encode_fragments(const set::Frame& frame, std::uint64_t message_id);
+
+// Reassembler — the receiving side of encode_fragments, for one receiver.
+class Reassembler {
+ public:
+  static constexpr std::size_t kMaxSenders = 1024;  // messages in pieces at once (one per sender)
+  // take — a frame or a fragment as received. A whole frame (at once, or
+  // the last missing piece of a message); nothing yet; or why the bytes
+  // were refused (nothing already held is lost).
+  Result<std::optional<set::Frame>> take(std::span<const std::uint8_t> bytes);
+  // abandoned — messages whose pieces never all arrived (a newer one came).
+  [[nodiscard]] std::uint64_t abandoned() const noexcept { return abandoned_; }
+
+ private:
+  struct Partial {
+    std::uint64_t id = 0, total = 0, pieces = 0;
+    std::vector<std::uint8_t> header;  // bytes 8..39 of the first piece: the ends and incarnations
+    std::vector<std::uint8_t> buffer;
+    std::vector<bool> have;
+  };
+  std::map<std::uint32_t, Partial> partial_;  // by sender
+  std::uint64_t abandoned_ = 0;
+};
 
 }  // namespace uepool::wire
