@@ -364,6 +364,27 @@ TEST(Fragments, ALostPieceLosesOnlyItsMessage) {
   EXPECT_EQ(r.abandoned(), 1u);
 }
 
+// set_from — the fragment's sender (header bytes 8..11), resealed.
+void set_from(std::vector<std::uint8_t>& b, std::uint32_t from);
+
+TEST(Fragments, AFloodOfFirstPiecesIsBoundedInMemory) {
+  auto a = encode_fragments(big_answer(), 1).value();
+  Reassembler r;
+  std::size_t refused = 0;
+  for (std::uint32_t from = 1; from <= 600; ++from) {
+    auto piece = a[0];
+    set_from(piece, from);
+    auto got = r.take(piece);
+    if (!got.ok()) {
+      EXPECT_EQ(got.status().code(), StatusCode::kResourceExhausted);
+      ++refused;
+    }
+  }
+  // Each message is about 128 KiB: 64 MiB holds about 500, and at most 257
+  // senders are tracked; the rest are refused, not allocated.
+  EXPECT_GE(refused, 600u - 257u);
+}
+
 void put_varint(std::vector<std::uint8_t>& b, std::uint64_t v) {
   while (v >= 0x80) {
     b.push_back(static_cast<std::uint8_t>(v | 0x80));
@@ -386,6 +407,11 @@ std::vector<std::uint8_t> fragment(std::uint64_t index, std::uint64_t count, std
   b.resize(b.size() + 4);
   reseal(b);
   return b;
+}
+
+void set_from(std::vector<std::uint8_t>& b, std::uint32_t from) {
+  for (int i = 0; i < 4; ++i) b[8 + static_cast<std::size_t>(i)] = static_cast<std::uint8_t>(from >> (8 * i));
+  reseal(b);
 }
 
 std::string taken(Reassembler& r, const std::vector<std::uint8_t>& b) {

@@ -589,15 +589,15 @@ Result<std::optional<Frame>> Reassembler::take(std::span<const std::uint8_t> byt
   if (!p.buffer.empty() &&
       (p.id != id || p.total != total || !std::equal(p.header.begin(), p.header.end(), bytes.begin() + 8))) {
     ++abandoned_;  // a newer message from this sender: the older one will never be whole
+    buffered_ -= p.total;
     p = Partial{};
   }
   if (p.buffer.empty()) {
-    if (partial_.size() > kMaxSenders) {
-      ++abandoned_;
+    if (partial_.size() > kMaxSenders || buffered_ + total > kMaxBufferedBytes) {
       partial_.erase(from);
-      return Status(StatusCode::kResourceExhausted, "too many senders with messages in pieces")
-          .with_number(from, "member");
+      return Status(StatusCode::kResourceExhausted, "too many messages in pieces at once").with_number(from, "member");
     }
+    buffered_ += total;
     p.id = id;
     p.total = total;
     p.header.assign(bytes.begin() + 8, bytes.begin() + kHeaderBytes);
@@ -612,6 +612,7 @@ Result<std::optional<Frame>> Reassembler::take(std::span<const std::uint8_t> byt
   if (++p.pieces < count) return std::optional<Frame>();
   std::vector<std::uint8_t> whole = std::move(p.buffer);
   std::vector<std::uint8_t> header = std::move(p.header);
+  buffered_ -= p.total;
   partial_.erase(from);
   if (whole.size() < kHeaderBytes || !std::equal(header.begin(), header.end(), whole.begin() + 8))
     return Status(StatusCode::kInvalidArgument, "fragments name other ends than their message");

@@ -94,7 +94,10 @@ Result<std::vector<std::vector<std::uint8_t>>> encode_fragments(const set::Frame
 // Reassembler — the receiving side of encode_fragments, for one receiver.
 class Reassembler {
  public:
-  static constexpr std::size_t kMaxSenders = 1024;  // messages in pieces at once (one per sender)
+  static constexpr std::size_t kMaxSenders = 256;  // messages in pieces at once (one per sender)
+  // kMaxBufferedBytes — the memory all messages in pieces may take: a
+  // flood of first pieces is refused past it, never allocated.
+  static constexpr std::size_t kMaxBufferedBytes = std::size_t{64} << 20;
   // take — a frame or a fragment as received. A whole frame (at once, or
   // the last missing piece of a message); nothing yet; or why the bytes
   // were refused (nothing already held is lost).
@@ -110,6 +113,7 @@ class Reassembler {
     std::vector<bool> have;
   };
   std::map<std::uint32_t, Partial> partial_;  // by sender
+  std::size_t buffered_ = 0;                  // the sum of their totals
   std::uint64_t abandoned_ = 0;
 };
 
