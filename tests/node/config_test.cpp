@@ -55,9 +55,9 @@ TEST(Config, AGoodFileLoads) {
 TEST(Config, EveryErrorNamesItsLineAndKey) {
   std::string text = kGood;
   text.replace(text.find("prefix: 10.45.0.0/16"), 20, "prefix: 10.45.0.0/33");  // line 6
-  text.replace(text.find("block_units: 1024"), 17, "block_units: 1000");     // line 14
-  text.replace(text.find("id: 3"), 5, "id: 2");                              // line 18
-  text.replace(text.find("unit_length: 64"), 15, "unit_lenght: 64");         // line 13
+  text.replace(text.find("block_units: 1024"), 17, "block_units: 1000");        // line 14
+  text.replace(text.find("id: 3"), 5, "id: 2");                                 // line 18
+  text.replace(text.find("unit_length: 64"), 15, "unit_lenght: 64");            // line 13
   const std::vector<std::string> e = errors_of(text);
   ASSERT_EQ(e.size(), 5u) << ::testing::PrintToString(e);
   EXPECT_NE(e[0].find("line 6, key 'prefix': '10.45.0.0/33'"), std::string::npos) << e[0];

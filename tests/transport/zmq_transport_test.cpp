@@ -18,6 +18,7 @@
 // see the synchronization inside those libraries. Only reports with a
 // libzmq or libsodium frame are suppressed; uepool's own code is still
 // checked.
+// NOLINTNEXTLINE(bugprone-reserved-identifier,readability-identifier-naming): the sanitizer's hook
 extern "C" const char* __tsan_default_suppressions() {
   return "race:libzmq.so.5\nrace:libsodium.so.23\n";
 }

@@ -54,13 +54,14 @@ class Checker {
     }
     T v{};
     if (!YAML::convert<T>::decode(n, v)) {
-      error(n, key, "not a valid " + std::string(std::is_same_v<T, bool> ? "true/false" : "number") + ": '" +
-                        n.Scalar() + "'");
+      error(n, key,
+            "not a valid " + std::string(std::is_same_v<T, bool> ? "true/false" : "number") + ": '" + n.Scalar() + "'");
       return std::nullopt;
     }
     if constexpr (!std::is_same_v<T, bool>) {
       if (v < low || v > high) {
-        error(n, key, "out of range: " + n.Scalar() + " (allowed " + std::to_string(low) + ".." + std::to_string(high) + ")");
+        error(n, key,
+              "out of range: " + n.Scalar() + " (allowed " + std::to_string(low) + ".." + std::to_string(high) + ")");
         return std::nullopt;
       }
     }

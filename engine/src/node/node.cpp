@@ -1,0 +1,99 @@
+// The node: Member + ZmqTransport + generation file. See uepool/node/node.hpp.
+#include "uepool/node/node.hpp"
+
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <fstream>
+#include <random>
+
+namespace uepool::node {
+
+std::uint32_t FileGenerationStore::load() {
+  std::ifstream in(path_);
+  std::uint64_t g = 0;
+  if (!(in >> g) || g > UINT32_MAX) return 0;
+  return static_cast<std::uint32_t>(g);
+}
+
+bool FileGenerationStore::save(std::uint32_t generation) {
+  const std::string tmp = path_ + ".tmp";
+  const int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  if (fd < 0) return false;
+  const std::string text = std::to_string(generation) + "\n";
+  const bool written = ::write(fd, text.data(), text.size()) == static_cast<ssize_t>(text.size()) && ::fsync(fd) == 0;
+  ::close(fd);
+  if (!written || std::rename(tmp.c_str(), path_.c_str()) != 0) return false;
+  const std::string dir = path_.find('/') == std::string::npos ? "." : path_.substr(0, path_.rfind('/'));
+  const int dfd = ::open(dir.empty() ? "/" : dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (dfd < 0) return false;
+  const bool synced = ::fsync(dfd) == 0;
+  ::close(dfd);
+  return synced;
+}
+
+Result<std::unique_ptr<Node>> Node::create(const NodeOptions& o) {
+  const MemberConfig* self = o.config.member(o.member);
+  if (self == nullptr) return Status(StatusCode::kNotFound, "no member of that name in the configuration");
+  if (o.data_dir.empty()) return Status(StatusCode::kInvalidArgument, "no data folder for the generation file");
+  std::unique_ptr<Node> n(new Node());
+  n->self_ = *self;
+  n->start_ = std::chrono::steady_clock::now();
+  n->generations_ = std::make_unique<FileGenerationStore>(o.data_dir + "/generation");
+  const bool ran_before = n->generations_->load() != 0;
+
+  transport::ZmqOptions to;
+  to.id = self->id;
+  to.bind = self->endpoint;
+  to.curve = o.config.curve;
+  if (o.config.curve) {
+    std::string secret = o.secret_key;
+    if (secret.empty()) {
+      if (self->secret_key_file.empty())
+        return Status(StatusCode::kInvalidArgument, "curve is on: the member needs secret_key_file (or --secret-key)");
+      std::ifstream in(self->secret_key_file);
+      if (!(in >> secret)) return Status(StatusCode::kNotFound, "secret key file cannot be read");
+    }
+    to.keys = {self->public_key, secret};
+  }
+  auto t = transport::ZmqTransport::create(to);
+  if (!t.ok()) return t.status();
+  n->transport_ = std::move(t.value());
+  for (const MemberConfig& m : o.config.members) {
+    if (m.id == self->id) continue;
+    const Status s = n->transport_->add_peer({m.id, m.endpoint, m.public_key});
+    if (!s.ok()) return s;
+  }
+
+  set::MemberOptions mo;
+  mo.id = self->id;
+  mo.plan = o.config.plan;
+  mo.pools = o.config.pools;
+  mo.fresh = o.fresh && !ran_before;
+  std::random_device rd;
+  mo.nonce = (std::uint64_t{rd()} << 32) ^ rd() ^ static_cast<std::uint64_t>(n->start_.time_since_epoch().count());
+  mo.lease = o.config.lease_ms;
+  mo.generations = n->generations_.get();
+  auto m = set::Member::create(mo);
+  if (!m.ok()) return m.status();
+  n->member_ = std::move(m.value());
+  n->worker_ = n->member_->create_worker();
+  return n;
+}
+
+std::uint64_t Node::now() const noexcept {
+  return static_cast<std::uint64_t>(
+             std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - start_).count()) +
+         1;
+}
+
+void Node::step(int timeout_ms) {
+  in_.clear();
+  (void)transport_->receive(timeout_ms, in_);  // a transport error is a dropped round: the channel retransmits
+  for (const set::Frame& f : in_) member_->on_frame(f, now());
+  member_->on_tick(now());
+  for (const set::Frame& f : member_->take_outgoing()) (void)transport_->send(f);
+}
+
+}  // namespace uepool::node

@@ -1,0 +1,167 @@
+// `uepool node --config FILE --id NAME [--data-dir DIR] [--fresh]`: runs one
+// member until SIGTERM or SIGINT (a clean stop; SIGKILL loses nothing the
+// protocol promises: the member recovers from its peers). Prints a line on
+// every phase change. `uepool node --keygen`: a CurveZMQ key pair.
+// `uepool check --config FILE`: every configuration error with its line.
+// Exit status: 0 ok, 1 a check failed (check) or the node could not run,
+// 2 usage or unreadable input.
+#include "node_command.hpp"
+
+#include <atomic>
+#include <csignal>
+#include <cstdio>
+#include <fstream>
+#include <sstream>
+#include <string>
+
+#include "uepool/node/node.hpp"
+
+namespace uepool::tools {
+
+namespace {
+
+std::atomic<bool> g_stop{false};
+extern "C" void on_signal(int) {
+  g_stop.store(true);
+}
+
+bool read_file(const std::string& path, std::string& out) {
+  std::ifstream in(path);
+  if (!in) return false;
+  std::stringstream ss;
+  ss << in.rdbuf();
+  out = ss.str();
+  return true;
+}
+
+const char* phase_name(set::MemberPhase p) {
+  switch (p) {
+    case set::MemberPhase::kQueryingGeneration: return "asking its peers for its generation";
+    case set::MemberPhase::kRecovering: return "recovering from its peers' replicas";
+    case set::MemberPhase::kRebuilding: return "rebuilding from the session store";
+    case set::MemberPhase::kReady: return "ready";
+    case set::MemberPhase::kSuperseded: return "superseded by a newer incarnation (restart it)";
+  }
+  return "?";
+}
+
+struct NodeArgs {
+  std::string config, id, data_dir = ".", secret_key_file;
+  bool fresh = false, keygen = false;
+};
+
+int run_node(const NodeArgs& a) {
+  if (a.keygen) {
+    auto k = transport::make_curve_keys();
+    if (!k.ok()) {
+      std::fprintf(stderr, "error: %s\n", k.status().to_string().c_str());
+      return 1;
+    }
+    std::printf("public_key: \"%s\"\nsecret_key: \"%s\"\n", k.value().public_key.c_str(), k.value().secret_key.c_str());
+    return 0;
+  }
+  if (a.config.empty() || a.id.empty()) {
+    std::fprintf(stderr, "error: give --config FILE and --id NAME (or --keygen)\n");
+    return 2;
+  }
+  std::string text;
+  if (!read_file(a.config, text)) {
+    std::fprintf(stderr, "error: cannot read %s\n", a.config.c_str());
+    return 2;
+  }
+  node::ConfigLoad c = node::load_config(text);
+  for (const node::ConfigError& e : c.errors) std::fprintf(stderr, "%s: %s\n", a.config.c_str(), e.to_string().c_str());
+  if (!c.errors.empty()) return 2;
+  std::string secret;
+  if (!a.secret_key_file.empty()) {
+    std::ifstream in(a.secret_key_file);
+    if (!(in >> secret)) {
+      std::fprintf(stderr, "error: cannot read the secret key in %s\n", a.secret_key_file.c_str());
+      return 2;
+    }
+  }
+  auto n = node::Node::create({*c.config, a.id, a.data_dir, secret, a.fresh});
+  if (!n.ok()) {
+    std::fprintf(stderr, "error: %s: %s\n", a.id.c_str(), n.status().to_string().c_str());
+    return 1;
+  }
+  node::Node& node = *n.value();
+  std::signal(SIGTERM, on_signal);
+  std::signal(SIGINT, on_signal);
+  std::printf("%s: member %u, listening on %s\n", a.id.c_str(), node.self().id,
+              node.transport().bound_endpoint().c_str());
+  std::fflush(stdout);
+  set::MemberPhase last = set::MemberPhase::kSuperseded;
+  bool first = true;
+  bool replicated = false;  // every peer holds a complete replica of this incarnation
+  std::uint64_t next_look = 0;
+  while (!g_stop.load()) {
+    node.step(5);
+    if (node.now() >= next_look) {
+      next_look = node.now() + 100;
+      bool all = node.member().ready();
+      for (const set::MemberView::PeerFacts& pf : node.member().view().peers) all = all && pf.acks_us;
+      if (all != replicated) {
+        std::printf("%s: %s\n", a.id.c_str(),
+                    all ? "every peer holds its replica" : "a peer lost or never got its replica");
+        std::fflush(stdout);
+        replicated = all;
+      }
+    }
+    const set::MemberPhase p = node.member().phase();
+    if (first || p != last) {
+      std::printf("%s: %s (generation %u)\n", a.id.c_str(), phase_name(p), node.member().incarnation().generation);
+      std::fflush(stdout);
+      last = p;
+      first = false;
+    }
+  }
+  if (!node.member().ready()) std::printf("%s: not ready: %s\n", a.id.c_str(), node.member().not_ready_reason());
+  const transport::TransportCounters tc = node.transport().counters();
+  std::printf("%s: stopped; frames sent %llu, received %llu, dropped %llu, refused connections %llu\n", a.id.c_str(),
+              static_cast<unsigned long long>(tc.sent), static_cast<unsigned long long>(tc.received),
+              static_cast<unsigned long long>(tc.send_dropped), static_cast<unsigned long long>(tc.auth_denied));
+  return 0;
+}
+
+int run_check(const std::string& path) {
+  std::string text;
+  if (!read_file(path, text)) {
+    std::fprintf(stderr, "error: cannot read %s\n", path.c_str());
+    return 2;
+  }
+  node::ConfigLoad c = node::load_config(text);
+  for (const node::ConfigError& e : c.errors) std::printf("%s: %s\n", path.c_str(), e.to_string().c_str());
+  if (!c.errors.empty()) return 1;
+  std::printf("%s: ok: %zu pools, %zu members, epoch %llu\n", path.c_str(), c.config->pools.size(),
+              c.config->members.size(), static_cast<unsigned long long>(c.config->epoch));
+  return 0;
+}
+
+}  // namespace
+
+void add_node_command(CLI::App& app, int& exit_code) {
+  auto args = std::make_shared<NodeArgs>();
+  CLI::App* cmd = app.add_subcommand("node", "run one member of an SMF set (until SIGTERM)");
+  cmd->footer(
+      "Example:\n  uepool node --keygen                  # a CurveZMQ key pair for the configuration\n"
+      "  uepool node --config set.yaml --id smf1 --data-dir /var/lib/uepool --fresh   # the set's first start");
+  cmd->add_option("--config", args->config, "the set's configuration (YAML)");
+  cmd->add_option("--id", args->id, "this member's name in the configuration");
+  cmd->add_option("--data-dir", args->data_dir, "folder of the generation file (default: .)");
+  cmd->add_option("--secret-key-file", args->secret_key_file,
+                  "the CurveZMQ secret key (else the member's secret_key_file)");
+  cmd->add_flag("--fresh", args->fresh, "the set's very first start (ignored once a generation file exists)");
+  cmd->add_flag("--keygen", args->keygen, "print a new CurveZMQ key pair and exit");
+  cmd->callback([args, &exit_code] { exit_code = run_node(*args); });
+}
+
+void add_check_command(CLI::App& app, int& exit_code) {
+  auto path = std::make_shared<std::string>();
+  CLI::App* cmd = app.add_subcommand("check", "check a set's configuration: every error with its line");
+  cmd->footer("Example:\n  uepool check --config set.yaml");
+  cmd->add_option("--config", *path, "the set's configuration (YAML)")->required();
+  cmd->callback([path, &exit_code] { exit_code = run_check(*path); });
+}
+
+}  // namespace uepool::tools
