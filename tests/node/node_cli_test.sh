@@ -10,7 +10,7 @@ dir=$(mktemp -d)
 pids=()
 cleanup() { for p in "${pids[@]}"; do kill -9 "$p" 2>/dev/null || true; done; rm -rf "$dir"; }
 trap cleanup EXIT
-base=$((30000 + $$ % 20000))
+base=$((10000 + $$ % 10000))  # ports 10001..20003: below the ephemeral range, apart from node_test's
 
 {
   echo "epoch: 1"

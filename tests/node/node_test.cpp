@@ -31,7 +31,9 @@ struct Fixture {
     dir = fs::temp_directory_path() / ("uepool-node-test-" + std::to_string(::getpid()));
     fs::remove_all(dir);
     fs::create_directories(dir);
-    const int base = 20000 + static_cast<int>(::getpid() % 20000);
+    // Ports 20001..30003: below the kernel's ephemeral range (32768..) that other
+    // tests bind "*" in, and apart from node_cli_test.sh's 10001..20003.
+    const int base = 20000 + static_cast<int>(::getpid() % 10000);
     std::string text =
         "epoch: 1\nlease_ms: 1000\ncurve: true\npools:\n"
         "  - {name: v4, prefix: 10.45.0.0/22, unit_length: 32, block_units: 64}\nmembers:\n";
@@ -107,6 +109,8 @@ TEST(Node, BadOptionsAreRefusedWithTheirReason) {
             std::string("no member of that name in the configuration"));
   EXPECT_EQ(Node::create({f.config, "smf1", "", "", false}).status().reason(),
             std::string("no data folder for the generation file"));
+  EXPECT_EQ(Node::create({f.config, "smf1", (f.dir / "nowhere").string(), "", false}).status().reason(),
+            std::string("the data folder does not exist or cannot be written"));
   NodeConfig no_key = f.config;
   no_key.members[0].secret_key_file = (f.dir / "missing.key").string();
   EXPECT_EQ(Node::create({no_key, "smf1", f.dir.string(), "", false}).status().reason(),

@@ -37,6 +37,8 @@ Result<std::unique_ptr<Node>> Node::create(const NodeOptions& o) {
   const MemberConfig* self = o.config.member(o.member);
   if (self == nullptr) return Status(StatusCode::kNotFound, "no member of that name in the configuration");
   if (o.data_dir.empty()) return Status(StatusCode::kInvalidArgument, "no data folder for the generation file");
+  if (::access(o.data_dir.c_str(), W_OK | X_OK) != 0)
+    return Status(StatusCode::kFailedPrecondition, "the data folder does not exist or cannot be written");
   std::unique_ptr<Node> n(new Node());
   n->self_ = *self;
   n->start_ = std::chrono::steady_clock::now();
