@@ -79,7 +79,7 @@ void Simulator::zombie_side(std::uint32_t id, std::uint32_t peer) {
 
 std::optional<Simulator::SessionId> Simulator::zombie_session(std::uint32_t id, std::uint32_t pool) {
   Node& n = *nodes_[id - 1];
-  if (n.zombie == nullptr || pool >= holder_.size() || !result_.ok) return std::nullopt;
+  if (n.zombie == nullptr || pool >= holder_.size()) return std::nullopt;
   const set::MemberAllocation a = n.zombie->allocate(*n.zombie_worker, pool);
   trace(TraceEvent::kZombieAllocate, id, pool, a.ok() ? a.lease.unit : 0);
   if (!a.ok() || !check_allocation(id, a.lease, n.zombie.get())) return std::nullopt;

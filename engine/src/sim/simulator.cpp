@@ -135,20 +135,7 @@ void Simulator::random_activity() {
     const std::uint64_t kind = rng_.below(10);
     if (m != 0 && kind < 6 && nodes_[m - 1]->zombie != nullptr && rng_.chance(500'000)) {
       // The zombie serves a new UE too, inside the windows it still holds.
-      Node& n = *nodes_[m - 1];
-      const auto pool = static_cast<std::uint32_t>(rng_.below(holder_.size()));
-      const set::MemberAllocation a = n.zombie->allocate(*n.zombie_worker, pool);
-      trace(TraceEvent::kZombieAllocate, m, pool, a.ok() ? a.lease.unit : 0);
-      if (a.ok() && check_allocation(m, a.lease, n.zombie.get())) {
-        auto s = new_session();
-        s->controller = m;
-        s->on_zombie = true;
-        s->leases.push_back(a.lease);
-        hold(s->id, a.lease);
-        ++result_.stats.allocations;
-        session_order_.push_back(s->id);
-        sessions_.emplace(s->id, std::move(s));
-      }
+      (void)zombie_session(m, static_cast<std::uint32_t>(rng_.below(holder_.size())));
     } else if (m != 0 && kind < 6) {
       (void)create_session(m, static_cast<std::uint32_t>(rng_.below(holder_.size())));
     } else if (m != 0 && kind < 8 && holder_.size() >= 2) {
