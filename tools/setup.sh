@@ -8,9 +8,12 @@ packages=(
   build-essential g++ clang clang-14 libclang-rt-14-dev lld cmake ninja-build pkg-config git clang-format clang-tidy
   # libraries (DESIGN.md: the design's own choices)
   libtbb-dev libbenchmark-dev libgtest-dev libgmock-dev libjemalloc-dev
-  libzmq3-dev cppzmq-dev libroaring-dev libcli11-dev libfmt-dev libyaml-cpp-dev
+  libzmq3-dev cppzmq-dev libroaring-dev libcli11-dev libfmt-dev libyaml-cpp-dev libcpp-httplib-dev
   # tests, benchmarks and profiling
   python3 gnuplot-nox linux-perf valgrind relacy-dev
+  # the node's tests: promtool (Prometheus) checks /metrics; socat speaks to the
+  # control socket; iproute2 and iptables make the multi-host test's hosts and faults
+  prometheus socat iproute2 iptables
 )
 
 missing=()

@@ -14,6 +14,7 @@
 #include <sstream>
 #include <string>
 
+#include "uepool/node/metrics.hpp"
 #include "uepool/node/node.hpp"
 
 namespace uepool::tools {
@@ -46,8 +47,9 @@ const char* phase_name(set::MemberPhase p) {
 }
 
 struct NodeArgs {
-  std::string config, id, data_dir = ".", secret_key_file;
-  bool fresh = false, keygen = false;
+  std::string config, id, data_dir = ".", secret_key_file, control;
+  int metrics_port = -1;
+  bool fresh = false, keygen = false, session_store = false;
 };
 
 int run_node(const NodeArgs& a) {
@@ -80,16 +82,45 @@ int run_node(const NodeArgs& a) {
       return 2;
     }
   }
-  auto n = node::Node::create({*c.config, a.id, a.data_dir, secret, a.fresh});
+  if (a.session_store && a.control.empty()) {
+    std::fprintf(stderr, "error: --session-store needs --control (held lists come through the control socket)\n");
+    return 2;
+  }
+  auto n = node::Node::create({*c.config, a.id, a.data_dir, secret, a.fresh, a.session_store});
   if (!n.ok()) {
     std::fprintf(stderr, "error: %s: %s\n", a.id.c_str(), n.status().to_string().c_str());
     return 1;
   }
   node::Node& node = *n.value();
+  std::unique_ptr<node::ControlServer> control;
+  if (!a.control.empty()) {
+    auto cs = node::ControlServer::start(node, node.held_lists(), a.control);
+    if (!cs.ok()) {
+      std::fprintf(stderr, "error: %s: control socket %s: %s\n", a.id.c_str(), a.control.c_str(),
+                   cs.status().to_string().c_str());
+      return 1;
+    }
+    control = std::move(cs.value());
+  }
+  std::unique_ptr<node::MetricsServer> metrics;
+  if (a.metrics_port >= 0) {
+    auto ms = node::MetricsServer::start(node, "127.0.0.1", a.metrics_port);
+    if (!ms.ok()) {
+      std::fprintf(stderr, "error: %s: metrics port %d: %s\n", a.id.c_str(), a.metrics_port,
+                   ms.status().to_string().c_str());
+      return 1;
+    }
+    metrics = std::move(ms.value());
+  }
+  std::signal(SIGPIPE, SIG_IGN);  // a control client or scraper that hung up is an error value, not a death
   std::signal(SIGTERM, on_signal);
   std::signal(SIGINT, on_signal);
   std::printf("%s: member %u, listening on %s\n", a.id.c_str(), node.self().id,
               node.transport().bound_endpoint().c_str());
+  if (control)
+    std::printf("%s: control socket %s%s\n", a.id.c_str(), a.control.c_str(),
+                a.session_store ? " (the session store answers through it)" : "");
+  if (metrics) std::printf("%s: metrics on http://127.0.0.1:%d/metrics\n", a.id.c_str(), metrics->port());
   std::fflush(stdout);
   set::MemberPhase last = set::MemberPhase::kSuperseded;
   bool first = true;
@@ -116,6 +147,9 @@ int run_node(const NodeArgs& a) {
       first = false;
     }
   }
+  node.close_calls();  // the control and metrics threads stop waiting for the message thread
+  control.reset();
+  metrics.reset();
   if (!node.member().ready()) std::printf("%s: not ready: %s\n", a.id.c_str(), node.member().not_ready_reason());
   const transport::TransportCounters tc = node.transport().counters();
   std::printf("%s: stopped; frames sent %llu, received %llu, dropped %llu, refused connections %llu\n", a.id.c_str(),
@@ -145,12 +179,19 @@ void add_node_command(CLI::App& app, int& exit_code) {
   CLI::App* cmd = app.add_subcommand("node", "run one member of an SMF set (until SIGTERM)");
   cmd->footer(
       "Example:\n  uepool node --keygen                  # a CurveZMQ key pair for the configuration\n"
-      "  uepool node --config set.yaml --id smf1 --data-dir /var/lib/uepool --fresh   # the set's first start");
+      "  uepool node --config set.yaml --id smf1 --data-dir /var/lib/uepool --fresh   # the set's first start\n"
+      "  uepool node --config set.yaml --id smf1 --control /run/uepool/smf1.sock --session-store --metrics-port 9464\n"
+      "  echo 'allocate internet-v4' | socat - UNIX-CONNECT:/run/uepool/smf1.sock");
   cmd->add_option("--config", args->config, "the set's configuration (YAML)");
   cmd->add_option("--id", args->id, "this member's name in the configuration");
   cmd->add_option("--data-dir", args->data_dir, "folder of the generation file (default: .)");
   cmd->add_option("--secret-key-file", args->secret_key_file,
                   "the CurveZMQ secret key (else the member's secret_key_file)");
+  cmd->add_option("--control", args->control,
+                  "a Unix socket for the control interface (allocate, release, claim, state, held lists; README)");
+  cmd->add_flag("--session-store", args->session_store,
+                "an SMF answers the session store's held lists through --control (audit and rebuild)");
+  cmd->add_option("--metrics-port", args->metrics_port, "serve /metrics on 127.0.0.1:PORT (0: any free port)");
   cmd->add_flag("--fresh", args->fresh, "the set's very first start (ignored once a generation file exists)");
   cmd->add_flag("--keygen", args->keygen, "print a new CurveZMQ key pair and exit");
   cmd->callback([args, &exit_code] { exit_code = run_node(*args); });

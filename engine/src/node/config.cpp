@@ -133,10 +133,15 @@ ConfigLoad load_config(const std::string& text) {
   Checker c;
   NodeConfig cfg;
   try {
-    c.keys(root, {"epoch", "lease_ms", "hold_down_ms", "curve", "pools", "members"});
+    c.keys(root,
+           {"epoch", "lease_ms", "hold_down_ms", "audit_interval_ms", "audit_grace_ms", "curve", "pools", "members"});
     cfg.epoch = c.scalar<std::uint64_t>(root, "epoch", true, 1, UINT64_MAX).value_or(1);
     cfg.lease_ms = c.scalar<std::uint64_t>(root, "lease_ms", false, 10, 3'600'000).value_or(cfg.lease_ms);
     cfg.hold_down_ms = c.scalar<std::uint64_t>(root, "hold_down_ms", false, 0, 86'400'000).value_or(0);
+    cfg.audit_interval_ms =
+        c.scalar<std::uint64_t>(root, "audit_interval_ms", false, 0, 86'400'000).value_or(cfg.audit_interval_ms);
+    cfg.audit_grace_ms =
+        c.scalar<std::uint64_t>(root, "audit_grace_ms", false, 0, 3'600'000).value_or(cfg.audit_grace_ms);
     cfg.curve = c.scalar<bool>(root, "curve", false, false, true).value_or(true);
 
     const YAML::Node pools = root["pools"];

@@ -41,7 +41,10 @@ Result<std::unique_ptr<Node>> Node::create(const NodeOptions& o) {
     return Status(StatusCode::kFailedPrecondition, "the data folder does not exist or cannot be written");
   std::unique_ptr<Node> n(new Node());
   n->self_ = *self;
+  n->config_ = o.config;
+  n->control_stats_ = std::make_unique<ControlStats>(o.config.pools.size());
   n->start_ = std::chrono::steady_clock::now();
+  n->stats_.started_ms = 1;  // now() at the start
   n->generations_ = std::make_unique<FileGenerationStore>(o.data_dir + "/generation");
   const bool ran_before = n->generations_->load() != 0;
 
@@ -77,6 +80,12 @@ Result<std::unique_ptr<Node>> Node::create(const NodeOptions& o) {
   mo.nonce = (std::uint64_t{rd()} << 32) ^ rd() ^ static_cast<std::uint64_t>(n->start_.time_since_epoch().count());
   mo.lease = o.config.lease_ms;
   mo.generations = n->generations_.get();
+  if (o.session_store) {
+    n->held_lists_ = std::make_unique<HeldListStore>();
+    mo.store = n->held_lists_.get();
+    mo.audit_interval = o.config.audit_interval_ms;
+    mo.audit_grace = o.config.audit_grace_ms;
+  }
   auto m = set::Member::create(mo);
   if (!m.ok()) return m.status();
   n->member_ = std::move(m.value());
@@ -93,9 +102,70 @@ std::uint64_t Node::now() const noexcept {
 void Node::step(int timeout_ms) {
   in_.clear();
   (void)transport_->receive(timeout_ms, in_);  // a transport error is a dropped round: the channel retransmits
-  for (const set::Frame& f : in_) member_->on_frame(f, now());
+  for (const set::Frame& f : in_) {
+    ++stats_.frames_received;
+    if (const set::frame::Data* d = f.data(); d != nullptr && !d->records.empty()) {
+      ++stats_.data_frames_received;
+      stats_.records_received += d->records.size();
+    }
+    member_->on_frame(f, now());
+  }
   member_->on_tick(now());
-  for (const set::Frame& f : member_->take_outgoing()) (void)transport_->send(f);
+  for (const set::Frame& f : member_->take_outgoing()) {
+    if (!transport_->send(f)) continue;
+    ++stats_.frames_sent;
+    if (const set::frame::Data* d = f.data(); d != nullptr && !d->records.empty()) {
+      ++stats_.data_frames_sent;
+      stats_.records_sent += d->records.size();
+    }
+  }
+  const set::MemberPhase phase = member_->phase();
+  if (phase != last_phase_) {
+    ++stats_.phase_changes;
+    if (phase == set::MemberPhase::kReady && stats_.ready_ms == 0) stats_.ready_ms = now();
+    last_phase_ = phase;
+  }
+  if (steps_ % 64 == 0) {  // the view copies; not every round
+    for (const set::MemberView::PeerFacts& pf : member_->view().peers) {
+      std::uint64_t& seen = retransmit_seen_[pf.id];
+      // A channel restarts from 0 when the peer restarts: count what it did since.
+      stats_.retransmitted += pf.retransmitted >= seen ? pf.retransmitted - seen : pf.retransmitted;
+      seen = pf.retransmitted;
+    }
+  }
+  ++steps_;
+  run_calls();
+}
+
+bool Node::run(std::function<void()> fn) {
+  Call call{std::move(fn)};
+  std::unique_lock<std::mutex> lock(mu_);
+  if (closed_) return false;
+  calls_.push_back(&call);
+  cv_.wait(lock, [&] { return call.done; });
+  return call.ran;
+}
+
+void Node::run_calls() {
+  std::unique_lock<std::mutex> lock(mu_);
+  while (!calls_.empty()) {
+    Call* c = calls_.front();
+    calls_.pop_front();
+    lock.unlock();
+    c->fn();  // outside the lock: a call may take a while (a state view)
+    lock.lock();
+    c->done = c->ran = true;
+  }
+  lock.unlock();
+  cv_.notify_all();
+}
+
+void Node::close_calls() {
+  std::lock_guard<std::mutex> lock(mu_);
+  closed_ = true;
+  for (Call* c : calls_) c->done = true;  // ran stays false
+  calls_.clear();
+  cv_.notify_all();
 }
 
 }  // namespace uepool::node

@@ -484,6 +484,7 @@ MemberView Member::view() const {
     f.acks_us = p->report_valid && p->report.complete;
     f.acked_seq = p->report.seq;
     f.unacked_records = p->ch.unacked_records();
+    f.retransmitted = p->ch.retransmitted();
     f.needs_seed = p->needs_seed;
     v.peers.push_back(f);
   }

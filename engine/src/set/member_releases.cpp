@@ -34,6 +34,7 @@ void Member::route_release(const RingItem& item) {
     return;
   }
   if (item.op == RingItem::Op::kRelease) {
+    ++counters_.releases_forwarded;
     p->outbox.push_back(record::Release{.pool = item.pool,
                                         .unit = item.unit,
                                         .tag = item.tag,
@@ -110,6 +111,7 @@ void Member::apply_own_release(const RingItem& item) {
   const std::uint32_t u = static_cast<std::uint32_t>(unit);
   const Ended ended = ps.pool->is_static(unit) ? Ended::kEnded : end_allocation(ps, item);
   if (ended == Ended::kRefused) return;
+  ++counters_.releases_applied;
   if (ended == Ended::kWrapped) {
     // The serial wrapped: the unit stays in use for the repeat window (a
     // hold-down longer than that is part of it), then is freed with serial 0.

@@ -31,6 +31,7 @@ void Member::route_request(const Record& r) {
   RingItem item;
   if (const auto* rel = std::get_if<record::Release>(&r)) {
     item = RingItem{RingItem::Op::kRelease, rel->pool, rel->unit, rel->tag, rel->claim, rel->serial, rel->nonce};
+    ++counters_.releases_received;
   } else if (const auto* c = std::get_if<record::Claim>(&r)) {
     item = RingItem{RingItem::Op::kClaim, c->pool, c->unit, {}, c->claim};
   } else {

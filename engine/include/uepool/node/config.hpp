@@ -11,6 +11,8 @@
 //   epoch: 1                     # the membership epoch (re-division: not built yet)
 //   lease_ms: 10000              # a window's lease
 //   hold_down_ms: 0              # a released unit rests this long before reuse
+//   audit_interval_ms: 60000     # an audit against the session store this often (0: only when asked)
+//   audit_grace_ms: 2000         # the SMF's longest time from allocate to the session being stored
 //   curve: true                  # CurveZMQ between members; false only for a local demo
 //   pools:
 //     - name: internet-v4
@@ -62,6 +64,10 @@ struct NodeConfig {
   std::uint64_t epoch = 1;
   std::uint64_t lease_ms = 10'000;
   std::uint64_t hold_down_ms = 0;
+  // The audit and the rebuild read held lists from the session store, which
+  // a node reaches only through its control interface (--session-store).
+  std::uint64_t audit_interval_ms = 60'000;
+  std::uint64_t audit_grace_ms = 2'000;
   bool curve = true;
   std::vector<core::PoolConfig> pools;  // hold_down in ms
   std::vector<set::PoolSpec> pool_specs;

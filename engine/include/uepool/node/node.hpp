@@ -14,18 +14,26 @@
 //   folder) before the member uses it; a new incarnation takes a higher one.
 //   `fresh` (the set's very first start) is honoured only when no
 //   generation file exists: a node that ran before never claims it.
-// Not built yet (issue 13): the control interface (allocate, claim,
-//   release, held lists for the audit, membership, state) for an SMF in
-//   another process, /metrics, and a session store (without one the member
-//   runs no audit; see member.hpp, Known limits).
+// The session store: with `session_store`, the member reads held lists
+//   (audit, rebuild) from a HeldListStore that an SMF answers through the
+//   control interface (control.hpp); without it the member runs no audit
+//   (see member.hpp, Known limits: a deployment needs the store).
+// Other threads reach the message side through run(): the control server
+//   and the metrics endpoint do.
 #pragma once
 
 #include <chrono>
+#include <condition_variable>
 #include <cstdint>
+#include <deque>
+#include <functional>
+#include <map>
 #include <memory>
+#include <mutex>
 #include <string>
 
 #include "uepool/node/config.hpp"
+#include "uepool/node/control.hpp"
 #include "uepool/set/member.hpp"
 #include "uepool/transport/zmq_transport.hpp"
 
@@ -42,12 +50,24 @@ class FileGenerationStore final : public set::GenerationStore {
   std::string path_;
 };
 
+// NodeStats — what the message loop counts (message thread only).
+struct NodeStats {
+  std::uint64_t frames_sent = 0, frames_received = 0;
+  std::uint64_t records_sent = 0, records_received = 0;          // channel records in data frames
+  std::uint64_t data_frames_sent = 0, data_frames_received = 0;  // data frames carrying records
+  std::uint64_t retransmitted = 0;  // channel batches sent again, summed over every peer channel
+  std::uint64_t started_ms = 0;     // when this incarnation started (the node's clock)
+  std::uint64_t ready_ms = 0;       // when it first became ready (0: not yet)
+  std::uint64_t phase_changes = 0;
+};
+
 struct NodeOptions {
   NodeConfig config;
-  std::string member;      // the member's name in the configuration
-  std::string data_dir;    // where the generation file lives
-  std::string secret_key;  // Z85 (curve on); empty: read the member's secret_key_file
-  bool fresh = false;      // the set's very first start (ignored once a generation file exists)
+  std::string member;          // the member's name in the configuration
+  std::string data_dir;        // where the generation file lives
+  std::string secret_key;      // Z85 (curve on); empty: read the member's secret_key_file
+  bool fresh = false;          // the set's very first start (ignored once a generation file exists)
+  bool session_store = false;  // held lists come through the control interface (audit and rebuild)
 };
 
 class Node {
@@ -61,21 +81,57 @@ class Node {
   // `timeout_ms`, a tick, and what the member has to send.
   void step(int timeout_ms);
 
+  // run — from any thread but the message thread: run `fn` on the message
+  // thread (at the end of its next step) and wait for it. false: the node
+  // stopped serving such calls (close_calls), `fn` did not run.
+  bool run(std::function<void()> fn);
+  // close_calls — message thread, when its loop ends: every waiting and
+  // later run() returns false.
+  void close_calls();
+
   [[nodiscard]] set::Member& member() noexcept { return *member_; }
   [[nodiscard]] set::Member::Worker& worker() noexcept { return *worker_; }
   [[nodiscard]] transport::ZmqTransport& transport() noexcept { return *transport_; }
   [[nodiscard]] std::uint64_t now() const noexcept;
   [[nodiscard]] const MemberConfig& self() const noexcept { return self_; }
+  [[nodiscard]] const NodeConfig& config() const noexcept { return config_; }
+  // held_lists — the session store fed by the control interface (null without session_store).
+  [[nodiscard]] HeldListStore* held_lists() noexcept { return held_lists_.get(); }
+  // steps — message-loop rounds so far (message thread).
+  [[nodiscard]] std::uint64_t steps() const noexcept { return steps_; }
+  [[nodiscard]] const NodeStats& stats() const noexcept { return stats_; }
+  // control_stats — written by the control server, read by /metrics.
+  [[nodiscard]] ControlStats& control_stats() noexcept { return *control_stats_; }
 
  private:
   Node() = default;
+  struct Call {
+    std::function<void()> fn;
+    bool done = false;
+    bool ran = false;
+  };
+  void run_calls();
   MemberConfig self_;
+  NodeConfig config_;
   std::unique_ptr<FileGenerationStore> generations_;
+  std::unique_ptr<HeldListStore> held_lists_;
   std::unique_ptr<transport::ZmqTransport> transport_;
   std::unique_ptr<set::Member> member_;
   set::Member::Worker* worker_ = nullptr;
   std::chrono::steady_clock::time_point start_;
   std::vector<set::Frame> in_;
+  std::uint64_t steps_ = 0;
+  NodeStats stats_;
+  std::unique_ptr<ControlStats> control_stats_;
+  set::MemberPhase last_phase_ = set::MemberPhase::kQueryingGeneration;
+  std::map<std::uint32_t, std::uint64_t> retransmit_seen_;  // per peer: its channel's count at our last look
+  // Calls from other threads. Invariant: a Call is in calls_ until the
+  // message thread ran it (done = true, under mu_); its caller waits on cv_
+  // and owns it (it lives on the caller's stack).
+  std::mutex mu_;
+  std::condition_variable cv_;
+  std::deque<Call*> calls_;
+  bool closed_ = false;
 };
 
 }  // namespace uepool::node

@@ -272,6 +272,12 @@ enum class MemberPhase : std::uint8_t { kQueryingGeneration, kRecovering, kRebui
 
 // MemberCounters — everything the member counts (read on the message thread).
 struct MemberCounters {
+  std::uint64_t releases_forwarded = 0;  // releases of another owner's unit, queued on the channel to it
+  std::uint64_t releases_received = 0;   // releases a peer forwarded to us (before any check)
+  // releases_applied — releases that ended an allocation here on the message
+  // thread (forwarded ones, and own ones that need it: a hold-down, a static
+  // unit, a restored unit). Direct releases on the hot path are not counted.
+  std::uint64_t releases_applied = 0;
   std::uint64_t releases_dropped_full = 0;      // the owner's channel was full
   std::uint64_t releases_dropped_gone = 0;      // addressed to an incarnation that is gone
   std::uint64_t releases_to_gone_received = 0;  // arrived here addressed to an older incarnation of us
@@ -344,6 +350,7 @@ struct MemberView {
     bool acks_us = false;  // its last report: a complete replica of our current incarnation
     std::uint64_t acked_seq = 0;
     std::size_t unacked_records = 0;  // our channel to it
+    std::uint64_t retransmitted = 0;  // batches our channel to it sent again (this incarnation's channel)
     bool needs_seed = false;          // a bulk copy is due (new, restarted or stale)
   };
   std::vector<PeerFacts> peers;

@@ -1,0 +1,226 @@
+// A node's /metrics page (Prometheus text format 0.0.4) and its HTTP server
+// (cpp-httplib). See uepool/node/metrics.hpp.
+#include "uepool/node/metrics.hpp"
+
+#include <httplib.h>
+
+#include <cinttypes>
+#include <cstdio>
+
+#include "uepool/node/node.hpp"
+
+namespace uepool::node {
+
+namespace {
+
+// label — a label value, escaped as the format wants (\\, \", \n).
+std::string label(std::string_view v) {
+  std::string out;
+  out.reserve(v.size());
+  for (const char c : v) {
+    if (c == '\\' || c == '"') {
+      out += '\\';
+      out += c;
+    } else if (c == '\n') {
+      out += "\\n";
+    } else {
+      out += c;
+    }
+  }
+  return out;
+}
+
+class Page {
+ public:
+  explicit Page(std::string member) : member_(label(member)) {}
+  // family — starts a metric family: its help line and type.
+  void family(const char* name, const char* type, const char* help) {
+    name_ = name;
+    text_ += "# HELP ";
+    text_ += name;
+    text_ += ' ';
+    text_ += help;
+    text_ += "\n# TYPE ";
+    text_ += name;
+    text_ += ' ';
+    text_ += type;
+    text_ += '\n';
+  }
+  // sample — one sample of the current family; `labels` is "" or `k="v",...` (escaped).
+  void sample(const std::string& labels, double value) {
+    char buf[64];
+    std::snprintf(buf, sizeof(buf), "%.17g", value);
+    text_ += name_;
+    text_ += "{member=\"" + member_ + '"';
+    if (!labels.empty()) text_ += ',' + labels;
+    text_ += "} ";
+    text_ += buf;
+    text_ += '\n';
+  }
+  void sample(const std::string& labels, std::uint64_t value) {
+    text_ += name_;
+    text_ += "{member=\"" + member_ + '"';
+    if (!labels.empty()) text_ += ',' + labels;
+    text_ += "} ";
+    text_ += std::to_string(value);
+    text_ += '\n';
+  }
+  std::string take() { return std::move(text_); }
+
+ private:
+  std::string member_;
+  std::string name_;
+  std::string text_;
+};
+
+std::string kv(const char* key, std::string_view value) {
+  return std::string(key) + "=\"" + label(value) + '"';
+}
+
+}  // namespace
+
+std::string render_metrics(Node& node) {
+  set::Member& m = node.member();
+  const set::MemberView v = m.view();
+  const set::MemberCounters& c = v.counters;
+  const NodeStats& ns = node.stats();
+  const ControlStats& cs = node.control_stats();
+  const transport::TransportCounters tc = node.transport().counters();
+  const auto& pools = node.config().pools;
+  auto relaxed = [](const std::atomic<std::uint64_t>& a) { return a.load(std::memory_order_relaxed); };
+
+  Page p(node.self().name);
+  p.family("uepool_member_ready", "gauge", "1 when the member hands out units");
+  p.sample("", std::uint64_t{v.phase == set::MemberPhase::kReady ? 1u : 0u});
+  p.family("uepool_member_phase", "gauge", "1 for the member's current phase");
+  for (const auto& [ph, name] :
+       {std::pair{set::MemberPhase::kQueryingGeneration, "querying_generation"},
+        std::pair{set::MemberPhase::kRecovering, "recovering"}, std::pair{set::MemberPhase::kRebuilding, "rebuilding"},
+        std::pair{set::MemberPhase::kReady, "ready"}, std::pair{set::MemberPhase::kSuperseded, "superseded"}})
+    p.sample(kv("phase", name), std::uint64_t{v.phase == ph ? 1u : 0u});
+  p.family("uepool_member_generation", "gauge", "the generation of this incarnation");
+  p.sample("", std::uint64_t{v.incarnation.generation});
+  if (ns.ready_ms != 0) {
+    p.family("uepool_recovery_seconds", "gauge", "from the start of this incarnation to its first ready");
+    p.sample("", static_cast<double>(ns.ready_ms - ns.started_ms) / 1000.0);
+  }
+
+  p.family("uepool_allocations_total", "counter", "units handed out through the control interface");
+  for (std::size_t i = 0; i < pools.size() && i < cs.pool_count; ++i)
+    p.sample(kv("pool", pools[i].name), relaxed(cs.allocations[i]));
+  p.family("uepool_allocation_refusals_total", "counter", "allocate requests refused, by reason");
+  p.sample(kv("reason", "not_ready"), relaxed(cs.not_ready));
+  p.sample(kv("reason", "none_free"), relaxed(cs.none_free));
+  p.family("uepool_control_requests_refused_total", "counter", "control lines refused as malformed or naming nothing");
+  p.sample("", relaxed(cs.bad_requests));
+  p.family("uepool_claims_total", "counter", "static claims accepted through the control interface");
+  p.sample("", relaxed(cs.claims));
+
+  p.family("uepool_releases_total", "counter",
+           "releases: requested here, forwarded to their owner, received from peers, applied as owner");
+  p.sample(kv("stage", "requested"), relaxed(cs.releases));
+  p.sample(kv("stage", "forwarded"), c.releases_forwarded);
+  p.sample(kv("stage", "received"), c.releases_received);
+  p.sample(kv("stage", "applied"), c.releases_applied);
+  p.family("uepool_releases_refused_total", "counter", "releases that ended nothing, by reason");
+  p.sample(kv("reason", "stale"), c.stale_releases);
+  p.sample(kv("reason", "double"), c.double_releases);
+  p.sample(kv("reason", "deferred"), c.releases_deferred);
+  p.family("uepool_releases_dropped_total", "counter", "releases lost on the way (a leak the audit repairs)");
+  p.sample(kv("reason", "channel_full"), c.releases_dropped_full);
+  p.sample(kv("reason", "owner_gone"), c.releases_dropped_gone);
+  p.sample(kv("reason", "ring_full"), c.releases_ring_full);
+
+  p.family("uepool_frames_total", "counter", "frames between members");
+  p.sample(kv("direction", "sent"), ns.frames_sent);
+  p.sample(kv("direction", "received"), ns.frames_received);
+  p.family("uepool_records_total", "counter", "channel records in data frames");
+  p.sample(kv("direction", "sent"), ns.records_sent);
+  p.sample(kv("direction", "received"), ns.records_received);
+  p.family("uepool_records_per_frame", "gauge", "mean records per data frame that carries records");
+  p.sample(
+      kv("direction", "sent"),
+      ns.data_frames_sent == 0 ? 0.0 : static_cast<double>(ns.records_sent) / static_cast<double>(ns.data_frames_sent));
+  p.sample(kv("direction", "received"),
+           ns.data_frames_received == 0
+               ? 0.0
+               : static_cast<double>(ns.records_received) / static_cast<double>(ns.data_frames_received));
+  p.family("uepool_retransmitted_batches_total", "counter", "channel batches sent again (no acknowledgement in time)");
+  p.sample("", ns.retransmitted);
+  p.family("uepool_transport_dropped_total", "counter", "frames the transport dropped, by reason");
+  p.sample(kv("reason", "send_queue"), tc.send_dropped);
+  p.sample(kv("reason", "unencodable"), tc.send_refused);
+  p.sample(kv("reason", "decode_error"), tc.decode_errors);
+  p.sample(kv("reason", "impostor"), tc.impostors);
+  p.sample(kv("reason", "wrong_destination"), tc.wrong_destination);
+  p.family("uepool_transport_auth_denied_total", "counter", "connections refused: a key not in the configuration");
+  p.sample("", tc.auth_denied);
+  p.family("uepool_fenced_frames_total", "counter", "frames from an older incarnation of a peer, dropped");
+  p.sample("", c.fenced_frames);
+
+  p.family("uepool_pool_units", "gauge", "units this member owns, by state");
+  for (std::size_t i = 0; i < v.pools.size() && i < pools.size(); ++i) {
+    const auto& pf = v.pools[i];
+    const std::string pool = kv("pool", pools[i].name);
+    p.sample(pool + ',' + kv("state", "owned"), pf.owned_units);
+    p.sample(pool + ',' + kv("state", "in_use"), pf.in_use);
+    p.sample(pool + ',' + kv("state", "quarantined"), pf.quarantined);
+    p.sample(pool + ',' + kv("state", "held_down"), pf.held_down);
+  }
+  p.family("uepool_pool_utilization", "gauge", "in-use units / owned units");
+  for (std::size_t i = 0; i < v.pools.size() && i < pools.size(); ++i) {
+    const auto& pf = v.pools[i];
+    p.sample(kv("pool", pools[i].name),
+             pf.owned_units == 0 ? 0.0 : static_cast<double>(pf.in_use) / static_cast<double>(pf.owned_units));
+  }
+  p.family("uepool_windows_open", "gauge", "allocation windows reserved and not yet closed");
+  p.sample("", std::uint64_t{v.windows.size()});
+  p.family("uepool_windows_reserved_total", "counter", "allocation windows reserved");
+  p.sample("", c.windows_reserved);
+
+  p.family("uepool_audits_total", "counter", "audits against the session store finished");
+  p.sample("", c.audits);
+  p.family("uepool_audit_freed_total", "counter", "units the audit freed (in use, held by no stored session)");
+  p.sample("", c.audit_freed);
+  p.family("uepool_audit_problems_total", "counter", "what the audit met, by kind");
+  p.sample(kv("kind", "refused_list"), c.audit_refused_lists);
+  p.sample(kv("kind", "duplicate"), c.audit_duplicates);
+  p.sample(kv("kind", "store_unreadable"), c.audit_store_unreadable);
+  p.sample(kv("kind", "aborted"), c.audit_aborted);
+  p.family("uepool_rebuilds_total", "counter", "rebuilds from the session store (replicas lost)");
+  p.sample("", c.rebuilds);
+  p.family("uepool_held_lists_read_total", "counter", "held lists read from the control interface's session store");
+  p.sample("", node.held_lists() == nullptr ? std::uint64_t{0} : node.held_lists()->lists_read());
+
+  p.family("uepool_peer_holds_our_replica", "gauge", "1 when the peer holds a complete replica of this incarnation");
+  for (const auto& pf : v.peers) p.sample(kv("peer", std::to_string(pf.id)), std::uint64_t{pf.acks_us ? 1u : 0u});
+  p.family("uepool_peer_unacked_records", "gauge", "records on our channel to the peer, not yet acknowledged");
+  for (const auto& pf : v.peers) p.sample(kv("peer", std::to_string(pf.id)), std::uint64_t{pf.unacked_records});
+  return p.take();
+}
+
+Result<std::unique_ptr<MetricsServer>> MetricsServer::start(Node& node, const std::string& host, int port) {
+  std::unique_ptr<MetricsServer> s(new MetricsServer());
+  s->server_ = std::make_unique<httplib::Server>();
+  s->server_->Get("/metrics", [&node](const httplib::Request&, httplib::Response& res) {
+    std::string text;
+    if (!node.run([&] { text = render_metrics(node); })) {
+      res.status = 503;
+      res.set_content("the node is stopping\n", "text/plain");
+      return;
+    }
+    res.set_content(text, "text/plain; version=0.0.4; charset=utf-8");
+  });
+  const int bound = port == 0 ? s->server_->bind_to_any_port(host) : (s->server_->bind_to_port(host, port) ? port : -1);
+  if (bound <= 0) return Status(StatusCode::kUnavailable, "cannot bind the metrics port (in use, or a bad address)");
+  s->port_ = bound;
+  s->thread_ = std::thread([p = s.get()] { p->server_->listen_after_bind(); });
+  return s;
+}
+
+MetricsServer::~MetricsServer() {
+  if (server_) server_->stop();
+  if (thread_.joinable()) thread_.join();
+}
+
+}  // namespace uepool::node
