@@ -16,6 +16,7 @@
 #   UEPOOL_SIM_SEEDS       simulator seeds per mode       (default 500)
 #   UEPOOL_SIM_STEPS       steps per simulated seed       (default 5000)
 #   UEPOOL_SIM_FIRST_SEED  first seed of the sweeps       (default: drawn at random, printed)
+#   UEPOOL_MULTIHOST_SECONDS  faults in the multi-host test (default 60; release, as root)
 #   UEPOOL_PRESETS         which presets to run           (default "release debug tsan fuzz")
 # After release and fuzz: the simulator's trace hashes must be identical
 # under g++ and clang++ (tests/sim/determinism.sh).
@@ -38,7 +39,8 @@ for preset in $presets; do
   echo "=== preset: $preset ==="
   cmake --preset "$preset" -DUEPOOL_STRESS_SECONDS="$stress_seconds" \
         -DUEPOOL_DIFFERENTIAL_CASES="$differential_cases" -DUEPOOL_SIM_SEEDS="$sim_seeds" \
-        -DUEPOOL_SIM_STEPS="$sim_steps" -DUEPOOL_SIM_FIRST_SEED="$sim_first" >/dev/null
+        -DUEPOOL_SIM_STEPS="$sim_steps" -DUEPOOL_SIM_FIRST_SEED="$sim_first" \
+        -DUEPOOL_MULTIHOST_SECONDS="${UEPOOL_MULTIHOST_SECONDS:-60}" >/dev/null
   cmake --build --preset "$preset" -j "$jobs"
   if [[ $preset == release ]]; then
     tools/lint.sh build/release  # clang-format and clang-tidy: a finding fails the run

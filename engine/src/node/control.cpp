@@ -193,7 +193,10 @@ std::string Control::run(std::string_view line) {
       case set::MemberStatus::kNotReady: {
         stats.not_ready.fetch_add(1, std::memory_order_relaxed);
         std::string reason = "not ready";
-        (void)node_.run([&] { reason = m.not_ready_reason(); });
+        (void)node_.run([&] {
+          reason = m.not_ready_reason();
+          if (reason.empty()) reason = "no window a quorum of peers acknowledged yet (replication stalled or starting)";
+        });
         return err("not_ready", reason);
       }
       case set::MemberStatus::kNoneFree:
@@ -265,15 +268,20 @@ std::string Control::run(std::string_view line) {
     std::string out;
     const bool ran = node_.run([&] {
       const set::MemberView v = m.view();
-      std::uint64_t owned = 0, in_use = 0;
-      for (const auto& pf : v.pools) owned += pf.owned_units, in_use += pf.in_use;
+      std::uint64_t owned = 0, in_use = 0, held_down = 0, wrap_held = 0, quarantined = 0;
+      for (const auto& pf : v.pools) {
+        owned += pf.owned_units, in_use += pf.in_use, held_down += pf.held_down;
+        wrap_held += pf.wrap_held, quarantined += pf.quarantined;
+      }
       std::size_t acking = 0;
       for (const auto& pf : v.peers) acking += pf.acks_us ? 1 : 0;
       out = "ok member=" + std::to_string(m.id()) + " phase=" + phase_word(v.phase) +
             " generation=" + std::to_string(v.incarnation.generation) + " owned=" + std::to_string(owned) +
-            " in_use=" + std::to_string(in_use) + " windows=" + std::to_string(v.windows.size()) +
-            " peers_acking=" + std::to_string(acking) + "/" + std::to_string(v.peers.size()) +
-            " audits=" + std::to_string(v.counters.audits) + " audit_freed=" + std::to_string(v.counters.audit_freed) +
+            " in_use=" + std::to_string(in_use) + " held_down=" + std::to_string(held_down) +
+            " wrap_held=" + std::to_string(wrap_held) + " quarantined=" + std::to_string(quarantined) +
+            " windows=" + std::to_string(v.windows.size()) + " peers_acking=" + std::to_string(acking) + "/" +
+            std::to_string(v.peers.size()) + " audits=" + std::to_string(v.counters.audits) +
+            " audit_freed=" + std::to_string(v.counters.audit_freed) +
             " rebuilds=" + std::to_string(v.counters.rebuilds) +
             " stale_releases=" + std::to_string(v.counters.stale_releases) + " auditing=" + (m.auditing() ? "1" : "0") +
             " reason=" + (v.phase == set::MemberPhase::kReady ? "" : v.not_ready_reason);

@@ -10,7 +10,9 @@
 //   allocate-dual POOL POOL        -> ok LEASE PREFIX LEASE PREFIX   (both or neither)
 //   release LEASE                  -> ok
 //   claim POOL PREFIX              -> ok LEASE                       (a static unit)
-//   state                          -> ok phase=ready generation=3 ...   (key=value pairs)
+//   state                          -> ok member=1 phase=ready generation=3 owned=N in_use=N ...
+//                                     (key=value pairs; in_use counts held-down and
+//                                     wrap-held units too; reason= last, the rest of the line)
 //   held-wanted                    -> ok TICKET | ok none
 //   held TICKET LEASE...           -> ok COUNT       (part of the held list; as many lines as needed)
 //   held-end TICKET                -> ok COUNT       (the list is complete: the member reads it)
