@@ -153,6 +153,9 @@ std::string render_metrics(Node& node) {
   p.sample(kv("reason", "decode_error"), tc.decode_errors);
   p.sample(kv("reason", "impostor"), tc.impostors);
   p.sample(kv("reason", "wrong_destination"), tc.wrong_destination);
+  p.family("uepool_transport_bytes_total", "counter", "frame bytes between members (CurveZMQ overhead not counted)");
+  p.sample(kv("direction", "sent"), tc.bytes_sent);
+  p.sample(kv("direction", "received"), tc.bytes_received);
   p.family("uepool_transport_auth_denied_total", "counter", "connections refused: a key not in the configuration");
   p.sample("", tc.auth_denied);
   p.family("uepool_fenced_frames_total", "counter", "frames from an older incarnation of a peer, dropped");

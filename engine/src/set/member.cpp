@@ -324,19 +324,38 @@ void Member::flush() {
         }
       }
       if (!p.outbox.empty()) {
-        if (p.ch.push(p.outbox) == 0) {
-          bool stream = false;
-          for (const Record& r : p.outbox) {
-            if (std::holds_alternative<record::Release>(r)) ++counters_.releases_dropped_full;
-            if (std::holds_alternative<record::Claim>(r)) ++counters_.claims_dropped;
-            if (is_stream(r)) stream = true;
-          }
-          if (stream && !p.needs_seed) {
-            p.needs_seed = true;  // stale: a bulk copy later
-            ++counters_.stale_peers;
+        // As much as the channel has room for, in order, in batches that fit.
+        std::size_t i = 0;
+        while (i < p.outbox.size() && p.ch.unacked_records() < p.ch.capacity()) {
+          const std::size_t take = std::min(p.ch.capacity() - p.ch.unacked_records(), p.outbox.size() - i);
+          const auto from = p.outbox.begin() + static_cast<std::ptrdiff_t>(i);
+          (void)p.ch.push(std::vector<Record>(std::make_move_iterator(from),
+                                              std::make_move_iterator(from + static_cast<std::ptrdiff_t>(take))));
+          i += take;
+        }
+        // The rest: the stream's records go (the peer is stale: a bulk copy
+        // later covers them); releases and claims wait for room, up to
+        // kOutboxRequestsMax (beyond: dropped and counted, a leak an audit
+        // repairs, never a conflict).
+        std::vector<Record> waiting;
+        bool stream = false;
+        for (; i < p.outbox.size(); ++i) {
+          Record& r = p.outbox[i];
+          if (is_stream(r)) {
+            stream = true;
+          } else if (waiting.size() < kOutboxRequestsMax) {
+            waiting.push_back(std::move(r));
+          } else if (std::holds_alternative<record::Release>(r)) {
+            ++counters_.releases_dropped_full;
+          } else if (std::holds_alternative<record::Claim>(r)) {
+            ++counters_.claims_dropped;
           }
         }
-        p.outbox.clear();
+        if (stream && !p.needs_seed) {
+          p.needs_seed = true;  // stale: a bulk copy later
+          ++counters_.stale_peers;
+        }
+        p.outbox = std::move(waiting);
       }
       p.ch.due(now_local_, options_.retransmit, [&](std::uint64_t seq, const std::vector<Record>& records) {
         Frame f = frame_to(p);

@@ -55,6 +55,9 @@ using detail::with_phase;
 inline constexpr std::size_t kSlots =
     64;  // window slots per pool: active windows (one per worker) plus those reserved ahead
 inline constexpr std::size_t kPendingOwnMax = 1 << 16;
+// Releases and claims for one peer that wait for room on its channel (the
+// channel holds at most MemberOptions::channel_capacity unacknowledged records).
+inline constexpr std::size_t kOutboxRequestsMax = 1 << 16;
 inline std::uint64_t pack_lease_tag(const LeaseTag& t) noexcept {
   return (std::uint64_t{t.generation} << 32) | t.window;
 }

@@ -177,6 +177,7 @@ bool ZmqTransport::send(const set::Frame& frame) {
         ++c_.send_dropped;  // not connected (IMMEDIATE) or its queue is full: the rest is useless
         return false;
       }
+      c_.bytes_sent += b.size();
     }
   } catch (const zmq::error_t&) {
     ++c_.send_dropped;
@@ -199,6 +200,7 @@ Status ZmqTransport::receive(int timeout_ms, std::vector<set::Frame>& out) {
       }
       const zmq::message_t& m = parts[1];
       const std::span<const std::uint8_t> bytes(static_cast<const std::uint8_t*>(m.data()), m.size());
+      c_.bytes_received += m.size();
       if (options_.curve) {
         // The sender named in the header (bytes 8..11) must be the member
         // the connection's key belongs to, before a piece is kept.
