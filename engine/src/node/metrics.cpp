@@ -32,7 +32,7 @@ std::string label(std::string_view v) {
 
 class Page {
  public:
-  explicit Page(std::string member) : member_(label(member)) {}
+  explicit Page(std::string_view member) : member_(label(member)) {}
   // family — starts a metric family: its help line and type.
   void family(const char* name, const char* type, const char* help) {
     name_ = name;
