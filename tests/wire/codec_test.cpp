@@ -116,6 +116,20 @@ TEST(Crc32c, KnownVectors) {
   // Continuing a CRC over a split input gives the CRC of the whole.
   const auto* p = reinterpret_cast<const std::uint8_t*>(s.data());
   EXPECT_EQ(crc32c({p + 4, 5}, crc32c({p, 4})), 0xE3069283u);
+  EXPECT_EQ(crc32c_portable({p, 9}), 0xE3069283u);
+  EXPECT_EQ(crc32c_portable(zeros), 0x8A9136AAu);
+}
+
+TEST(Crc32c, TheInstructionPathAgreesWithTheTableAtEveryLengthAndOffset) {
+  std::vector<std::uint8_t> b(300);
+  std::uint32_t x = 12345;
+  for (auto& v : b) v = static_cast<std::uint8_t>((x = x * 1103515245u + 12345u) >> 24);
+  for (std::size_t off = 0; off < 9; ++off)
+    for (std::size_t len = 0; off + len <= b.size(); len += 7) {
+      const std::span<const std::uint8_t> s(b.data() + off, len);
+      ASSERT_EQ(crc32c(s), crc32c_portable(s)) << off << " " << len;
+      ASSERT_EQ(crc32c(s, 0xDEADBEEF), crc32c_portable(s, 0xDEADBEEF)) << off << " " << len;
+    }
 }
 
 TEST(Codec, EveryKindRoundTrips) {
@@ -132,6 +146,81 @@ TEST(Codec, EveryKindRoundTrips) {
     EXPECT_EQ(g.to_inc, f.to_inc);
     EXPECT_EQ(bytes_of(g), b);  // the encoding is a function of the value: equal bytes, equal frames
   }
+}
+
+// releases — `n` releases of one window (units up and down, every serial),
+// with a static release, another window's and a stream record among them.
+std::vector<Record> releases(std::size_t n) {
+  std::vector<Record> out;
+  std::uint64_t unit = 1'000'000;
+  for (std::size_t i = 0; i < n; ++i) {
+    unit = i % 97 == 50 ? unit - 3000 : unit + 1 + i % 3;  // mostly up, sometimes far down
+    out.push_back(record::Release{.pool = 1,
+                                  .unit = unit,
+                                  .tag = {4, 77},
+                                  .claim = 0,
+                                  .serial = static_cast<std::uint8_t>(i % 16),
+                                  .nonce = 0x1234'5678'9ABC'DEF0});
+    if (i == n / 3)
+      out.push_back(record::Release{.pool = 1, .unit = 5, .tag = {4, 77}, .claim = 9, .serial = 0, .nonce = 0});
+    if (i == n / 2) out.push_back(record::Words{.stream_seq = 3, .pool = 0, .word = 2, .bits = 5});
+    if (i == 2 * n / 3)
+      out.push_back(record::Release{.pool = 1, .unit = 6, .tag = {4, 78}, .claim = 0, .serial = 1, .nonce = 1});
+  }
+  return out;
+}
+
+bool same_release(const Record& a, const Record& b) {
+  const auto* x = std::get_if<record::Release>(&a);
+  const auto* y = std::get_if<record::Release>(&b);
+  if (x == nullptr || y == nullptr) return (x == nullptr) == (y == nullptr) && a.index() == b.index();
+  return x->pool == y->pool && x->unit == y->unit && x->tag == y->tag && x->claim == y->claim &&
+         x->serial == y->serial && x->nonce == y->nonce;
+}
+
+TEST(Codec, ReleaseGroupsRoundTripInOrderAtAByteOrTwoARelease) {
+  Frame f = header(set::FrameKind::kData);
+  f.body = frame::Data{.seq = 1, .ack = 0, .replica = {true, 0}, .records = releases(1000)};
+  const std::vector<std::uint8_t> b = bytes_of(f);
+  auto d = decode(b);
+  ASSERT_TRUE(d.ok()) << d.status().to_string();
+  const auto& in = f.data()->records;
+  const auto& out = d.value().data()->records;
+  ASSERT_EQ(out.size(), in.size());
+  for (std::size_t i = 0; i < in.size(); ++i) ASSERT_TRUE(same_release(in[i], out[i])) << "record " << i;
+  EXPECT_LT(b.size(), 1000u * 2 + 120) << "bytes for 1,003 releases";
+  EXPECT_EQ(bytes_of(d.value()), b);
+}
+
+TEST(Codec, ReleaseGroupsThatLieAboutTheirCountAreRefused) {
+  Frame f = header(set::FrameKind::kData);
+  f.body = frame::Data{.seq = 0,
+                       .ack = 0,
+                       .replica = {false, 0},
+                       .records = {record::Release{.pool = 0, .unit = 1, .tag = {1, 1}, .serial = 0, .nonce = 7},
+                                   record::Release{.pool = 0, .unit = 2, .tag = {1, 1}, .serial = 0, .nonce = 7},
+                                   record::Release{.pool = 0, .unit = 3, .tag = {1, 1}, .serial = 0, .nonce = 7}}};
+  std::vector<std::uint8_t> b = bytes_of(f);
+  ASSERT_TRUE(decode(b).ok());
+  ASSERT_EQ(b[44], 3);     // the record count
+  ASSERT_EQ(b[45], 0x40);  // a release group
+  b[44] = 2;               // a group of 3 in a frame of 2 records
+  reseal(b);
+  EXPECT_EQ(reason_of(b), "release group count below 2 or beyond the frame's record count");
+  std::vector<std::uint8_t> one = bytes_of(f);
+  const std::size_t count_at = 45 + 1 + 1 + 1 + 1 + 8;  // kind, pool, generation, window, nonce
+  ASSERT_EQ(one[count_at], 3);
+  one[count_at] = 1;  // a group of one
+  reseal(one);
+  EXPECT_EQ(reason_of(one), "release group count below 2 or beyond the frame's record count");
+  // A frame may carry at most kMaxRecordsPerFrame records.
+  Frame big = header(set::FrameKind::kData);
+  big.body = frame::Data{
+      .seq = 1,
+      .ack = 0,
+      .replica = {false, 0},
+      .records = std::vector<Record>(wire::kMaxRecordsPerFrame + 1, record::Claim{.pool = 0, .unit = 1, .claim = 1})};
+  EXPECT_FALSE(encode_fragments(big, 1).ok());
 }
 
 TEST(Codec, FieldsSurviveExactly) {

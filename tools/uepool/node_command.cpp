@@ -131,7 +131,7 @@ int run_node(const NodeArgs& a) {
     if (node.now() >= next_look) {
       next_look = node.now() + 100;
       bool all = node.member().ready();
-      for (const set::MemberView::PeerFacts& pf : node.member().view().peers) all = all && pf.acks_us;
+      for (const set::MemberView::PeerFacts& pf : node.member().peer_facts()) all = all && pf.acks_us;
       if (all != replicated) {
         std::printf("%s: %s\n", a.id.c_str(),
                     all ? "every peer holds its replica" : "a peer lost or never got its replica");

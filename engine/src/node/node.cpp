@@ -125,8 +125,8 @@ void Node::step(int timeout_ms) {
     if (phase == set::MemberPhase::kReady && stats_.ready_ms == 0) stats_.ready_ms = now();
     last_phase_ = phase;
   }
-  if (steps_ % 64 == 0) {  // the view copies; not every round
-    for (const set::MemberView::PeerFacts& pf : member_->view().peers) {
+  if (steps_ % 64 == 0) {
+    for (const set::MemberView::PeerFacts& pf : member_->peer_facts()) {
       std::uint64_t& seen = retransmit_seen_[pf.id];
       // A channel restarts from 0 when the peer restarts: count what it did since.
       stats_.retransmitted += pf.retransmitted >= seen ? pf.retransmitted - seen : pf.retransmitted;

@@ -324,10 +324,13 @@ void Member::flush() {
         }
       }
       if (!p.outbox.empty()) {
-        // As much as the channel has room for, in order, in batches that fit.
+        // As much as the channel has room for, in order, in batches that fit
+        // (and of at most kMaxBatchRecords: a batch's vector stays below
+        // malloc's mmap threshold, and its frame near one 64 KiB fragment).
         std::size_t i = 0;
         while (i < p.outbox.size() && p.ch.unacked_records() < p.ch.capacity()) {
-          const std::size_t take = std::min(p.ch.capacity() - p.ch.unacked_records(), p.outbox.size() - i);
+          const std::size_t take =
+              std::min({p.ch.capacity() - p.ch.unacked_records(), p.outbox.size() - i, kMaxBatchRecords});
           const auto from = p.outbox.begin() + static_cast<std::ptrdiff_t>(i);
           (void)p.ch.push(std::vector<Record>(std::make_move_iterator(from),
                                               std::make_move_iterator(from + static_cast<std::ptrdiff_t>(take))));
@@ -492,6 +495,13 @@ MemberView Member::view() const {
                            w.lease_end.load(std::memory_order_relaxed), kNames[ph]});
     }
   }
+  v.peers = peer_facts();
+  return v;
+}
+
+std::vector<MemberView::PeerFacts> Member::peer_facts() const {
+  std::vector<MemberView::PeerFacts> out;
+  out.reserve(peers_.size());
   for (const auto& [pid, p] : peers_) {
     MemberView::PeerFacts f;
     f.id = pid;
@@ -505,9 +515,9 @@ MemberView Member::view() const {
     f.unacked_records = p->ch.unacked_records();
     f.retransmitted = p->ch.retransmitted();
     f.needs_seed = p->needs_seed;
-    v.peers.push_back(f);
+    out.push_back(f);
   }
-  return v;
+  return out;
 }
 
 bool Member::starving() const noexcept {

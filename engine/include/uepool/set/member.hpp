@@ -417,8 +417,11 @@ class Member {
   // reserved and acknowledged sooner). Any thread; a relaxed hint.
   [[nodiscard]] bool starving() const noexcept;
   [[nodiscard]] const Plan& plan() const noexcept { return *plan_; }
-  // view — everything above and more, as one copy (allocates; not for the hot path).
+  // view — everything above and more, as one copy (allocates; not for the
+  // hot path; it tests every owned unit: O(units), for checks and metrics).
   [[nodiscard]] MemberView view() const;
+  // peer_facts — view().peers alone: O(peers), for a message loop's own use.
+  [[nodiscard]] std::vector<MemberView::PeerFacts> peer_facts() const;
 
  private:
   struct PoolState;

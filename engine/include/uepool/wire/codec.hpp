@@ -30,6 +30,12 @@
 // incarnation, v stream seq, v pool count, each pool's in-use units as a
 // Roaring bitmap in the portable format (v byte length, bytes), then its
 // windows, held units and pool hold-downs, each list with a v count.
+// Release groups: consecutive releases of dynamic units with one pool,
+// window tag and owner nonce travel as one record of kind 0x40 (v pool, v
+// generation, v window, u64 nonce, v count >= 2, then per release
+// v((zigzag(unit - previous unit) << 4) | serial), the first's previous
+// being 0): one or two bytes a release instead of about 18. They decode into
+// ordinary Release records; the record count counts each release.
 //
 // Decoding trusts nothing: the length and the checksum are checked first,
 // every count is bounded by the bytes left before anything is allocated,
@@ -49,8 +55,8 @@
 // decodes the whole, at most kMaxMessageBytes. Every fragment field is
 // checked against the others before anything is allocated.
 //
-// Not built yet (issue 13): compact encodings of release batches and word
-// records (sorted, delta + varint), and the records of re-division.
+// Not built yet (issue 13): compact word records (delta + varint), and the
+// records of re-division.
 #pragma once
 
 #include <cstddef>
@@ -68,6 +74,10 @@ namespace uepool::wire {
 inline constexpr std::uint8_t kVersion = 1;
 inline constexpr std::size_t kHeaderBytes = 40;
 inline constexpr std::size_t kChecksumBytes = 4;
+// kMaxRecordsPerFrame — records in one data frame, at most (a member's
+// batches hold 1,024; decoding allocates per record, so a hostile count is
+// refused before it costs memory).
+inline constexpr std::size_t kMaxRecordsPerFrame = std::size_t{1} << 16;
 inline constexpr std::size_t kMaxFrameBytes = std::size_t{64} * 1024;
 inline constexpr std::size_t kMaxPools = 256;                           // pools in one snapshot
 inline constexpr std::size_t kMaxMessageBytes = std::size_t{16} << 20;  // a message in fragments, reassembled
