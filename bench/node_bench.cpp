@@ -184,6 +184,11 @@ int run_release(const Options& o) {
   };
   auto applied = [&] { return b.on_message_thread([&] { return b.node->member().counters().releases_applied; }); };
   const std::uint64_t applied0 = applied();
+  auto seeds = [&] {
+    return a.on_message_thread([&] { return a.node->member().counters().seeds_sent; }) +
+           b.on_message_thread([&] { return b.node->member().counters().seeds_sent; });
+  };
+  const std::uint64_t seeds0 = seeds();
   const auto before = a_stats();
   set::Member& am = a.node->member();
   // Workers: each has a ring of 4096 releases for the message thread; the
@@ -216,12 +221,13 @@ int run_release(const Options& o) {
   const std::uint64_t bytes = after.tc.bytes_sent - before.tc.bytes_sent;
   std::printf(
       "release units=%llu curve=%d seconds=%.4f applied_per_second=%.0f forwarded_seconds=%.4f records_per_frame=%.1f "
-      "bytes_per_unit=%.2f ring_full=%llu dropped=%llu\n",
+      "bytes_per_unit=%.2f ring_full=%llu dropped=%llu bulk_copies=%llu\n",
       static_cast<unsigned long long>(n), o.curve ? 1 : 0, s, static_cast<double>(n) / s, forwarded_s,
       frames == 0 ? 0.0 : static_cast<double>(records) / static_cast<double>(frames),
       static_cast<double>(bytes) / static_cast<double>(n),
       static_cast<unsigned long long>(after.mc.releases_ring_full - before.mc.releases_ring_full),
-      static_cast<unsigned long long>(after.mc.releases_dropped_full + after.mc.releases_dropped_gone));
+      static_cast<unsigned long long>(after.mc.releases_dropped_full + after.mc.releases_dropped_gone),
+      static_cast<unsigned long long>(seeds() - seeds0));
   return 0;
 }
 

@@ -549,7 +549,8 @@ TEST(Member, StalePeerIsReseeded) {
   net.step(5);
   const std::uint64_t seeds = net.m(o)->counters().seeds_sent;
   net.down.insert(other);  // its acks stop: our buffer to it fills
-  for (int i = 0; i < 40; ++i) {
+  // Records wait for room up to 16 channels' worth (member.cpp, flush); then the peer is stale.
+  for (int i = 0; i < 4000 && net.m(o)->counters().stale_peers == 0; ++i) {
     (void)net.m(o)->allocate(*net.w(o), 0);
     net.step(1);
   }

@@ -401,11 +401,9 @@ void ControlServer::serve() {
       return;
     }
     if (fds[0].revents != 0) return;
-    if ((fds[1].revents & POLLIN) != 0) {
-      const int fd = ::accept4(listen_fd_, nullptr, nullptr, SOCK_CLOEXEC | SOCK_NONBLOCK);
-      if (fd >= 0) clients.push_back({fd, {}, {}, false});
-    }
-    for (std::size_t i = 0; i < clients.size(); ++i) {
+    // fds[2 + i] is clients[i] for the clients polled; one accepted below
+    // is polled from the next round on.
+    for (std::size_t i = 0; i + 2 < fds.size(); ++i) {
       Client& c = clients[i];
       const short re = fds[i + 2].revents;
       bool closed = (re & (POLLERR | POLLNVAL)) != 0;
@@ -443,6 +441,10 @@ void ControlServer::serve() {
         fds.erase(fds.begin() + static_cast<std::ptrdiff_t>(i + 2));
         --i;
       }
+    }
+    if ((fds[1].revents & POLLIN) != 0) {
+      const int fd = ::accept4(listen_fd_, nullptr, nullptr, SOCK_CLOEXEC | SOCK_NONBLOCK);
+      if (fd >= 0) clients.push_back({fd, {}, {}, false});
     }
   }
 }

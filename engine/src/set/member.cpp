@@ -336,27 +336,34 @@ void Member::flush() {
                                               std::make_move_iterator(from + static_cast<std::ptrdiff_t>(take))));
           i += take;
         }
-        // The rest: the stream's records go (the peer is stale: a bulk copy
-        // later covers them); releases and claims wait for room, up to
-        // kOutboxRequestsMax (beyond: dropped and counted, a leak an audit
-        // repairs, never a conflict).
+        // The rest waits for room, in order, up to kOutboxChannels times the
+        // channel's capacity (65,536 records by default). Beyond
+        // that the stream's records go (the peer is stale: a bulk copy later
+        // covers them) and releases and claims wait up to kOutboxRequestsMax
+        // (beyond: dropped and counted, a leak an audit repairs, never a
+        // conflict).
         std::vector<Record> waiting;
-        bool stream = false;
-        for (; i < p.outbox.size(); ++i) {
-          Record& r = p.outbox[i];
-          if (is_stream(r)) {
-            stream = true;
-          } else if (waiting.size() < kOutboxRequestsMax) {
-            waiting.push_back(std::move(r));
-          } else if (std::holds_alternative<record::Release>(r)) {
-            ++counters_.releases_dropped_full;
-          } else if (std::holds_alternative<record::Claim>(r)) {
-            ++counters_.claims_dropped;
+        if (p.outbox.size() - i <= kOutboxChannels * p.ch.capacity()) {
+          waiting.assign(std::make_move_iterator(p.outbox.begin() + static_cast<std::ptrdiff_t>(i)),
+                         std::make_move_iterator(p.outbox.end()));
+        } else {
+          bool stream = false;
+          for (; i < p.outbox.size(); ++i) {
+            Record& r = p.outbox[i];
+            if (is_stream(r)) {
+              stream = true;
+            } else if (waiting.size() < kOutboxRequestsMax) {
+              waiting.push_back(std::move(r));
+            } else if (std::holds_alternative<record::Release>(r)) {
+              ++counters_.releases_dropped_full;
+            } else if (std::holds_alternative<record::Claim>(r)) {
+              ++counters_.claims_dropped;
+            }
           }
-        }
-        if (stream && !p.needs_seed) {
-          p.needs_seed = true;  // stale: a bulk copy later
-          ++counters_.stale_peers;
+          if (stream && !p.needs_seed) {
+            p.needs_seed = true;  // stale: a bulk copy later
+            ++counters_.stale_peers;
+          }
         }
         p.outbox = std::move(waiting);
       }

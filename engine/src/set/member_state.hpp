@@ -58,6 +58,10 @@ inline constexpr std::size_t kPendingOwnMax = 1 << 16;
 // Releases and claims for one peer that wait for room on its channel (the
 // channel holds at most MemberOptions::channel_capacity unacknowledged records).
 inline constexpr std::size_t kOutboxRequestsMax = 1 << 16;
+// Records of any kind wait for room on a peer's channel, in order, up to this
+// many times the channel's capacity; above, the peer is stale (its stream
+// records go: a bulk copy follows).
+inline constexpr std::size_t kOutboxChannels = 16;
 inline constexpr std::size_t kMaxBatchRecords = 1024;  // records in one channel batch
 inline std::uint64_t pack_lease_tag(const LeaseTag& t) noexcept {
   return (std::uint64_t{t.generation} << 32) | t.window;
