@@ -41,13 +41,13 @@ __attribute__((target("sse4.2"))) std::uint32_t sse42(std::span<const std::uint8
   for (; n > 0; --n, ++p) c32 = __builtin_ia32_crc32qi(c32, *p);
   return c32;
 }
-const bool kHaveSse42 = __builtin_cpu_supports("sse4.2");
+const bool have_sse42 = __builtin_cpu_supports("sse4.2");
 #endif
 }  // namespace
 
 std::uint32_t crc32c(std::span<const std::uint8_t> bytes, std::uint32_t crc) noexcept {
 #if defined(__x86_64__)
-  if (kHaveSse42) return ~sse42(bytes, ~crc);
+  if (have_sse42) return ~sse42(bytes, ~crc);
 #endif
   return ~table(bytes, ~crc);
 }
