@@ -101,7 +101,13 @@ std::uint64_t Node::now() const noexcept {
 
 void Node::step(int timeout_ms) {
   in_.clear();
-  (void)transport_->receive(timeout_ms, in_);  // a transport error is a dropped round: the channel retransmits
+  // A busy loop does not sleep: after a round that moved frames the next
+  // poll does not wait (what workers queued meanwhile goes out at once, not
+  // after up to `timeout_ms`); an idle one waits for a frame or the timeout.
+  // (Not while workers starve for a window: cut off from its peers, a
+  // member would spin a core for nothing.)
+  const int wait = busy_ ? 0 : timeout_ms;
+  (void)transport_->receive(wait, in_);  // a transport error is a dropped round: the channel retransmits
   for (const set::Frame& f : in_) {
     ++stats_.frames_received;
     if (const set::frame::Data* d = f.data(); d != nullptr && !d->records.empty()) {
@@ -111,7 +117,9 @@ void Node::step(int timeout_ms) {
     member_->on_frame(f, now());
   }
   member_->on_tick(now());
-  for (const set::Frame& f : member_->take_outgoing()) {
+  std::vector<set::Frame> out = member_->take_outgoing();
+  busy_ = !in_.empty() || !out.empty();
+  for (const set::Frame& f : out) {
     if (!transport_->send(f)) continue;
     ++stats_.frames_sent;
     if (const set::frame::Data* d = f.data(); d != nullptr && !d->records.empty()) {

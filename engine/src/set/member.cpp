@@ -327,29 +327,23 @@ void Member::flush() {
         // As much as the channel has room for, in order, in batches that fit
         // (and of at most kMaxBatchRecords: a batch's vector stays below
         // malloc's mmap threshold, and its frame near one 64 KiB fragment).
-        std::size_t i = 0;
-        while (i < p.outbox.size() && p.ch.unacked_records() < p.ch.capacity()) {
-          const std::size_t take =
-              std::min({p.ch.capacity() - p.ch.unacked_records(), p.outbox.size() - i, kMaxBatchRecords});
-          const auto from = p.outbox.begin() + static_cast<std::ptrdiff_t>(i);
-          (void)p.ch.push(std::vector<Record>(std::make_move_iterator(from),
-                                              std::make_move_iterator(from + static_cast<std::ptrdiff_t>(take))));
-          i += take;
+        while (!p.outbox.empty() && p.ch.unacked_records() < p.ch.capacity()) {
+          const auto take = static_cast<std::ptrdiff_t>(
+              std::min({p.ch.capacity() - p.ch.unacked_records(), p.outbox.size(), kMaxBatchRecords}));
+          (void)p.ch.push(std::vector<Record>(std::make_move_iterator(p.outbox.begin()),
+                                              std::make_move_iterator(p.outbox.begin() + take)));
+          p.outbox.erase(p.outbox.begin(), p.outbox.begin() + take);  // a deque: O(take)
         }
         // The rest waits for room, in order, up to kOutboxChannels times the
-        // channel's capacity (65,536 records by default). Beyond
-        // that the stream's records go (the peer is stale: a bulk copy later
-        // covers them) and releases and claims wait up to kOutboxRequestsMax
+        // channel's capacity (65,536 records by default). Beyond that the
+        // stream's records go (the peer is stale: a bulk copy later covers
+        // them) and releases and claims wait up to kOutboxRequestsMax
         // (beyond: dropped and counted, a leak an audit repairs, never a
         // conflict).
-        std::vector<Record> waiting;
-        if (p.outbox.size() - i <= kOutboxChannels * p.ch.capacity()) {
-          waiting.assign(std::make_move_iterator(p.outbox.begin() + static_cast<std::ptrdiff_t>(i)),
-                         std::make_move_iterator(p.outbox.end()));
-        } else {
+        if (p.outbox.size() > kOutboxChannels * p.ch.capacity()) {
+          std::deque<Record> waiting;
           bool stream = false;
-          for (; i < p.outbox.size(); ++i) {
-            Record& r = p.outbox[i];
+          for (Record& r : p.outbox) {
             if (is_stream(r)) {
               stream = true;
             } else if (waiting.size() < kOutboxRequestsMax) {
@@ -364,8 +358,8 @@ void Member::flush() {
             p.needs_seed = true;  // stale: a bulk copy later
             ++counters_.stale_peers;
           }
+          p.outbox = std::move(waiting);
         }
-        p.outbox = std::move(waiting);
       }
       p.ch.due(now_local_, options_.retransmit, [&](std::uint64_t seq, const std::vector<Record>& records) {
         Frame f = frame_to(p);

@@ -11,7 +11,7 @@ void Member::adopt(Peer& p, const Incarnation& inc) {
   // may have applied a release and handed its unit out again before it
   // died, its ack lost; the new one would free the unit under that holder).
   std::vector<Record> resend;  // only with the rule switched off (tests)
-  auto count_releases = [&](const std::vector<Record>& rs) {
+  auto count_releases = [&](const auto& rs) {
     for (const Record& r : rs) {
       if (std::holds_alternative<record::Release>(r)) {
         ++counters_.releases_dropped_gone;
@@ -22,7 +22,7 @@ void Member::adopt(Peer& p, const Incarnation& inc) {
   };
   p.ch.for_each_unacked(count_releases);
   count_releases(p.outbox);
-  p.outbox = std::move(resend);
+  p.outbox.assign(std::make_move_iterator(resend.begin()), std::make_move_iterator(resend.end()));
   p.ch.reset();
   p.inc = inc;
   p.needs_seed = true;

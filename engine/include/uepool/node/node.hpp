@@ -78,7 +78,8 @@ class Node {
   static Result<std::unique_ptr<Node>> create(const NodeOptions& options);
 
   // step — one round of the message thread: frames that arrive within
-  // `timeout_ms`, a tick, and what the member has to send.
+  // `timeout_ms` (no wait after a round that moved frames), a tick, and
+  // what the member has to send.
   void step(int timeout_ms);
 
   // run — from any thread but the message thread: run `fn` on the message
@@ -121,6 +122,7 @@ class Node {
   std::chrono::steady_clock::time_point start_;
   std::vector<set::Frame> in_;
   std::uint64_t steps_ = 0;
+  bool busy_ = false;  // the last round moved frames: the next one polls without waiting
   NodeStats stats_;
   std::unique_ptr<ControlStats> control_stats_;
   set::MemberPhase last_phase_ = set::MemberPhase::kQueryingGeneration;
