@@ -154,8 +154,7 @@ Status HeldListStore::end(std::uint64_t ticket) {
 
 // ---- Control ----
 
-Control::Control(Node& node, HeldListStore* store)
-    : node_(node), store_(store), worker_(node.member().create_worker()) {}
+Control::Control(Node& node, HeldListStore* store) : node_(node), store_(store), worker_(&node.control_worker()) {}
 
 std::optional<std::uint32_t> Control::pool_of(std::string_view token) const {
   const auto& pools = node_.config().pools;

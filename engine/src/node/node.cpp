@@ -90,6 +90,7 @@ Result<std::unique_ptr<Node>> Node::create(const NodeOptions& o) {
   if (!m.ok()) return m.status();
   n->member_ = std::move(m.value());
   n->worker_ = n->member_->create_worker();
+  n->control_worker_ = n->member_->create_worker();
   return n;
 }
 

@@ -106,11 +106,11 @@ class HeldListStore final : public set::SessionStore {
 };
 
 // Control — runs one request line against a node and returns the reply
-// (without the newline). Not thread-safe: one per server thread.
+// (without the newline). Its hot-path calls go through the node's control
+// Worker (Node::control_worker): one Control per node at a time, used by
+// one thread at a time.
 class Control {
  public:
-  // Message-side: creates the Worker (call before the node's loop runs, or
-  // from the message thread).
   Control(Node& node, HeldListStore* store);
   std::string execute(std::string_view line);
 

@@ -92,6 +92,10 @@ class Node {
 
   [[nodiscard]] set::Member& member() noexcept { return *member_; }
   [[nodiscard]] set::Member::Worker& worker() noexcept { return *worker_; }
+  // control_worker — the control interface's own Worker (made with the node:
+  // workers are made on the message side, and the control server may start
+  // while the message loop runs).
+  [[nodiscard]] set::Member::Worker& control_worker() noexcept { return *control_worker_; }
   [[nodiscard]] transport::ZmqTransport& transport() noexcept { return *transport_; }
   [[nodiscard]] std::uint64_t now() const noexcept;
   [[nodiscard]] const MemberConfig& self() const noexcept { return self_; }
@@ -119,6 +123,7 @@ class Node {
   std::unique_ptr<transport::ZmqTransport> transport_;
   std::unique_ptr<set::Member> member_;
   set::Member::Worker* worker_ = nullptr;
+  set::Member::Worker* control_worker_ = nullptr;
   std::chrono::steady_clock::time_point start_;
   std::vector<set::Frame> in_;
   std::uint64_t steps_ = 0;
