@@ -231,7 +231,7 @@ struct Member::Peer {
   bool needs_seed = true;
   ReplicaReport report;  // its replica of us, as it last said
   bool report_valid = false;
-  Replica replica;  // our replica of its usage
+  Replica replica;            // our replica of its usage
   std::deque<Record> outbox;  // records for its channel, waiting for room (flush)
   std::uint64_t last_sent = 0;
   bool greeted = false;
