@@ -50,24 +50,20 @@ class Page {
   void sample(const std::string& labels, double value) {
     char buf[64];
     std::snprintf(buf, sizeof(buf), "%.17g", value);
-    text_ += name_;
-    text_ += "{member=\"" + member_ + '"';
-    if (!labels.empty()) text_ += ',' + labels;
-    text_ += "} ";
-    text_ += buf;
-    text_ += '\n';
+    line(labels, buf);
   }
-  void sample(const std::string& labels, std::uint64_t value) {
-    text_ += name_;
-    text_ += "{member=\"" + member_ + '"';
-    if (!labels.empty()) text_ += ',' + labels;
-    text_ += "} ";
-    text_ += std::to_string(value);
-    text_ += '\n';
-  }
+  void sample(const std::string& labels, std::uint64_t value) { line(labels, std::to_string(value)); }
   std::string take() { return std::move(text_); }
 
  private:
+  void line(const std::string& labels, std::string_view value) {
+    text_ += name_;
+    text_ += "{member=\"" + member_ + '"';
+    if (!labels.empty()) text_ += ',' + labels;
+    text_ += "} ";
+    text_ += value;
+    text_ += '\n';
+  }
   std::string member_;
   std::string name_;
   std::string text_;
