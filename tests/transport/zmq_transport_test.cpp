@@ -112,6 +112,57 @@ TEST(ZmqTransport, AMessageAboveOneFrameCrossesInFragments) {
   EXPECT_EQ(b.t->counters().decode_errors, 0u);
 }
 
+// A peer refuses our handshake while it does not know our key (it has bound
+// but not read its peers yet). libzmq gives such a connection up for good;
+// the transport makes it anew, so the frames flow once the key is known.
+// (Before the fix this was CI's failure: a race in connect() above left the
+// DEALER dead and every send dropped.)
+TEST(ZmqTransport, AConnectionRefusedBeforeTheKeyWasKnownIsMadeAgain) {
+  Node a = make_node(1), b = make_node(2);
+  ASSERT_TRUE(a.t->add_peer({2, b.t->bound_endpoint(), b.keys.public_key}).ok());  // b does not know a yet
+  std::vector<set::Frame> got;
+  const auto deadline = std::chrono::steady_clock::now() + 10s;
+  while (std::chrono::steady_clock::now() < deadline && a.t->counters().handshake_failed == 0) {
+    ASSERT_TRUE(b.t->receive(5, got).ok());
+    ASSERT_TRUE(a.t->receive(5, got).ok());  // reads a's monitors
+  }
+  ASSERT_GE(b.t->counters().auth_denied, 1u);
+  ASSERT_GE(a.t->counters().handshake_failed, 1u);
+  EXPECT_TRUE(got.empty());
+  ASSERT_TRUE(b.t->add_peer({1, a.t->bound_endpoint(), a.keys.public_key}).ok());
+  // send_until only sends again while a send is dropped; a also has to run
+  // its receive for the remake, so drive both.
+  const auto until = std::chrono::steady_clock::now() + 10s;
+  while (got.empty() && std::chrono::steady_clock::now() < until) {
+    (void)a.t->send(frame(1, 2, 5));
+    ASSERT_TRUE(a.t->receive(5, got).ok());
+    ASSERT_TRUE(b.t->receive(5, got).ok());
+  }
+  ASSERT_FALSE(got.empty());
+  EXPECT_EQ(got[0].from, 1u);
+  EXPECT_EQ(got[0].data()->seq, 5u);
+}
+
+// Peers given in the options are admitted (before the ROUTER binds), and a
+// bad one is refused.
+TEST(ZmqTransport, PeersInTheOptionsAreAdmitted) {
+  Node b = make_node(2);
+  CurveKeys ka = make_curve_keys().value();
+  ZmqOptions o;
+  o.id = 1;
+  o.keys = ka;
+  o.peers = {{2, b.t->bound_endpoint(), b.keys.public_key}};
+  auto a = ZmqTransport::create(o);
+  ASSERT_TRUE(a.ok()) << a.status().to_string();
+  ASSERT_TRUE(b.t->add_peer({1, a.value()->bound_endpoint(), ka.public_key}).ok());
+  Node an{ka, std::move(a.value())};
+  EXPECT_EQ(send_until(b, an, frame(2, 1, 3)).size(), 1u);
+  EXPECT_EQ(an.t->counters().auth_denied, 0u);
+  o.peers = {{2, b.t->bound_endpoint(), "not a key"}};
+  o.keys = make_curve_keys().value();
+  EXPECT_FALSE(ZmqTransport::create(o).ok());  // a bad peer in the options is refused with its reason
+}
+
 TEST(ZmqTransport, AMemberClaimingAnotherIdIsDropped) {
   Node a = make_node(1), b = make_node(2);
   connect(a, 1, b, 2);

@@ -154,6 +154,9 @@ std::string render_metrics(Node& node) {
   p.sample(kv("direction", "received"), tc.bytes_received);
   p.family("uepool_transport_auth_denied_total", "counter", "connections refused: a key not in the configuration");
   p.sample("", tc.auth_denied);
+  p.family("uepool_transport_handshakes_refused_total", "counter",
+           "our connections a peer refused (it did not know our key yet, or the handshake broke); each is made anew");
+  p.sample("", tc.handshake_failed);
   p.family("uepool_fenced_frames_total", "counter", "frames from an older incarnation of a peer, dropped");
   p.sample("", c.fenced_frames);
 

@@ -62,14 +62,13 @@ Result<std::unique_ptr<Node>> Node::create(const NodeOptions& o) {
     }
     to.keys = {self->public_key, secret};
   }
+  // The peers go in with the options: their keys are admitted before the
+  // node listens, so none is refused for connecting early.
+  for (const MemberConfig& m : o.config.members)
+    if (m.id != self->id) to.peers.push_back({m.id, m.endpoint, m.public_key});
   auto t = transport::ZmqTransport::create(to);
   if (!t.ok()) return t.status();
   n->transport_ = std::move(t.value());
-  for (const MemberConfig& m : o.config.members) {
-    if (m.id == self->id) continue;
-    const Status s = n->transport_->add_peer({m.id, m.endpoint, m.public_key});
-    if (!s.ok()) return s;
-  }
 
   set::MemberOptions mo;
   mo.id = self->id;

@@ -4,7 +4,10 @@
 
 #include <zmq.h>
 
+#include <algorithm>
 #include <array>
+#include <chrono>
+#include <cstring>
 #include <optional>
 #include <zmq.hpp>
 #include <zmq_addon.hpp>
@@ -31,6 +34,16 @@ void common_options(zmq::socket_t& s, const ZmqOptions& o) {
   s.set(zmq::sockopt::heartbeat_timeout, o.heartbeat_timeout_ms);
   s.set(zmq::sockopt::heartbeat_ttl, o.heartbeat_timeout_ms);
 }
+
+std::int64_t now_ms() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now().time_since_epoch())
+      .count();
+}
+
+// The monitor events a DEALER reports: a refused handshake (libzmq gives
+// the connection up) and a completed one (the wait starts over).
+constexpr int kMonitorEvents =
+    ZMQ_EVENT_HANDSHAKE_FAILED_AUTH | ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL | ZMQ_EVENT_HANDSHAKE_SUCCEEDED;
 
 }  // namespace
 
@@ -96,6 +109,12 @@ Result<std::unique_ptr<ZmqTransport>> ZmqTransport::create(const ZmqOptions& opt
         sock->close();
       });
     }
+    // Configured peers: their keys are admitted before the ROUTER binds (a
+    // peer that connects at once is never refused for being early).
+    for (const PeerEndpoint& p : options.peers) {
+      const Status s = t->add_peer(p);
+      if (!s.ok()) return s;
+    }
     t->router_ = std::make_unique<zmq::socket_t>(*t->ctx_, zmq::socket_type::router);
     zmq::socket_t& r = *t->router_;
     common_options(r, options);
@@ -116,7 +135,7 @@ Result<std::unique_ptr<ZmqTransport>> ZmqTransport::create(const ZmqOptions& opt
 }
 
 ZmqTransport::~ZmqTransport() {
-  dealers_.clear();  // each closes with linger 0
+  peers_.clear();  // each closes with linger 0
   router_.reset();
   if (ctx_) ctx_->shutdown();  // the ZAP thread's blocking receive returns ETERM
   if (zap_.joinable()) zap_.join();
@@ -131,37 +150,87 @@ Status ZmqTransport::add_peer(const PeerEndpoint& peer) {
     if (!key)
       return Status(StatusCode::kInvalidArgument, "peer key is not 40 characters of Z85")
           .with_number(peer.id, "member");
-  }
-  try {
-    auto d = std::make_unique<zmq::socket_t>(*ctx_, zmq::socket_type::dealer);
-    common_options(*d, options_);
-    d->set(zmq::sockopt::immediate, 1);
-    d->set(zmq::sockopt::sndhwm, options_.send_hwm);
-    d->set(zmq::sockopt::reconnect_ivl, options_.reconnect_ms);
-    // No routing id: the ROUTER names each connection itself, so a peer that
-    // restarts and reconnects never clashes with its stale connection. Who
-    // sent a frame is the key's member (ZAP User-Id), not a routing id.
-    if (options_.curve) {
-      d->set(zmq::sockopt::curve_serverkey, peer.public_key);
-      d->set(zmq::sockopt::curve_publickey, options_.keys.public_key);
-      d->set(zmq::sockopt::curve_secretkey, options_.keys.secret_key);
-    }
-    d->connect(peer.endpoint);
-    dealers_[peer.id] = std::move(d);
-  } catch (const zmq::error_t& e) {
-    return Status(StatusCode::kInvalidArgument, "ZeroMQ refused the peer's endpoint")
-        .with_number(static_cast<std::uint64_t>(e.num()), "errno");
-  }
-  if (key) {
+    // Admitted before we connect: the peer may connect back at once.
     const std::lock_guard<std::mutex> lock(mu_);
     keys_[*key] = peer.id;
+  }
+  Peer& p = peers_[peer.id];
+  p.endpoint = peer;
+  p.wait_ms = options_.reconnect_ms;
+  p.remake_at_ms = -1;
+  try {
+    connect_peer(p);
+  } catch (const zmq::error_t& e) {
+    peers_.erase(peer.id);
+    return Status(StatusCode::kInvalidArgument, "ZeroMQ refused the peer's endpoint")
+        .with_number(static_cast<std::uint64_t>(e.num()), "errno");
   }
   return Status::ok_status();
 }
 
+void ZmqTransport::connect_peer(Peer& p) {
+  if (p.dealer) (void)zmq_socket_monitor(p.dealer->handle(), nullptr, 0);
+  p.dealer.reset();  // linger 0
+  p.monitor.reset();
+  auto d = std::make_unique<zmq::socket_t>(*ctx_, zmq::socket_type::dealer);
+  common_options(*d, options_);
+  d->set(zmq::sockopt::immediate, 1);
+  d->set(zmq::sockopt::sndhwm, options_.send_hwm);
+  d->set(zmq::sockopt::reconnect_ivl, options_.reconnect_ms);
+  // No routing id: the ROUTER names each connection itself, so a peer that
+  // restarts and reconnects never clashes with its stale connection. Who
+  // sent a frame is the key's member (ZAP User-Id), not a routing id.
+  if (options_.curve) {
+    d->set(zmq::sockopt::curve_serverkey, p.endpoint.public_key);
+    d->set(zmq::sockopt::curve_publickey, options_.keys.public_key);
+    d->set(zmq::sockopt::curve_secretkey, options_.keys.secret_key);
+  }
+  // The monitor is attached, and its reader connected, before the DEALER
+  // connects: no event of this connection is missed.
+  const std::string ep = "inproc://uepool.monitor." + std::to_string(p.endpoint.id) + "." + std::to_string(p.made++);
+  if (zmq_socket_monitor(d->handle(), ep.c_str(), kMonitorEvents) != 0) throw zmq::error_t();
+  auto m = std::make_unique<zmq::socket_t>(*ctx_, zmq::socket_type::pair);
+  m->set(zmq::sockopt::linger, 0);
+  m->connect(ep);
+  d->connect(p.endpoint.endpoint);
+  p.dealer = std::move(d);
+  p.monitor = std::move(m);
+}
+
+void ZmqTransport::watch_peers() {
+  const std::int64_t now = now_ms();
+  for (auto& [id, p] : peers_) {
+    if (!p.monitor) continue;
+    while (true) {
+      std::vector<zmq::message_t> ev;
+      if (!zmq::recv_multipart(*p.monitor, std::back_inserter(ev), zmq::recv_flags::dontwait)) break;
+      if (ev.empty() || ev[0].size() < sizeof(std::uint16_t)) continue;
+      std::uint16_t event = 0;
+      std::memcpy(&event, ev[0].data(), sizeof event);
+      if (event == ZMQ_EVENT_HANDSHAKE_SUCCEEDED) {
+        p.wait_ms = options_.reconnect_ms;
+      } else if (event == ZMQ_EVENT_HANDSHAKE_FAILED_AUTH || event == ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL) {
+        ++c_.handshake_failed;  // libzmq gave this connection up: make it anew after a wait
+        if (p.remake_at_ms < 0) {
+          p.remake_at_ms = now + p.wait_ms;
+          p.wait_ms = std::min(2 * p.wait_ms, std::max(options_.reconnect_max_ms, options_.reconnect_ms));
+        }
+      }
+    }
+    if (p.remake_at_ms >= 0 && now >= p.remake_at_ms) {
+      p.remake_at_ms = -1;
+      try {
+        connect_peer(p);
+      } catch (const zmq::error_t&) {
+        p.remake_at_ms = now + p.wait_ms;  // tried again later; sends to it are dropped and counted
+      }
+    }
+  }
+}
+
 bool ZmqTransport::send(const set::Frame& frame) {
-  auto it = dealers_.find(frame.to);
-  if (it == dealers_.end()) {
+  auto it = peers_.find(frame.to);
+  if (it == peers_.end() || !it->second.dealer) {
     ++c_.send_dropped;
     return false;
   }
@@ -173,7 +242,7 @@ bool ZmqTransport::send(const set::Frame& frame) {
   try {
     for (const std::vector<std::uint8_t>& b : pieces.value()) {
       zmq::message_t msg(b.data(), b.size());
-      if (!it->second->send(msg, zmq::send_flags::dontwait)) {
+      if (!it->second.dealer->send(msg, zmq::send_flags::dontwait)) {
         ++c_.send_dropped;  // not connected (IMMEDIATE) or its queue is full: the rest is useless
         return false;
       }
@@ -189,6 +258,7 @@ bool ZmqTransport::send(const set::Frame& frame) {
 
 Status ZmqTransport::receive(int timeout_ms, std::vector<set::Frame>& out) {
   try {
+    watch_peers();
     std::array<zmq::pollitem_t, 1> items = {{{router_->handle(), 0, ZMQ_POLLIN, 0}}};
     zmq::poll(items.data(), items.size(), std::chrono::milliseconds(timeout_ms));
     while (true) {

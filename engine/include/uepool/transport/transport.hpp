@@ -30,6 +30,7 @@ struct TransportCounters {
   std::uint64_t impostors = 0;          // a frame whose sender is not the member its key belongs to
   std::uint64_t wrong_destination = 0;  // a frame addressed to another member
   std::uint64_t auth_denied = 0;        // connections refused: a key not in the configuration
+  std::uint64_t handshake_failed = 0;   // our connections a peer refused (its ZAP said no, or the handshake broke)
   std::uint64_t bytes_sent = 0;         // encoded frame bytes handed to the network (fragments included)
   std::uint64_t bytes_received = 0;     // message bytes that arrived, before any check
 };

@@ -32,6 +32,15 @@
 //   is not that member is dropped and counted (impostors). With curve off
 //   (the local demo only) every connection is admitted and `from` is
 //   trusted.
+// Refused handshakes: libzmq ends a connection whose handshake the peer
+//   refused (ZAP status 400, a CURVE error) for good; it never reconnects
+//   it. A peer refuses while it does not know our key yet: it has bound but
+//   not yet read its peers, or we are a member it has not been told of.
+//   So every DEALER has a socket monitor (an inproc PAIR read in receive)
+//   and one refused is made anew after reconnect_ms, the wait doubling up
+//   to reconnect_max_ms while it is refused again (handshake_failed counts
+//   them). Peers given in ZmqOptions::peers have their keys admitted before
+//   the ROUTER binds, so no configured peer is ever refused for being early.
 // Threading: one thread at a time calls send / receive / add_peer (the
 //   member's message thread); the ZAP thread only reads the key table under
 //   a mutex. No exception escapes: ZeroMQ errors become a Status or a count.
@@ -80,6 +89,8 @@ struct ZmqOptions {
   int heartbeat_ms = 1000;
   int heartbeat_timeout_ms = 3000;
   int reconnect_ms = 100;
+  int reconnect_max_ms = 5000;      // the longest wait before a refused connection is made again
+  std::vector<PeerEndpoint> peers;  // admitted before the ROUTER binds, then connected (as add_peer)
 };
 
 class ZmqTransport final : public Transport {
@@ -101,13 +112,27 @@ class ZmqTransport final : public Transport {
   [[nodiscard]] TransportCounters counters() const override;
 
  private:
+  // Peer — one peer's outgoing connection and the monitor that tells when
+  // libzmq gave it up.
+  struct Peer {
+    PeerEndpoint endpoint;
+    std::unique_ptr<zmq::socket_t> dealer;
+    std::unique_ptr<zmq::socket_t> monitor;  // PAIR, events of `dealer`
+    std::int64_t remake_at_ms = -1;          // >= 0: a refused connection is made again then
+    int wait_ms = 0;                         // the wait before the next remake
+    std::uint64_t made = 0;                  // connections made so far (names the monitor endpoint)
+  };
+
   explicit ZmqTransport(const ZmqOptions& options);
-  void zap_loop();
+  // connect_peer — (re)make p's DEALER and its monitor. Throws zmq::error_t.
+  void connect_peer(Peer& p);
+  // watch_peers — read the monitors; remake connections that are due.
+  void watch_peers();
 
   ZmqOptions options_;
   std::unique_ptr<zmq::context_t> ctx_;
   std::unique_ptr<zmq::socket_t> router_;
-  std::map<std::uint32_t, std::unique_ptr<zmq::socket_t>> dealers_;
+  std::map<std::uint32_t, Peer> peers_;
   std::string bound_;
   mutable std::mutex mu_;                      // guards keys_ and the ZAP thread's counter
   std::map<std::string, std::uint32_t> keys_;  // binary public key (32 bytes) -> member id
