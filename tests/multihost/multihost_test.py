@@ -383,6 +383,9 @@ class SetUnderTest:
                 r = subprocess.run(["promtool", "check", "metrics"], input=page, capture_output=True, text=True)
                 if r.returncode != 0:
                     return self.fail(f"promtool check metrics on smf{i + 1}: {r.stdout}{r.stderr}")
+        why = self.hostile_frames_dropped()
+        if why:
+            return self.fail("hostile frames: " + why)
         if not self.unknown_key_refused():
             return self.fail("a host with a key not in the configuration was not refused")
         for i in range(N):
@@ -395,6 +398,76 @@ class SetUnderTest:
               f"; {len(self.sessions)} sessions held at the end, "
               f"generations {[s['generation'] for s in states]}, audit_freed {[s['audit_freed'] for s in states]}")
         return 0
+
+    def scrape(self, i):
+        page = sh("ip", "netns", "exec", self.hosts.ns[i], "python3", "-c",
+                  "import urllib.request,sys;"
+                  f"sys.stdout.write(urllib.request.urlopen('http://127.0.0.1:{METRICS_PORT}/metrics').read()"
+                  ".decode())")
+        out = {}
+        for line in page.splitlines():
+            if line and not line.startswith("#"):
+                name, _, value = line.rpartition(" ")
+                out[name] = float(value)
+        return out
+
+    def hostile_frames_dropped(self):
+        # From smf4's host, with smf4's own key (a broken or compromised
+        # peer: a stranger's key is refused before any byte is read, see
+        # unknown_key_refused), `uepool inject` sends smf1 garbage, truncated,
+        # corrupt and oversized messages, frames naming smf2 as sender or
+        # addressed to smf2, and replays of smf4's first channel batch. smf1
+        # must count each kind and drop it, and the set must go on serving.
+        s1, s4 = state_of(self.ctl[0].call("state")), state_of(self.ctl[3].call("state"))
+        if s1 is None or s4 is None:
+            return "smf1 or smf4 does not answer state"
+        m = 'member="smf1"'
+        keys = {"decode": f'uepool_transport_dropped_total{{{m},reason="decode_error"}}',
+                "impostor": f'uepool_transport_dropped_total{{{m},reason="impostor"}}',
+                "wrong": f'uepool_transport_dropped_total{{{m},reason="wrong_destination"}}',
+                "dup": f'uepool_channel_batches_dropped_total{{{m},reason="duplicate"}}'}
+        before = self.scrape(0)
+        if any(k not in before for k in keys.values()):
+            return "smf1's /metrics lacks " + ", ".join(k for k in keys.values() if k not in before)
+        count = 20
+        base = ["ip", "netns", "exec", self.hosts.ns[3], self.args.bin, "inject", "--config", f"{self.work}/set.yaml",
+                "--as", "smf4", "--to", "smf1"]
+        for what, n in (("oversized", 3), ("garbage,truncated,corrupt,spoof,misaddressed,replay", count)):
+            r = subprocess.run(base + ["--what", what, "--count", str(n), "--from-inc",
+                                       f"{s4['generation']}.{s4['nonce']}", "--to-inc",
+                                       f"{s1['generation']}.{s1['nonce']}"], capture_output=True, text=True)
+            print(r.stdout, end="")
+            if r.returncode != 0:
+                return f"uepool inject failed ({r.returncode}): {r.stderr.strip()}"
+        want = {"decode": 3 * count, "impostor": count, "wrong": count, "dup": count}
+        for _ in range(100):
+            after = self.scrape(0)
+            delta = {k: after.get(v, 0) - before[v] for k, v in keys.items()}
+            if all(delta[k] >= want[k] for k in want):
+                break
+            time.sleep(0.1)
+        else:
+            return f"smf1 did not count them all: counted {delta}, sent at least {want}"
+        print(f"multihost: hostile frames counted at smf1: {delta}")
+        # The set goes on: every node still ready, smf1 and smf4 hear each
+        # other, and both allocate and release.
+        for _ in range(100):
+            for i in range(N):
+                self.answer_held(i)
+            sts = [state_of(self.ctl[i].call("state")) for i in range(N)]
+            if all(st is not None and st["phase"] == "ready" for st in sts) and \
+                    sts[0]["peers_acking"] == "3/3" and sts[3]["peers_acking"] == "3/3":
+                break
+            time.sleep(0.1)
+        else:
+            return f"the set did not go on serving: {sts}"
+        for i in (0, 3):
+            r = self.ctl[i].call("allocate v4")
+            if r is None or not r.startswith("ok "):
+                return f"smf{i + 1} does not allocate after the hostile frames: {r}"
+            if self.ctl[i].call(f"release {r.split()[1]}") != "ok":
+                return f"smf{i + 1} does not release after the hostile frames"
+        return None
 
     def unknown_key_refused(self):
         # A fifth member's configuration: the same set plus a stranger's key in

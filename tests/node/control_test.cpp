@@ -203,7 +203,7 @@ TEST(Control, ServesAllocateReleaseClaimAndTheAudit) {
 
   // The release of `a` (forwarded by member 2) and the claim are applied:
   // in use at member 1 are the dual-stack session's two units and the claim.
-  std::string st = until(c1, "state", "ok member=1 phase=ready generation=1 owned=");
+  std::string st = until(c1, "state", "ok member=1 phase=ready generation=1 nonce=");
   for (int i = 0; i < 2000 && st.find(" in_use=3 ") == std::string::npos; ++i) {
     std::this_thread::sleep_for(10ms);
     st = c1.execute("state");

@@ -5,6 +5,7 @@
 #include <exception>
 
 #include "example_command.hpp"
+#include "inject_command.hpp"
 #include "net_command.hpp"
 #include "node_command.hpp"
 #include "sim_command.hpp"
@@ -28,6 +29,7 @@ int main(int argc, char** argv) {
     uepool::tools::add_sim_command(app, exit_code);
     uepool::tools::add_node_command(app, exit_code);
     uepool::tools::add_check_command(app, exit_code);
+    uepool::tools::add_inject_command(app, exit_code);
     try {
       app.parse(argc, argv);
     } catch (const CLI::ParseError& e) {

@@ -275,7 +275,8 @@ std::string Control::run(std::string_view line) {
       std::size_t acking = 0;
       for (const auto& pf : v.peers) acking += pf.acks_us ? 1 : 0;
       out = "ok member=" + std::to_string(m.id()) + " phase=" + phase_word(v.phase) +
-            " generation=" + std::to_string(v.incarnation.generation) + " owned=" + std::to_string(owned) +
+            " generation=" + std::to_string(v.incarnation.generation) +
+            " nonce=" + std::to_string(v.incarnation.nonce) + " owned=" + std::to_string(owned) +
             " in_use=" + std::to_string(in_use) + " held_down=" + std::to_string(held_down) +
             " wrap_held=" + std::to_string(wrap_held) + " quarantined=" + std::to_string(quarantined) +
             " windows=" + std::to_string(v.windows.size()) + " peers_acking=" + std::to_string(acking) + "/" +

@@ -159,6 +159,10 @@ std::string render_metrics(Node& node) {
   p.sample("", tc.handshake_failed);
   p.family("uepool_fenced_frames_total", "counter", "frames from an older incarnation of a peer, dropped");
   p.sample("", c.fenced_frames);
+  p.family("uepool_channel_batches_dropped_total", "counter",
+           "channel batches from a peer dropped: already delivered (a retransmission or a replay) or too far ahead");
+  p.sample(kv("reason", "duplicate"), c.duplicate_batches);
+  p.sample(kv("reason", "too_far_ahead"), c.refused_batches);
 
   p.family("uepool_pool_units", "gauge", "units this member owns, by state");
   for (std::size_t i = 0; i < v.pools.size() && i < pools.size(); ++i) {

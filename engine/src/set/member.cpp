@@ -305,7 +305,10 @@ void Member::on_frame(const Frame& f, std::uint64_t now) {
       p.needs_seed = true;                                 // it lost or never got our bulk copy
     if (phase_ == MemberPhase::kReady) promote_windows();  // an acknowledgement opens windows at once
     if (d->seq != 0) {
-      (void)p.ch.receive(d->seq, d->records, [&](const std::vector<Record>& records) { apply_records(p, records); });
+      const Channel::Accept a =
+          p.ch.receive(d->seq, d->records, [&](const std::vector<Record>& records) { apply_records(p, records); });
+      if (a == Channel::Accept::kDuplicate) ++counters_.duplicate_batches;
+      if (a == Channel::Accept::kRefused) ++counters_.refused_batches;
       p.owe = true;
     }
   }

@@ -271,15 +271,22 @@ Status ZmqTransport::receive(int timeout_ms, std::vector<set::Frame>& out) {
       const zmq::message_t& m = parts[1];
       const std::span<const std::uint8_t> bytes(static_cast<const std::uint8_t*>(m.data()), m.size());
       c_.bytes_received += m.size();
+      // Bytes that are no frame at all (a wrong version, a length that is not
+      // theirs) are a decode error, whatever bytes 8..11 happen to say.
+      const auto u32 = [&](std::size_t at) {
+        return static_cast<std::uint32_t>(bytes[at]) | (static_cast<std::uint32_t>(bytes[at + 1]) << 8) |
+               (static_cast<std::uint32_t>(bytes[at + 2]) << 16) | (static_cast<std::uint32_t>(bytes[at + 3]) << 24);
+      };
+      if (bytes.size() < wire::kHeaderBytes + wire::kChecksumBytes || bytes[0] != wire::kVersion ||
+          u32(4) != bytes.size()) {
+        ++c_.decode_errors;
+        continue;
+      }
       if (options_.curve) {
         // The sender named in the header (bytes 8..11) must be the member
         // the connection's key belongs to, before a piece is kept.
         const char* uid = zmq_msg_gets(m.handle(), "User-Id");
-        const std::uint32_t from = bytes.size() >= 12 ? static_cast<std::uint32_t>(bytes[8]) |
-                                                            (static_cast<std::uint32_t>(bytes[9]) << 8) |
-                                                            (static_cast<std::uint32_t>(bytes[10]) << 16) |
-                                                            (static_cast<std::uint32_t>(bytes[11]) << 24)
-                                                      : 0;
+        const std::uint32_t from = u32(8);
         if (uid == nullptr || std::to_string(from) != uid) {
           ++c_.impostors;
           continue;

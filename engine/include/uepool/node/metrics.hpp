@@ -15,6 +15,7 @@
 //   uepool_records_per_frame{direction} (data frames carrying records),
 //   uepool_retransmitted_batches_total, uepool_transport_dropped_total{reason},
 //   uepool_transport_auth_denied_total, uepool_transport_handshakes_refused_total,
+//   uepool_fenced_frames_total, uepool_channel_batches_dropped_total{reason},
 //   uepool_pool_units{pool,state}, uepool_pool_utilization{pool},
 //   uepool_windows_open, uepool_windows_reserved_total,
 //   uepool_audits_total, uepool_audit_freed_total, uepool_audit_problems_total{kind},

@@ -290,6 +290,8 @@ struct MemberCounters {
   std::uint64_t claims_overtaken = 0;    // a static release arrived before its claim: the claim is void
   std::uint64_t refused_records = 0;     // for units the sender does not own, or malformed
   std::uint64_t fenced_frames = 0;       // from an older incarnation
+  std::uint64_t duplicate_batches = 0;   // a channel batch already delivered (a retransmission or a replay)
+  std::uint64_t refused_batches = 0;     // a channel batch too far ahead of the next one expected
   std::uint64_t incarnation_alarms = 0;  // same generation, another nonce
   std::uint64_t stale_peers = 0;         // times a peer's buffer overflowed
   std::uint64_t seeds_sent = 0;
