@@ -107,26 +107,11 @@ void Node::step(int timeout_ms) {
   // (Not while workers starve for a window: cut off from its peers, a
   // member would spin a core for nothing.)
   const int wait = busy_ ? 0 : timeout_ms;
-  (void)transport_->receive(wait, in_);  // a transport error is a dropped round: the channel retransmits
-  for (const set::Frame& f : in_) {
-    ++stats_.frames_received;
-    if (const set::frame::Data* d = f.data(); d != nullptr && !d->records.empty()) {
-      ++stats_.data_frames_received;
-      stats_.records_received += d->records.size();
-    }
-    member_->on_frame(f, now());
-  }
-  member_->on_tick(now());
-  std::vector<set::Frame> out = member_->take_outgoing();
-  busy_ = !in_.empty() || !out.empty();
-  for (const set::Frame& f : out) {
-    if (!transport_->send(f)) continue;
-    ++stats_.frames_sent;
-    if (const set::frame::Data* d = f.data(); d != nullptr && !d->records.empty()) {
-      ++stats_.data_frames_sent;
-      stats_.records_sent += d->records.size();
-    }
-  }
+  // A transport error is a dropped round: the channel retransmits.
+  (void)transport::pump_in(
+      *member_, *transport_, wait, [this] { return now(); }, in_, stats_);
+  const std::size_t out = transport::pump_out(*member_, *transport_, now(), stats_);
+  busy_ = !in_.empty() || out != 0;
   const set::MemberPhase phase = member_->phase();
   if (phase != last_phase_) {
     ++stats_.phase_changes;

@@ -30,7 +30,7 @@ void Simulator::send(set::Frame f) {
 void Simulator::deliver() {
   while (!network_.empty() && network_.begin()->first.first <= now_ && result_.ok) {
     auto node = network_.extract(network_.begin());
-    const set::Frame& f = node.mapped();
+    const set::Frame& f = node.mapped();  // moved into an inbox last
     if (f.to == 0 || f.to > nodes_.size() || blocked(f.from, f.to) ||
         (!nodes_[f.to - 1]->up && nodes_[f.to - 1]->zombie == nullptr)) {
       ++result_.stats.frames_lost;
@@ -43,16 +43,37 @@ void Simulator::deliver() {
           d != nullptr ? d->seq : 0);
     Node& to = *nodes_[f.to - 1];
     // Both incarnations answer to the member's address, unless the zombie is
-    // cut off, or a split brain puts them on two sides (zombie_side).
+    // cut off, or a split brain puts them on two sides (zombie_side). Each
+    // endpoint's pump reads its inbox in this step.
     bool to_zombie = to.zombie != nullptr && !to.zombie_partitioned;
     bool to_current = to.up;
     if (to.zombie_side != 0 && to.zombie != nullptr) {
       to_zombie = to_zombie && f.from == to.zombie_side;
       to_current = to_current && f.from != to.zombie_side;
     }
-    if (to_zombie) to.zombie->on_frame(f, now_);
-    if (to_current) to.member->on_frame(f, now_);
+    if (to_zombie && to_current) to.zombie_ep->inbox.push_back(f);
+    if (to_current)
+      to.ep->inbox.push_back(std::move(node.mapped()));
+    else if (to_zombie)
+      to.zombie_ep->inbox.push_back(std::move(node.mapped()));
   }
+}
+
+bool Simulator::Endpoint::send(const set::Frame& frame) {
+  if (!sim_.send_from(member_, zombie_, frame)) {
+    ++c_.send_dropped;
+    return false;
+  }
+  ++c_.sent;
+  return true;
+}
+
+bool Simulator::send_from(std::uint32_t member, bool zombie, const set::Frame& f) {
+  const Node& n = *nodes_[member - 1];
+  const bool passes = zombie ? !n.zombie_partitioned && (n.zombie_side == 0 || f.to == n.zombie_side)
+                             : n.zombie_side == 0 || n.zombie == nullptr || f.to != n.zombie_side;
+  if (passes) send(f);
+  return passes;
 }
 
 void Simulator::block(std::uint32_t a, std::uint32_t b) {

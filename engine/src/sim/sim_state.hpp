@@ -9,6 +9,8 @@
 #include <vector>
 
 #include "uepool/sim/simulator.hpp"
+#include "uepool/transport/pump.hpp"
+#include "uepool/transport/transport.hpp"
 
 namespace uepool::sim {
 
@@ -33,7 +35,34 @@ struct SavedGeneration final : set::GenerationStore {
   }
 };
 
+// Simulator::Endpoint — a member's (or its zombie's) place on the simulated
+// network, as a Transport: what it sends goes into the network (loss,
+// duplication, delay; a split brain or a cut-off zombie reaches only its
+// side), and deliver() puts what reaches it into its inbox, which the
+// member's pump reads in the same step.
+struct Simulator::Endpoint final : transport::Transport {
+  Endpoint(Simulator& sim, std::uint32_t member, bool zombie) : sim_(sim), member_(member), zombie_(zombie) {}
+  bool send(const set::Frame& frame) override;
+  Status receive(int /*timeout_ms*/, std::vector<set::Frame>& out) override {
+    c_.received += inbox.size();
+    for (set::Frame& f : inbox) out.push_back(std::move(f));
+    inbox.clear();
+    return Status::ok_status();
+  }
+  [[nodiscard]] transport::TransportCounters counters() const override { return c_; }
+
+  std::vector<set::Frame> inbox;
+
+ private:
+  Simulator& sim_;
+  std::uint32_t member_;
+  bool zombie_;
+  transport::TransportCounters c_;
+};
+
 struct Simulator::Node {
+  std::unique_ptr<Endpoint> ep;         // the current incarnation's
+  std::unique_ptr<Endpoint> zombie_ep;  // the zombie's
   SavedGeneration disk;
   std::unique_ptr<set::Member> member;
   set::Member::Worker* worker = nullptr;

@@ -48,7 +48,11 @@ Simulator::Simulator(const SimParams& params, const set::detail::Rules& rules)
   }
   plan_ = std::make_shared<const set::Plan>(std::move(plan.value()));
   nodes_.resize(params_.members);
-  for (auto& n : nodes_) n = std::make_unique<Node>();
+  for (std::uint32_t i = 0; i < params_.members; ++i) {
+    nodes_[i] = std::make_unique<Node>();
+    nodes_[i]->ep = std::make_unique<Endpoint>(*this, i + 1, false);
+    nodes_[i]->zombie_ep = std::make_unique<Endpoint>(*this, i + 1, true);
+  }
   for (std::uint32_t i = 1; i <= params_.members; ++i) start_member(i, /*fresh=*/true);
 }
 
@@ -212,16 +216,22 @@ void Simulator::step(bool random) {
   }
   for (std::uint32_t i = 1; i <= nodes_.size() && result_.ok; ++i) {
     Node& n = *nodes_[i - 1];
+    // Each incarnation's pump: what deliver() put in its inbox this step,
+    // then its timers and what it sends. (A zombie reads its frames before
+    // it may be buried, as it would have before it stopped.)
+    if (n.zombie != nullptr)
+      (void)transport::pump_in(
+          *n.zombie, *n.zombie_ep, 0, [&] { return now_; }, pump_in_, pumped_);
+    n.zombie_ep->inbox.clear();
     if (n.zombie != nullptr && n.zombie_until <= now_) bury(i);
-    if (n.zombie != nullptr) {
-      n.zombie->on_tick(now_);
-      for (set::Frame& f : n.zombie->take_outgoing())
-        if (!n.zombie_partitioned && (n.zombie_side == 0 || f.to == n.zombie_side)) send(std::move(f));
+    if (n.zombie != nullptr) (void)transport::pump_out(*n.zombie, *n.zombie_ep, now_, pumped_);
+    if (!n.up) {
+      n.ep->inbox.clear();
+      continue;
     }
-    if (!n.up) continue;
-    n.member->on_tick(now_);
-    for (set::Frame& f : n.member->take_outgoing())
-      if (n.zombie_side == 0 || n.zombie == nullptr || f.to != n.zombie_side) send(std::move(f));
+    (void)transport::pump_in(
+        *n.member, *n.ep, 0, [&] { return now_; }, pump_in_, pumped_);
+    (void)transport::pump_out(*n.member, *n.ep, now_, pumped_);
     if (n.member->phase() == set::MemberPhase::kSuperseded) {
       // It learned that a newer incarnation of itself was seen first: the
       // embedding restarts it (as after a crash: its state is gone).

@@ -3,6 +3,34 @@
 
 namespace uepool::testing {
 
+// Endpoint — what a member sends joins the round's frames; what reaches it
+// waits in its inbox for its pump.
+class LoopbackSet::Endpoint final : public transport::Transport {
+ public:
+  explicit Endpoint(std::vector<set::Frame>& wire) : wire_(wire) {}
+  bool send(const set::Frame& frame) override {
+    wire_.push_back(frame);
+    ++c_.sent;
+    return true;
+  }
+  Status receive(int /*timeout_ms*/, std::vector<set::Frame>& out) override {
+    c_.received += inbox.size();
+    for (set::Frame& f : inbox) out.push_back(std::move(f));
+    inbox.clear();
+    return Status::ok_status();
+  }
+  [[nodiscard]] transport::TransportCounters counters() const override { return c_; }
+
+  std::vector<set::Frame> inbox;
+
+ private:
+  std::vector<set::Frame>& wire_;
+  transport::TransportCounters c_;
+};
+
+LoopbackSet::LoopbackSet(LoopbackOptions options) : options_(std::move(options)), nonce_(options_.first_nonce) {}
+LoopbackSet::~LoopbackSet() = default;
+
 Result<std::unique_ptr<LoopbackSet>> LoopbackSet::create(LoopbackOptions options) {
   if (!options.plan) return Status(StatusCode::kInvalidArgument, "loopback set without a plan");
   std::unique_ptr<LoopbackSet> s(new LoopbackSet(std::move(options)));
@@ -28,6 +56,7 @@ Status LoopbackSet::start(std::uint32_t id, bool fresh) {
   if (!created.ok()) return created.status();
   crash(id);
   members_[id] = std::move(created.value());
+  endpoints_[id] = std::make_unique<Endpoint>(frames_);
   workers_[id] = members_[id]->create_worker();
   return Status();
 }
@@ -35,6 +64,7 @@ Status LoopbackSet::start(std::uint32_t id, bool fresh) {
 void LoopbackSet::crash(std::uint32_t id) {
   workers_.erase(id);
   members_.erase(id);
+  endpoints_.erase(id);
 }
 
 set::Member* LoopbackSet::member(std::uint32_t id) const {
@@ -55,18 +85,19 @@ std::vector<std::uint32_t> LoopbackSet::ids() const {
 
 std::size_t LoopbackSet::pump(std::uint64_t now) {
   frames_.clear();
-  for (auto& [id, m] : members_) {
-    m->on_tick(now);
-    for (set::Frame& f : m->take_outgoing()) frames_.push_back(std::move(f));
-  }
+  transport::PumpCounters c;
+  for (auto& [id, m] : members_) (void)transport::pump_out(*m, *endpoints_.at(id), now, c);
   std::size_t delivered = 0;
-  for (const set::Frame& f : frames_) {
+  for (set::Frame& f : frames_) {
     if (down_.count(f.from) != 0 || down_.count(f.to) != 0) continue;
-    set::Member* to = member(f.to);
-    if (to == nullptr) continue;
-    to->on_frame(f, now);
+    const auto to = endpoints_.find(f.to);
+    if (to == endpoints_.end()) continue;
+    to->second->inbox.push_back(std::move(f));
     ++delivered;
   }
+  for (auto& [id, m] : members_)
+    (void)transport::pump_in(
+        *m, *endpoints_.at(id), 0, [now] { return now; }, scratch_, c);
   return delivered;
 }
 

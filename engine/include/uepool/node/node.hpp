@@ -35,6 +35,7 @@
 #include "uepool/node/config.hpp"
 #include "uepool/node/control.hpp"
 #include "uepool/set/member.hpp"
+#include "uepool/transport/pump.hpp"
 #include "uepool/transport/zmq_transport.hpp"
 
 namespace uepool::node {
@@ -51,10 +52,9 @@ class FileGenerationStore final : public set::GenerationStore {
 };
 
 // NodeStats — what the message loop counts (message thread only).
-struct NodeStats {
-  std::uint64_t frames_sent = 0, frames_received = 0;
-  std::uint64_t records_sent = 0, records_received = 0;          // channel records in data frames
-  std::uint64_t data_frames_sent = 0, data_frames_received = 0;  // data frames carrying records
+// NodeStats — the pump's counters (frames, records and data frames each
+// way: transport/pump.hpp) and the node's own.
+struct NodeStats : transport::PumpCounters {
   std::uint64_t retransmitted = 0;  // channel batches sent again, summed over every peer channel
   std::uint64_t started_ms = 0;     // when this incarnation started (the node's clock)
   std::uint64_t ready_ms = 0;       // when it first became ready (0: not yet)

@@ -37,6 +37,7 @@
 #include <vector>
 
 #include "uepool/set/member.hpp"
+#include "uepool/transport/pump.hpp"
 
 namespace uepool::sim {
 
@@ -202,6 +203,7 @@ class Simulator : private set::Observer, private set::SessionStore {
 
  private:
   struct Node;
+  struct Endpoint;
   struct Session;
   struct WindowFacts;
   struct InFlight;
@@ -211,6 +213,9 @@ class Simulator : private set::Observer, private set::SessionStore {
   void random_faults();
   void deliver();
   void send(set::Frame f);
+  // send_from — an endpoint's frame onto the network, unless a split brain
+  // or a cut-off zombie keeps it on its side (false then).
+  bool send_from(std::uint32_t member, bool zombie, const set::Frame& f);
   bool blocked(std::uint32_t a, std::uint32_t b) const;
   void start_member(std::uint32_t id, bool fresh);
   bool check_allocation(std::uint32_t member, const set::Lease& lease, const set::Member* who = nullptr);
@@ -257,6 +262,8 @@ class Simulator : private set::Observer, private set::SessionStore {
   std::vector<std::unique_ptr<Node>> nodes_;  // index = member id - 1
   std::uint64_t now_ = 0;
   std::uint64_t next_frame_ = 0;
+  std::vector<set::Frame> pump_in_;  // scratch of the pumps
+  transport::PumpCounters pumped_;
   std::multimap<std::pair<std::uint64_t, std::uint64_t>, set::Frame> network_;  // (deliver at, order) -> frame
   std::map<std::pair<std::uint32_t, std::uint32_t>, std::uint64_t> blocks_;     // (a < b) -> until
   std::set<std::pair<std::uint32_t, std::uint32_t>> one_way_;                   // (from, to) blocked

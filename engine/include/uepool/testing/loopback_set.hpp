@@ -5,9 +5,11 @@
 // Overview
 //   LoopbackSet starts every member of a plan (fresh), each with one Worker
 //   made at start (create_worker is a message-side call), and pump(now) does
-//   what a node's message thread does: tick every member at `now`, then
-//   deliver the frames they sent, at once and in order. Frames to or from a
-//   member in down() are lost; a crashed member loses all its state.
+//   what a node's message thread does, through the same pump
+//   (transport/pump.hpp) over an in-memory Transport per member: tick every
+//   member at `now` and take what it sends, then deliver those frames at
+//   once and in order. Frames to or from a member in down() are lost; a
+//   crashed member loses all its state.
 //
 //     auto set = testing::LoopbackSet::create({plan, {pool_config}}).value();
 //     for (std::uint64_t now = 1; now < 100; ++now) set->pump(now);  // windows acknowledged
@@ -32,6 +34,7 @@
 
 #include "uepool/base/status.hpp"
 #include "uepool/set/member.hpp"
+#include "uepool/transport/pump.hpp"
 
 namespace uepool::testing {
 
@@ -49,6 +52,9 @@ class LoopbackSet {
   // create — starts every member of the plan. Returns: the first member's
   // configuration error, if any.
   static Result<std::unique_ptr<LoopbackSet>> create(LoopbackOptions options);
+  ~LoopbackSet();
+  LoopbackSet(const LoopbackSet&) = delete;
+  LoopbackSet& operator=(const LoopbackSet&) = delete;
 
   // options — what start(id, fresh) would create the member with (tests of
   // configuration errors change it and call Member::create themselves).
@@ -74,14 +80,18 @@ class LoopbackSet {
   std::size_t pump(std::uint64_t now);
 
  private:
-  explicit LoopbackSet(LoopbackOptions options) : options_(std::move(options)), nonce_(options_.first_nonce) {}
+  explicit LoopbackSet(LoopbackOptions options);
+
+  class Endpoint;  // a member's in-memory Transport
 
   LoopbackOptions options_;
   std::uint64_t nonce_;
+  std::map<std::uint32_t, std::unique_ptr<Endpoint>> endpoints_;
   std::map<std::uint32_t, std::unique_ptr<set::Member>> members_;
   std::map<std::uint32_t, set::Member::Worker*> workers_;
   std::set<std::uint32_t> down_;
-  std::vector<set::Frame> frames_;  // reused by pump
+  std::vector<set::Frame> frames_;  // what the members sent this round
+  std::vector<set::Frame> scratch_;
 };
 
 }  // namespace uepool::testing

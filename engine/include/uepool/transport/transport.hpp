@@ -6,10 +6,10 @@
 // The interface is what the member's message thread needs: queue a frame
 // for its destination without blocking, and collect what arrived.
 //
-//   ZmqTransport (zmq_transport.hpp) implements it over ZeroMQ and TCP.
-//   (Issue 13: the simulator's network and testing::LoopbackSet are to
-//   implement it too, so that member code is the same everywhere; they do
-//   not yet.)
+//   ZmqTransport (zmq_transport.hpp) implements it over ZeroMQ and TCP, the
+//   simulator's network (sim::Simulator, one endpoint per member and
+//   incarnation) and testing::LoopbackSet in memory; all three drive their
+//   members through the same pump (pump.hpp).
 #pragma once
 
 #include <cstdint>
