@@ -7,7 +7,8 @@
 //     (an SMF that took the sessions over): every release crosses to the
 //     owner. Reports releases applied at the owner per second (from the
 //     first release to the owner's releases_applied reaching N), records per
-//     frame and bytes per unit on the way.
+//     frame and bytes per unit on the way, and the bytes per unit of the
+//     owner's usage stream back (the words the releases freed, to its replica).
 //   uepool-node-bench recovery [--units N] [--curve 0|1]
 //     Four nodes. Node 1 allocates N units; once its 3 peers hold its
 //     replica it is destroyed (no goodbye: as SIGKILL) and a new incarnation
@@ -184,6 +185,10 @@ int run_release(const Options& o) {
   };
   auto applied = [&] { return b.on_message_thread([&] { return b.node->member().counters().releases_applied; }); };
   const std::uint64_t applied0 = applied();
+  // The owner's usage stream back to node 1 (its replica): the words the
+  // releases freed.
+  auto owner_bytes = [&] { return b.on_message_thread([&] { return b.node->transport().counters().bytes_sent; }); };
+  const std::uint64_t owner_bytes0 = owner_bytes();
   auto seeds = [&] {
     return a.on_message_thread([&] { return a.node->member().counters().seeds_sent; }) +
            b.on_message_thread([&] { return b.node->member().counters().seeds_sent; });
@@ -219,12 +224,13 @@ int run_release(const Options& o) {
   const std::uint64_t frames = after.ns.data_frames_sent - before.ns.data_frames_sent;
   const std::uint64_t records = after.ns.records_sent - before.ns.records_sent;
   const std::uint64_t bytes = after.tc.bytes_sent - before.tc.bytes_sent;
+  const std::uint64_t stream_bytes = owner_bytes() - owner_bytes0;
   std::printf(
       "release units=%llu curve=%d seconds=%.4f applied_per_second=%.0f forwarded_seconds=%.4f records_per_frame=%.1f "
-      "bytes_per_unit=%.2f ring_full=%llu dropped=%llu bulk_copies=%llu\n",
+      "bytes_per_unit=%.2f owner_stream_bytes_per_unit=%.2f ring_full=%llu dropped=%llu bulk_copies=%llu\n",
       static_cast<unsigned long long>(n), o.curve ? 1 : 0, s, static_cast<double>(n) / s, forwarded_s,
       frames == 0 ? 0.0 : static_cast<double>(records) / static_cast<double>(frames),
-      static_cast<double>(bytes) / static_cast<double>(n),
+      static_cast<double>(bytes) / static_cast<double>(n), static_cast<double>(stream_bytes) / static_cast<double>(n),
       static_cast<unsigned long long>(after.mc.releases_ring_full - before.mc.releases_ring_full),
       static_cast<unsigned long long>(after.mc.releases_dropped_full + after.mc.releases_dropped_gone),
       static_cast<unsigned long long>(seeds() - seeds0));

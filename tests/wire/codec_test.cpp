@@ -223,6 +223,94 @@ TEST(Codec, ReleaseGroupsThatLieAboutTheirCountAreRefused) {
   EXPECT_FALSE(encode_fragments(big, 1).ok());
 }
 
+// words — a tick's stream: words of pool 0 with stream seqs counting up
+// (filled, emptied, partial; up and down), broken by a pool change, a gap in
+// the stream seqs and a release.
+std::vector<Record> words(std::size_t n) {
+  std::vector<Record> out;
+  std::uint64_t seq = 500, word = 70'000;
+  for (std::size_t i = 0; i < n; ++i) {
+    word = i % 41 == 7 ? word - 900 : word + 1;
+    const std::uint64_t bits = i % 3 == 0 ? 0 : i % 3 == 1 ? ~std::uint64_t{0} : 0x00F0'0000'0000'1234 + i;
+    out.push_back(record::Words{.stream_seq = seq++, .pool = 0, .word = word, .bits = bits});
+    if (i == n / 4) out.push_back(record::Words{.stream_seq = seq++, .pool = 1, .word = 3, .bits = 9});
+    if (i == n / 2) seq += 5;  // a gap: records of other peers' streams went between
+    if (i == 3 * n / 4)
+      out.push_back(record::Release{.pool = 1, .unit = 6, .tag = {4, 78}, .claim = 0, .serial = 1, .nonce = 1});
+  }
+  return out;
+}
+
+TEST(Codec, WordsGroupsRoundTripInOrderAtAByteOrTwoAFullOrEmptyWord) {
+  Frame f = header(set::FrameKind::kData);
+  f.body = frame::Data{.seq = 1, .ack = 0, .replica = {true, 0}, .records = words(900)};
+  const std::vector<std::uint8_t> b = bytes_of(f);
+  auto d = decode(b);
+  ASSERT_TRUE(d.ok()) << d.status().to_string();
+  const auto& in = f.data()->records;
+  const auto& out = d.value().data()->records;
+  ASSERT_EQ(out.size(), in.size());
+  for (std::size_t i = 0; i < in.size(); ++i) {
+    const auto* x = std::get_if<record::Words>(&in[i]);
+    const auto* y = std::get_if<record::Words>(&out[i]);
+    ASSERT_EQ(x == nullptr, y == nullptr) << "record " << i;
+    if (x == nullptr) continue;
+    EXPECT_EQ(x->stream_seq, y->stream_seq) << "record " << i;
+    EXPECT_EQ(x->pool, y->pool) << "record " << i;
+    EXPECT_EQ(x->word, y->word) << "record " << i;
+    EXPECT_EQ(x->bits, y->bits) << "record " << i;
+  }
+  // Two thirds of the words are full or empty (one or two bytes), a third
+  // partial (ten or eleven); about 16 bytes each one by one.
+  EXPECT_LT(b.size(), 900u / 3 * 2 * 2 + 900u / 3 * 11 + 200) << "bytes for 900 words";
+  EXPECT_EQ(bytes_of(d.value()), b);
+}
+
+TEST(Codec, WordsGroupsThatLieAreRefused) {
+  Frame f = header(set::FrameKind::kData);
+  f.body = frame::Data{.seq = 0,
+                       .ack = 0,
+                       .replica = {false, 0},
+                       .records = {record::Words{.stream_seq = 9, .pool = 0, .word = 1, .bits = 0},
+                                   record::Words{.stream_seq = 10, .pool = 0, .word = 2, .bits = ~std::uint64_t{0}},
+                                   record::Words{.stream_seq = 11, .pool = 0, .word = 3, .bits = 0}}};
+  std::vector<std::uint8_t> b = bytes_of(f);
+  ASSERT_TRUE(decode(b).ok());
+  ASSERT_EQ(b[44], 3);                   // the record count
+  ASSERT_EQ(b[45], 0x41);                // a words group
+  ASSERT_EQ(b.size(), 45u + 4 + 3 + 4);  // kind, pool, seq, count; a byte a word; the checksum
+  std::vector<std::uint8_t> lie = b;
+  lie[44] = 2;  // a group of 3 in a frame of 2 records
+  reseal(lie);
+  EXPECT_EQ(reason_of(lie), "words group count below 2 or beyond the frame's record count");
+  std::vector<std::uint8_t> form = b;
+  form[49] |= 3;  // the first word's form: 3
+  reseal(form);
+  EXPECT_EQ(reason_of(form), "unknown word form in a words group");
+  Frame late = f;
+  for (Record& r : late.data()->records) std::get<record::Words>(r).stream_seq += UINT64_MAX - 12;
+  std::vector<std::uint8_t> wrap = bytes_of(late);
+  ASSERT_EQ(wrap[45], 0x41);
+  ASSERT_TRUE(decode(wrap).ok());  // seqs up to UINT64_MAX - 1
+  // Up to the last sequence number; a group beyond it (forged: the encoder
+  // never groups across the wrap) is refused.
+  Frame last = header(set::FrameKind::kData);
+  last.body = frame::Data{.seq = 0,
+                          .ack = 0,
+                          .replica = {false, 0},
+                          .records = {record::Words{.stream_seq = UINT64_MAX - 1, .pool = 0, .word = 1, .bits = 0},
+                                      record::Words{.stream_seq = UINT64_MAX, .pool = 0, .word = 2, .bits = 0}}};
+  std::vector<std::uint8_t> over = bytes_of(last);
+  ASSERT_EQ(over[45], 0x41);
+  auto back = decode(over);
+  ASSERT_TRUE(back.ok()) << back.status().to_string();
+  EXPECT_EQ(std::get<record::Words>(back.value().data()->records[1]).stream_seq, UINT64_MAX);
+  ASSERT_EQ(over[47], 0xFE);  // the first seq's low 7 bits (UINT64_MAX - 1)
+  over[47] = 0xFF;            // UINT64_MAX: the second word's would wrap
+  reseal(over);
+  EXPECT_EQ(reason_of(over), "words group stream sequence overflows");
+}
+
 TEST(Codec, FieldsSurviveExactly) {
   const Frame f = every_kind()[0];
   auto d = decode(bytes_of(f));

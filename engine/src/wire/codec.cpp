@@ -176,6 +176,48 @@ Status put_release_group(Writer& w, const std::vector<Record>& rs, std::size_t i
   return Status::ok_status();
 }
 
+// A words group (wire only; decoded into ordinary Words records):
+// consecutive Words records of one pool whose stream sequence numbers count
+// up by one, as kind kWordsGroupKind, v pool, v first stream seq, v count
+// (>= 2), then per word v((zigzag(word - previous word) << 2) | form), the
+// previous word of the first being 0; form 0: no unit of the word in use,
+// 1: every unit, 2: the 8 bytes of the bits follow (3 is refused). A word
+// that filled up or emptied takes one or two bytes instead of about 16.
+constexpr std::uint8_t kWordsGroupKind = 0x41;
+
+// words_run — how many records from `i` on can go in one words group (0 or 1: none).
+std::size_t words_run(const std::vector<Record>& rs, std::size_t i) {
+  const auto* first = std::get_if<record::Words>(&rs[i]);
+  if (first == nullptr) return 0;
+  std::uint64_t prev = 0;
+  std::size_t j = i;
+  for (; j < rs.size(); ++j) {
+    const auto* x = std::get_if<record::Words>(&rs[j]);
+    if (x == nullptr || x->pool != first->pool || x->stream_seq != first->stream_seq + (j - i) ||
+        x->stream_seq < first->stream_seq ||  // no group wraps around the sequence space
+        zigzag(x->word - prev) >= (std::uint64_t{1} << 61))
+      break;
+    prev = x->word;
+  }
+  return j - i;
+}
+
+void put_words_group(Writer& w, const std::vector<Record>& rs, std::size_t i, std::size_t n) {
+  const auto& first = *std::get_if<record::Words>(&rs[i]);  // words_run checked every one
+  w.u8(kWordsGroupKind);
+  w.varint(first.pool);
+  w.varint(first.stream_seq);
+  w.varint(n);
+  std::uint64_t prev = 0;
+  for (std::size_t k = i; k < i + n; ++k) {
+    const auto& x = *std::get_if<record::Words>(&rs[k]);
+    const std::uint64_t form = x.bits == 0 ? 0 : x.bits == ~std::uint64_t{0} ? 1 : 2;
+    w.varint((zigzag(x.word - prev) << 2) | form);
+    if (form == 2) w.fixed(x.bits, 8);
+    prev = x.word;
+  }
+}
+
 // ---------------------------------------------------------------- reading
 
 class Reader {
@@ -425,6 +467,42 @@ bool read_release_group(Reader& rd, std::vector<Record>& records, std::size_t& i
   }
   return true;
 }
+
+// read_words_group — a words group into records[i..], advancing i.
+bool read_words_group(Reader& rd, std::vector<Record>& records, std::size_t& i) {
+  std::uint8_t kind = 0;
+  record::Words x;
+  std::uint64_t n = 0;
+  if (!rd.u8(kind) || !rd.varint_as(x.pool, "pool above 2^32") || !rd.varint(x.stream_seq) ||
+      !rd.count(n, 1, "words group longer than the bytes left"))
+    return false;
+  if (n < 2 || n > records.size() - i)
+    return rd.fail(StatusCode::kInvalidArgument, "words group count below 2 or beyond the frame's record count", n,
+                   "count");
+  if (x.stream_seq > UINT64_MAX - (n - 1))  // the last word's seq must not wrap
+    return rd.fail(StatusCode::kInvalidArgument, "words group stream sequence overflows", x.stream_seq, "seq");
+  std::uint64_t prev = 0;
+  for (std::uint64_t k = 0; k < n; ++k) {
+    std::uint64_t v = 0;
+    if (!rd.varint(v)) return false;
+    const std::uint64_t form = v & 3;
+    const std::uint64_t z = v >> 2;
+    x.word = prev + ((z >> 1) ^ (~(z & 1) + 1));  // un-zigzag
+    if (form == 0) {
+      x.bits = 0;
+    } else if (form == 1) {
+      x.bits = ~std::uint64_t{0};
+    } else if (form == 2) {
+      if (!rd.fixed(x.bits)) return false;
+    } else {
+      return rd.fail(StatusCode::kInvalidArgument, "unknown word form in a words group", form, "form");
+    }
+    prev = x.word;
+    records[i++] = x;
+    ++x.stream_seq;
+  }
+  return true;
+}
 }  // namespace
 
 namespace {
@@ -453,8 +531,14 @@ Result<std::vector<std::uint8_t>> encode_message(const Frame& f, std::size_t lim
           .with_number(d->records.size(), "records");
     w.varint(d->records.size());
     for (std::size_t i = 0; i < d->records.size();) {
-      const std::size_t run = release_run(d->records, i);
-      st = run >= 2 ? put_release_group(w, d->records, i, run) : put_record(w, d->records[i]);
+      std::size_t run = release_run(d->records, i);
+      if (run >= 2) {
+        st = put_release_group(w, d->records, i, run);
+      } else if (run = words_run(d->records, i); run >= 2) {
+        put_words_group(w, d->records, i, run);
+      } else {
+        st = put_record(w, d->records[i]);
+      }
       if (!st.ok()) return st;
       i += run >= 2 ? run : 1;
       if (w.bytes().size() > limit) break;  // refused below; stop copying
@@ -555,6 +639,8 @@ Result<Frame> decode_message(std::span<const std::uint8_t> bytes, std::size_t li
         for (std::size_t i = 0; ok && i < n;) {
           if (rd.left() > 0 && rd.peek() == kReleaseGroupKind) {
             ok = read_release_group(rd, d.records, i);
+          } else if (rd.left() > 0 && rd.peek() == kWordsGroupKind) {
+            ok = read_words_group(rd, d.records, i);
           } else {
             ok = read_record(rd, d.records[i++]);
           }

@@ -36,6 +36,13 @@
 // v((zigzag(unit - previous unit) << 4) | serial), the first's previous
 // being 0): one or two bytes a release instead of about 18. They decode into
 // ordinary Release records; the record count counts each release.
+// Words groups: consecutive Words records of one pool whose stream
+// sequence numbers count up by one travel as one record of kind 0x41 (v
+// pool, v first stream seq, v count >= 2, then per word
+// v((zigzag(word - previous word) << 2) | form), form 0: bits 0, 1: all
+// ones, 2: u64 bits follow): one or two bytes a word that filled up or
+// emptied, ten or eleven otherwise, instead of about 16. They decode into
+// ordinary Words records, each counted.
 //
 // Decoding trusts nothing: the length and the checksum are checked first,
 // every count is bounded by the bytes left before anything is allocated,
@@ -55,8 +62,7 @@
 // decodes the whole, at most kMaxMessageBytes. Every fragment field is
 // checked against the others before anything is allocated.
 //
-// Not built yet (issue 13): compact word records (delta + varint), and the
-// records of re-division.
+// Not built yet: the records of re-division (issue 12).
 #pragma once
 
 #include <cstddef>
