@@ -169,7 +169,7 @@ void Member::apply_own_release(const RingItem& item) {
     emit_stream(record::Free{.pool = pool, .unit = unit});
   } else {
     (void)free_own(pool, unit);
-    diff_word(pool, unit >> 6);
+    diff_later(pool, unit >> 6);
   }
   ps.scan_needed = true;
 }
@@ -199,7 +199,17 @@ void Member::apply_own_claim(std::uint32_t pool, std::uint64_t unit, std::uint64
   emit_stream(record::Alloc{.pool = pool, .unit = unit});
 }
 
+void Member::diff_later(std::uint32_t pool, std::uint64_t word) {
+  if (diff_batches_ == 0) {
+    diff_word(pool, word);
+    return;
+  }
+  const std::uint64_t key = (std::uint64_t{pool} << 56) | word;
+  if (diff_later_.empty() || diff_later_.back() != key) diff_later_.push_back(key);
+}
+
 void Member::drain_rings(bool dirty_too) {
+  const DiffBatch batch(*this);
   for (auto& w : workers_) w->ring_.drain([&](const RingItem& item) { route_release(item); });
   if (dirty_too) drain_dirty();
 }

@@ -302,4 +302,23 @@ class Member::Worker {
   std::atomic<std::uint64_t> stale_{0};      // direct releases naming an ended allocation (relaxed)
 };
 
+class Member::DiffBatch {
+ public:
+  explicit DiffBatch(Member& m) : m_(m) { ++m_.diff_batches_; }
+  ~DiffBatch() {
+    if (--m_.diff_batches_ != 0) return;
+    std::vector<std::uint64_t> keys;
+    keys.swap(m_.diff_later_);
+    for (std::uint64_t key : keys)  // a word twice: the second diff finds nothing new
+      m_.diff_word(static_cast<std::uint32_t>(key >> 56), key & ((std::uint64_t{1} << 56) - 1));
+    keys.clear();
+    if (m_.diff_later_.empty()) m_.diff_later_.swap(keys);  // keep the capacity
+  }
+  DiffBatch(const DiffBatch&) = delete;
+  DiffBatch& operator=(const DiffBatch&) = delete;
+
+ private:
+  Member& m_;
+};
+
 }  // namespace uepool::set

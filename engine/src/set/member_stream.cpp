@@ -18,6 +18,7 @@ std::uint64_t Member::emit_stream(Record r) {
 }
 
 void Member::apply_records(Peer& p, const std::vector<Record>& records) {
+  const DiffBatch batch(*this);
   for (const Record& r : records) {
     if (is_stream(r)) {
       apply_stream_record(p, r);
