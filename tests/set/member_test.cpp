@@ -273,6 +273,40 @@ TEST(Member, ReleaseAtAnyMemberFreesAtTheOwner) {
   net.step(2);
 }
 
+// A batch of releases applied at the owner streams each word it freed once
+// (DiffBatch), not a Words record per release.
+TEST(Member, ABatchOfReleasesStreamsEachFreedWordOnce) {
+  Net net(2);
+  const std::uint32_t o = net.big_owner();
+  const std::uint32_t other = o == 1 ? 2 : 1;
+  net.step(5);
+  std::vector<Lease> leases;
+  for (int i = 0; i < 192; ++i) {
+    const MemberAllocation a = net.m(o)->allocate(*net.w(o), 0);
+    ASSERT_TRUE(a.ok()) << i;
+    leases.push_back(a.lease);
+    if (i % 40 == 39) net.step(3);  // more windows
+  }
+  net.step(5);  // every allocation streamed
+  const std::uint64_t before = net.m(o)->view().stream_seq;
+  for (const Lease& l : leases) net.m(other)->release(*net.w(other), l);  // the sessions moved, and ended there
+  net.step(5);
+  // Every allocation ended; one whose serial was the last stays held for
+  // the repeat window (StaleRelease.AWrappingSerialHoldsItsUnitForTheRepeatWindow).
+  EXPECT_EQ(net.m(o)->counters().releases_applied, leases.size());
+  std::set<std::uint64_t> freed_words;
+  for (const Lease& l : leases) {
+    ASSERT_TRUE(!net.m(o)->in_use(0, l.unit) || net.m(o)->held_down(0, l.unit)) << l.unit;
+    if (!net.m(o)->in_use(0, l.unit)) freed_words.insert(l.unit >> 6);
+  }
+  ASSERT_GE(freed_words.size(), 3u);
+  const std::uint64_t streamed = net.m(o)->view().stream_seq - before;
+  // One Words record a word, and a few for windows the owner reserves anew
+  // (a record a release would be 192).
+  EXPECT_GE(streamed, freed_words.size());
+  EXPECT_LE(streamed, freed_words.size() + 8) << "over " << freed_words.size() << " words";
+}
+
 TEST(Member, StaticClaimsAtAnyMemberReachTheOwner) {
   Net net(2);
   net.step(5);
