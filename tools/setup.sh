@@ -14,6 +14,8 @@ packages=(
   # the node's tests: promtool (Prometheus) checks /metrics; socat speaks to the
   # control socket; iproute2 and iptables make the multi-host test's hosts and faults
   prometheus socat iproute2 iptables
+  # the PFCP test: Wireshark's own dissector reads the UE IP Address IEs back
+  tshark
 )
 
 missing=()
