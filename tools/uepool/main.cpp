@@ -1,5 +1,6 @@
 // uepool — the command line: `uepool net ...`, `uepool sim ...`, `uepool example`,
-// `uepool node ...`, `uepool check ...` (more come later: plan, demo, inspect, bench).
+// `uepool node ...`, `uepool check ...`, `uepool plan ...`, `uepool inject ...` (more come later: demo, inspect,
+// bench).
 #include <CLI/CLI.hpp>
 #include <cstdio>
 #include <exception>
@@ -8,6 +9,7 @@
 #include "inject_command.hpp"
 #include "net_command.hpp"
 #include "node_command.hpp"
+#include "plan_command.hpp"
 #include "sim_command.hpp"
 
 // Under ThreadSanitizer (the tsan preset): libzmq and libsodium are not
@@ -30,6 +32,7 @@ int main(int argc, char** argv) {
     uepool::tools::add_node_command(app, exit_code);
     uepool::tools::add_check_command(app, exit_code);
     uepool::tools::add_inject_command(app, exit_code);
+    uepool::tools::add_plan_command(app, exit_code);
     try {
       app.parse(argc, argv);
     } catch (const CLI::ParseError& e) {
