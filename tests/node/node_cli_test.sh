@@ -32,9 +32,9 @@ rc=0; out=$("$bin" check --config "$dir/bad.yaml") || rc=$?
 [[ $rc == 1 ]] || { echo "check of a bad file: exit $rc, want 1"; exit 1; }
 grep -q "line 4, key 'block_units': must be a power of two" <<<"$out" || { echo "unexpected: $out"; exit 1; }
 
-start() {  # start NAME
+start() {  # start NAME [OPTION...]
   mkdir -p "$dir/$1"
-  "$bin" node --config "$dir/set.yaml" --id "$1" --data-dir "$dir/$1" --fresh >>"$dir/$1.log" 2>&1 &
+  "$bin" node --config "$dir/set.yaml" --id "$1" --data-dir "$dir/$1" --fresh "${@:2}" >>"$dir/$1.log" 2>&1 &
   pids+=($!)
   eval "pid_$1=$!"
 }
@@ -45,7 +45,8 @@ wait_for() {  # wait_for NAME TEXT
   sleep 1; cat "$dir"/*.log; exit 1
 }
 
-for n in smf1 smf2 smf3; do start $n; done
+start smf1 --control "$dir/smf1.sock"
+for n in smf2 smf3; do start $n; done
 for n in smf1 smf2 smf3; do wait_for $n "ready (generation 1)"; done
 # Killed before its peers hold its replica, a member without a session store
 # could not recover (member.hpp): wait for that first.
@@ -56,6 +57,24 @@ start smf2
 wait_for smf2 "recovering from its peers' replicas (generation 2)"
 wait_for smf2 "ready (generation 2)"
 [[ $(cat "$dir/smf2/generation") == 2 ]]
+
+# The node's debug dump through its control socket, read by `uepool inspect`:
+# an allocated unit shows in smf1's snapshot; a corrupted dump is refused.
+ctl() { echo "$1" | socat -t 5 - "UNIX-CONNECT:$dir/smf1.sock"; }
+lease=$(ctl "allocate v4")
+[[ $lease == ok* ]] || { echo "allocate at smf1: $lease"; exit 1; }
+for _ in $(seq 1 100); do
+  ctl dump | cut -d' ' -f2 > "$dir/dump.hex"
+  "$bin" inspect "$dir/dump.hex" > "$dir/dump.txt"
+  grep -q "pool 0: 1 units in use" "$dir/dump.txt" && break
+  sleep 0.05
+done
+grep -q "^RecoverAnswer from member 1 (generation 1" "$dir/dump.txt" || { cat "$dir/dump.txt"; exit 1; }
+grep -q "pool 0: 1 units in use" "$dir/dump.txt" || { echo "the allocation is not in the dump:"; cat "$dir/dump.txt"; exit 1; }
+sed 's/^\(.\{120\}\)./\1f/; s/^\(.\{121\}\)./\10/' "$dir/dump.hex" > "$dir/bad.hex"
+cmp -s "$dir/dump.hex" "$dir/bad.hex" && { echo "the corruption changed nothing"; exit 1; }
+rc=0; err=$("$bin" inspect "$dir/bad.hex" 2>&1 >/dev/null) || rc=$?
+[[ $rc == 2 && $err == *refused* ]] || { echo "a corrupt dump: exit $rc, $err"; exit 1; }
 
 for n in smf1 smf2 smf3; do
   eval "p=\$pid_$n"

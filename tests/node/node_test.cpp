@@ -12,8 +12,10 @@
 #include <filesystem>
 #include <fstream>
 
-extern "C" const char* __tsan_default_suppressions() {  // see tests/transport/zmq_transport_test.cpp
-  return "race:libzmq.so.5\nrace:libsodium.so.23\n";
+#include "uepool/transport/tsan_suppressions.hpp"
+
+extern "C" const char* __tsan_default_suppressions() {  // uepool/transport/tsan_suppressions.hpp says why
+  return uepool::transport::kTsanZmqSuppressions;
 }
 
 namespace uepool::node {

@@ -11,10 +11,11 @@
 #include <map>
 
 #include "uepool/set/member.hpp"
+#include "uepool/transport/tsan_suppressions.hpp"
 #include "uepool/transport/zmq_transport.hpp"
 
-extern "C" const char* __tsan_default_suppressions() {  // see zmq_transport_test.cpp
-  return "race:libzmq.so.5\nrace:libsodium.so.23\n";
+extern "C" const char* __tsan_default_suppressions() {  // uepool/transport/tsan_suppressions.hpp says why
+  return uepool::transport::kTsanZmqSuppressions;
 }
 
 namespace uepool::transport {

@@ -10,17 +10,11 @@
 #include <chrono>
 #include <zmq.hpp>
 
-// ThreadSanitizer (the tsan preset): libzmq and libsodium (its CURVE
-// cryptography) are not instrumented. Memory that libzmq allocates on one
-// thread and passes to its I/O thread through its own lock-free pipes, and
-// messages that libsodium decrypts on the I/O thread before libzmq hands
-// them to the receiving thread, are reported as races, because TSan cannot
-// see the synchronization inside those libraries. Only reports with a
-// libzmq or libsodium frame are suppressed; uepool's own code is still
-// checked.
+#include "uepool/transport/tsan_suppressions.hpp"
+
 // NOLINTNEXTLINE(bugprone-reserved-identifier,readability-identifier-naming): the sanitizer's hook
-extern "C" const char* __tsan_default_suppressions() {
-  return "race:libzmq.so.5\nrace:libsodium.so.23\n";
+extern "C" const char* __tsan_default_suppressions() {  // uepool/transport/tsan_suppressions.hpp says why
+  return uepool::transport::kTsanZmqSuppressions;
 }
 
 namespace uepool::transport {

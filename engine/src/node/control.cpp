@@ -16,6 +16,7 @@
 #include <limits>
 
 #include "uepool/node/node.hpp"
+#include "uepool/wire/codec.hpp"
 
 namespace uepool::node {
 
@@ -327,13 +328,37 @@ std::string Control::run(std::string_view line) {
     if (!s.ok()) return err("no_session_store", s.reason());
     return "ok";
   }
+  if (cmd == "dump") {
+    if (auto e = need(0, "dump")) return *e;
+    std::string out;
+    const bool ran = node_.run([&] {
+      set::Frame f;
+      f.from = f.to = m.id();
+      f.from_inc = f.to_inc = m.view().incarnation;
+      f.body = set::frame::RecoverAnswer{.complete = true, .snapshot = m.snapshot()};
+      auto pieces = wire::encode_fragments(f, 1);
+      if (!pieces.ok()) {
+        out = err("too_large", pieces.status().reason());
+        return;
+      }
+      static constexpr char kHex[] = "0123456789abcdef";
+      out = "ok ";
+      for (const std::vector<std::uint8_t>& piece : pieces.value())
+        for (const std::uint8_t b : piece) {
+          out.push_back(kHex[b >> 4]);
+          out.push_back(kHex[b & 15]);
+        }
+    });
+    if (!ran) return err("stopping", "the node is stopping");
+    return out;
+  }
   if (cmd == "membership") {
     return err("not_built",
                "re-division is not built yet (docs/redivision.md): the membership is the configuration's and "
                "cannot change while the set runs");
   }
   if (cmd == "help") {
-    return "ok allocate allocate-dual release claim state held-wanted held held-end audit membership help";
+    return "ok allocate allocate-dual release claim state held-wanted held held-end audit dump membership help";
   }
   return err("bad_request", "unknown command '" + std::string(cmd) + "' (try: help)");
 }

@@ -17,6 +17,8 @@
 //   held TICKET LEASE...           -> ok COUNT       (part of the held list; as many lines as needed)
 //   held-end TICKET                -> ok COUNT       (the list is complete: the member reads it)
 //   audit                          -> ok             (start an audit now)
+//   dump                           -> ok HEX         (the member's snapshot as a RecoverAnswer
+//                                     message, hex: `uepool inspect -` reads it)
 //   membership EPOCH               -> err ...        (re-division is not built yet: refused)
 //   help                           -> ok COMMAND...
 //

@@ -401,6 +401,9 @@ class Member {
   [[nodiscard]] std::uint32_t id() const noexcept { return id_; }
   [[nodiscard]] MemberPhase phase() const noexcept { return phase_; }
   [[nodiscard]] bool ready() const noexcept { return phase_ == MemberPhase::kReady; }
+  // snapshot — this member's usage of its own blocks, as it would seed a
+  // peer (message thread; the node's debug dump).
+  [[nodiscard]] std::shared_ptr<const UsageSnapshot> snapshot() const { return own_snapshot(); }
   [[nodiscard]] const char* not_ready_reason() const noexcept;
   [[nodiscard]] const Incarnation& incarnation() const noexcept { return inc_; }
   [[nodiscard]] const MemberCounters& counters() const noexcept { return counters_; }
