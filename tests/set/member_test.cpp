@@ -144,6 +144,11 @@ TEST(Member, NotReadyUntilAWindowIsAcknowledged) {
   EXPECT_EQ(a.lease.tag.generation, 1u);
   EXPECT_GE(a.lease.tag.window, 1u);
   EXPECT_TRUE(net.m(o)->in_use(0, a.lease.unit));
+  // The first allocation waited for a window (the pool that does not exist did not).
+  EXPECT_EQ(net.m(o)->counters().window_waits, 1u);
+  for (int i = 0; i < 3; ++i) (void)net.m(o)->allocate(*net.w(o), 0);
+  net.step(1);
+  EXPECT_EQ(net.m(o)->counters().window_waits, 1u);  // with a window open, none waits
 }
 
 TEST(Member, WithoutPeersNoWindowOpens) {

@@ -141,6 +141,10 @@ std::string render_metrics(Node& node) {
            ns.data_frames_received == 0
                ? 0.0
                : static_cast<double>(ns.records_received) / static_cast<double>(ns.data_frames_received));
+  p.family("uepool_window_waits_total", "counter",
+           "allocations refused because no open window had room (recovering, replication stalled, or the next "
+           "windows not reserved in time), from every hot-path thread");
+  p.sample("", c.window_waits);
   p.family("uepool_retransmitted_batches_total", "counter", "channel batches sent again (no acknowledgement in time)");
   p.sample("", ns.retransmitted);
   p.family("uepool_transport_dropped_total", "counter", "frames the transport dropped, by reason");

@@ -407,9 +407,10 @@ void Member::on_tick(std::uint64_t now) {
     promote_windows();
     reserve_windows();
   }
-  std::uint64_t undone = 0, full = 0, doubles = 0, refused = 0, stale = 0;
+  std::uint64_t undone = 0, full = 0, doubles = 0, refused = 0, stale = 0, waits = 0;
   for (auto& w : workers_) {
     undone += w->undone_.load(std::memory_order_relaxed);
+    waits += w->waits_.load(std::memory_order_relaxed);
     full += w->ring_full_.load(std::memory_order_relaxed);
     doubles += w->double_.load(std::memory_order_relaxed);
     refused += w->refused_.load(std::memory_order_relaxed);
@@ -422,6 +423,7 @@ void Member::on_tick(std::uint64_t now) {
   counters_.double_releases += doubles - direct_doubles_seen_;
   direct_doubles_seen_ = doubles;
   counters_.undone_allocations = undone;
+  counters_.window_waits = waits;
   counters_.releases_ring_full = full;
   for (auto& [pid, p] : peers_) p->replica.expire(now_local_);
   flush();

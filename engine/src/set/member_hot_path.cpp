@@ -44,9 +44,11 @@ MemberAllocation Member::allocate(Worker& w, std::uint32_t pool) noexcept {
     if (!found) {
       if (ps.exhausted.load(std::memory_order_relaxed)) return {MemberStatus::kNoneFree, {}};
       if (!ps.starved.load(std::memory_order_relaxed)) ps.starved.store(true, std::memory_order_relaxed);
+      w.waits_.fetch_add(1, std::memory_order_relaxed);  // statistics only: no order needed
       return {MemberStatus::kNotReady, {}};
     }
   }
+  w.waits_.fetch_add(1, std::memory_order_relaxed);
   return {MemberStatus::kNotReady, {}};
 }
 

@@ -297,6 +297,7 @@ class Member::Worker {
   alignas(64) std::atomic<std::uint64_t> releasing_{0};
   std::atomic<std::uint64_t> ring_full_{0};  // statistics (relaxed)
   std::atomic<std::uint64_t> undone_{0};     // statistics (relaxed)
+  std::atomic<std::uint64_t> waits_{0};      // allocations that found no open window (relaxed)
   std::atomic<std::uint64_t> refused_{0};    // releases naming no unit of any pool (relaxed)
   std::atomic<std::uint64_t> double_{0};     // direct releases of a unit not in use (relaxed)
   std::atomic<std::uint64_t> stale_{0};      // direct releases naming an ended allocation (relaxed)

@@ -21,9 +21,8 @@
 //   uepool_audits_total, uepool_audit_freed_total, uepool_audit_problems_total{kind},
 //   uepool_rebuilds_total, uepool_held_lists_read_total,
 //   uepool_peer_holds_our_replica{peer}, uepool_peer_unacked_records{peer}.
-// Not measured: window waits of the embedding's own hot-path threads (the
-// member counts no per-allocation events; allocation_refusals{not_ready}
-// counts those of the control interface).
+//   uepool_window_waits_total (allocations from every hot-path thread that
+//   found no open window).
 #pragma once
 
 #include <memory>

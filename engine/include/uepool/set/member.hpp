@@ -298,9 +298,14 @@ struct MemberCounters {
   std::uint64_t quarantined = 0;  // units quarantined at recovery
   std::uint64_t windows_reserved = 0;
   std::uint64_t undone_allocations = 0;  // a worker raced a closing window and gave the unit back
-  std::uint64_t dirty_overflows = 0;     // a worker's dirty-word ring was full: a full sweep followed
-  std::uint64_t superseded = 0;          // 1 once a newer incarnation of this member was seen
-  std::uint64_t refused_plans = 0;       // set_membership: an older epoch, or another plan for the current one
+  // window_waits — allocations refused kNotReady because no open window had
+  // room: the member was recovering, its windows were not acknowledged yet
+  // (replication stalled), or the message thread had not reserved the next
+  // ones in time. Summed over the workers at each tick.
+  std::uint64_t window_waits = 0;
+  std::uint64_t dirty_overflows = 0;  // a worker's dirty-word ring was full: a full sweep followed
+  std::uint64_t superseded = 0;       // 1 once a newer incarnation of this member was seen
+  std::uint64_t refused_plans = 0;    // set_membership: an older epoch, or another plan for the current one
   // The audit (leak repair against the session store).
   std::uint64_t audits = 0;                   // audits finished
   std::uint64_t audit_freed = 0;              // units freed: in use here, held by no stored session (two reads)
