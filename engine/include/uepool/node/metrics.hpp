@@ -4,7 +4,7 @@
 //   auto m = MetricsServer::start(node, "127.0.0.1", 9464);   // GET /metrics
 //
 // The families (every one labelled member="NAME"; `promtool check metrics`
-// passes on a scrape, tests/node/metrics_test.sh):
+// passes on every node's scrape in tests/multihost/multihost_test.py):
 //   uepool_member_ready, uepool_member_phase{phase}, uepool_member_generation,
 //   uepool_recovery_seconds (start to first ready, this incarnation),
 //   uepool_allocations_total{pool}, uepool_allocation_refusals_total{reason},
