@@ -26,6 +26,7 @@
 #include <vector>
 #include <zmq.hpp>
 
+#include "node_command.hpp"
 #include "uepool/node/config.hpp"
 #include "uepool/wire/codec.hpp"
 
@@ -56,35 +57,21 @@ bool parse_inc(const std::string& s, set::Incarnation& out) {
   }
 }
 
-const node::MemberConfig* find(const node::NodeConfig& c, const std::string& name) {
-  for (const node::MemberConfig& m : c.members)
-    if (m.name == name) return &m;
-  return nullptr;
-}
-
 int run_inject(const InjectArgs& a) {
-  std::ifstream in(a.config);
-  if (!in) {
-    std::fprintf(stderr, "error: cannot read %s\n", a.config.c_str());
-    return 2;
-  }
-  std::stringstream ss;
-  ss << in.rdbuf();
-  node::ConfigLoad c = node::load_config(ss.str());
-  for (const node::ConfigError& e : c.errors) std::fprintf(stderr, "%s: %s\n", a.config.c_str(), e.to_string().c_str());
-  if (!c.errors.empty()) return 2;
-  const node::MemberConfig* as = find(*c.config, a.as);
-  const node::MemberConfig* to = find(*c.config, a.to);
+  const std::optional<node::NodeConfig> config = load_config_file(a.config);
+  if (!config) return 2;
+  const node::MemberConfig* as = config->member(a.as);
+  const node::MemberConfig* to = config->member(a.to);
   if (as == nullptr || to == nullptr || as == to) {
     std::fprintf(stderr, "error: --as and --to must name two members of the configuration\n");
     return 2;
   }
   const node::MemberConfig* other = nullptr;  // a third member: the spoofed sender and the wrong destination
-  for (const node::MemberConfig& m : c.config->members)
+  for (const node::MemberConfig& m : config->members)
     if (&m != as && &m != to) other = &m;
   std::string secret;
   const std::string key_file = a.secret_key_file.empty() ? as->secret_key_file : a.secret_key_file;
-  if (c.config->curve) {
+  if (config->curve) {
     std::ifstream k(key_file);
     if (!(k >> secret)) {
       std::fprintf(stderr, "error: cannot read %s's secret key (%s)\n", as->name.c_str(), key_file.c_str());
@@ -150,7 +137,7 @@ int run_inject(const InjectArgs& a) {
     zmq::socket_t d(ctx, zmq::socket_type::dealer);
     d.set(zmq::sockopt::linger, 2000);  // the frames leave before the socket closes
     d.set(zmq::sockopt::immediate, 1);
-    if (c.config->curve) {
+    if (config->curve) {
       d.set(zmq::sockopt::curve_serverkey, to->public_key);
       d.set(zmq::sockopt::curve_publickey, as->public_key);
       d.set(zmq::sockopt::curve_secretkey, secret);

@@ -66,14 +66,8 @@ int run_node(const NodeArgs& a) {
     std::fprintf(stderr, "error: give --config FILE and --id NAME (or --keygen)\n");
     return 2;
   }
-  std::string text;
-  if (!read_file(a.config, text)) {
-    std::fprintf(stderr, "error: cannot read %s\n", a.config.c_str());
-    return 2;
-  }
-  node::ConfigLoad c = node::load_config(text);
-  for (const node::ConfigError& e : c.errors) std::fprintf(stderr, "%s: %s\n", a.config.c_str(), e.to_string().c_str());
-  if (!c.errors.empty()) return 2;
+  const std::optional<node::NodeConfig> config = load_config_file(a.config);
+  if (!config) return 2;
   std::string secret;
   if (!a.secret_key_file.empty()) {
     std::ifstream in(a.secret_key_file);
@@ -86,7 +80,7 @@ int run_node(const NodeArgs& a) {
     std::fprintf(stderr, "error: --session-store needs --control (held lists come through the control socket)\n");
     return 2;
   }
-  auto n = node::Node::create({*c.config, a.id, a.data_dir, secret, a.fresh, a.session_store});
+  auto n = node::Node::create({*config, a.id, a.data_dir, secret, a.fresh, a.session_store});
   if (!n.ok()) {
     std::fprintf(stderr, "error: %s: %s\n", a.id.c_str(), n.status().to_string().c_str());
     return 1;
@@ -173,6 +167,17 @@ int run_check(const std::string& path) {
 }
 
 }  // namespace
+
+std::optional<node::NodeConfig> load_config_file(const std::string& path) {
+  std::string text;
+  if (!read_file(path, text)) {
+    std::fprintf(stderr, "error: cannot read %s\n", path.c_str());
+    return std::nullopt;
+  }
+  node::ConfigLoad c = node::load_config(text);
+  for (const node::ConfigError& e : c.errors) std::fprintf(stderr, "%s: %s\n", path.c_str(), e.to_string().c_str());
+  return c.config;
+}
 
 void add_node_command(CLI::App& app, int& exit_code) {
   auto args = std::make_shared<NodeArgs>();

@@ -12,12 +12,11 @@
 
 #include <algorithm>
 #include <cstdio>
-#include <fstream>
 #include <map>
-#include <sstream>
 #include <string>
 #include <vector>
 
+#include "node_command.hpp"
 #include "uepool/node/config.hpp"
 #include "uepool/set/plan.hpp"
 
@@ -96,18 +95,9 @@ bool split_weight(const std::string& text, std::string& name, std::uint32_t& wei
 }
 
 int run_plan(const PlanArgs& a) {
-  std::ifstream in(a.config);
-  if (!in) {
-    std::fprintf(stderr, "error: cannot read %s\n", a.config.c_str());
-    return 2;
-  }
-  std::stringstream ss;
-  ss << in.rdbuf();
-  node::ConfigLoad load = node::load_config(ss.str());
-  for (const node::ConfigError& e : load.errors)
-    std::fprintf(stderr, "%s: %s\n", a.config.c_str(), e.to_string().c_str());
-  if (!load.errors.empty()) return 2;
-  const node::NodeConfig& c = *load.config;
+  const std::optional<node::NodeConfig> config = load_config_file(a.config);
+  if (!config) return 2;
+  const node::NodeConfig& c = *config;
   std::vector<Member> before;
   for (const node::MemberConfig& m : c.members) before.push_back({m.name, m.id, m.weight});
   const bool change = !a.join.empty() || !a.leave.empty() || !a.weight.empty();

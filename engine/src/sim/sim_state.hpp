@@ -40,24 +40,14 @@ struct SavedGeneration final : set::GenerationStore {
 // duplication, delay; a split brain or a cut-off zombie reaches only its
 // side), and deliver() puts what reaches it into its inbox, which the
 // member's pump reads in the same step.
-struct Simulator::Endpoint final : transport::Transport {
+struct Simulator::Endpoint final : transport::InboxTransport {
   Endpoint(Simulator& sim, std::uint32_t member, bool zombie) : sim_(sim), member_(member), zombie_(zombie) {}
   bool send(const set::Frame& frame) override;
-  Status receive(int /*timeout_ms*/, std::vector<set::Frame>& out) override {
-    c_.received += inbox.size();
-    for (set::Frame& f : inbox) out.push_back(std::move(f));
-    inbox.clear();
-    return Status::ok_status();
-  }
-  [[nodiscard]] transport::TransportCounters counters() const override { return c_; }
-
-  std::vector<set::Frame> inbox;
 
  private:
   Simulator& sim_;
   std::uint32_t member_;
   bool zombie_;
-  transport::TransportCounters c_;
 };
 
 struct Simulator::Node {

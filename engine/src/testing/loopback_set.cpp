@@ -5,7 +5,7 @@ namespace uepool::testing {
 
 // Endpoint — what a member sends joins the round's frames; what reaches it
 // waits in its inbox for its pump.
-class LoopbackSet::Endpoint final : public transport::Transport {
+class LoopbackSet::Endpoint final : public transport::InboxTransport {
  public:
   explicit Endpoint(std::vector<set::Frame>& wire) : wire_(wire) {}
   bool send(const set::Frame& frame) override {
@@ -13,19 +13,9 @@ class LoopbackSet::Endpoint final : public transport::Transport {
     ++c_.sent;
     return true;
   }
-  Status receive(int /*timeout_ms*/, std::vector<set::Frame>& out) override {
-    c_.received += inbox.size();
-    for (set::Frame& f : inbox) out.push_back(std::move(f));
-    inbox.clear();
-    return Status::ok_status();
-  }
-  [[nodiscard]] transport::TransportCounters counters() const override { return c_; }
-
-  std::vector<set::Frame> inbox;
 
  private:
   std::vector<set::Frame>& wire_;
-  transport::TransportCounters c_;
 };
 
 LoopbackSet::LoopbackSet(LoopbackOptions options) : options_(std::move(options)), nonce_(options_.first_nonce) {}

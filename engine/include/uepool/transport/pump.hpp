@@ -42,6 +42,25 @@ inline void count(const set::Frame& f, bool sent, PumpCounters& c) {
   }
 }
 
+// InboxTransport — a transport whose frames arrive by the harness putting
+// them in `inbox` (the simulator's network, LoopbackSet): receive hands them
+// over at once. Subclasses send, counting in c_.
+class InboxTransport : public Transport {
+ public:
+  Status receive(int /*timeout_ms*/, std::vector<set::Frame>& out) override {
+    c_.received += inbox.size();
+    for (set::Frame& f : inbox) out.push_back(std::move(f));
+    inbox.clear();
+    return Status::ok_status();
+  }
+  [[nodiscard]] TransportCounters counters() const override { return c_; }
+
+  std::vector<set::Frame> inbox;
+
+ protected:
+  TransportCounters c_;
+};
+
 // pump_in — every frame that arrives within `wait_ms` (0: none are waited
 // for) goes to the member, in arrival order, at time now() read after the
 // wait. `in` is scratch (cleared; its frames stay there for the caller).
