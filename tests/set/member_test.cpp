@@ -278,6 +278,32 @@ TEST(Member, ReleaseAtAnyMemberFreesAtTheOwner) {
   net.step(2);
 }
 
+// Regression (CI, Control.ServesAllocateReleaseClaimAndTheAudit): a release
+// handed to a member that has not heard the owner yet (it just restarted)
+// waits for the owner's first incarnation instead of being dropped.
+TEST(Member, AReleaseRoutedBeforeTheOwnerWasHeardWaitsForIt) {
+  Net net(3);
+  const std::uint32_t o = net.big_owner();
+  const std::uint32_t other = o == 1 ? 2 : 1;
+  net.step(5);
+  const MemberAllocation a = net.m(o)->allocate(*net.w(o), 0);
+  ASSERT_TRUE(a.ok());
+  net.step(3);
+  net.crash(other);
+  net.down.insert(o);                 // the restarted member cannot hear the owner yet
+  net.start(other, /*fresh=*/false);  // a restart with no memory
+  net.step(3);
+  net.m(other)->release(*net.w(other), a.lease);  // the session moved there, and ended
+  net.step(5);
+  EXPECT_TRUE(net.m(o)->in_use(0, a.lease.unit));
+  net.down.clear();
+  for (int i = 0; i < 1000 && net.m(o)->in_use(0, a.lease.unit); ++i) net.step(1);
+  EXPECT_FALSE(net.m(o)->in_use(0, a.lease.unit));
+  EXPECT_EQ(net.m(o)->counters().releases_applied, 1u);
+  EXPECT_EQ(net.m(other)->counters().releases_dropped_gone, 0u);
+  EXPECT_EQ(net.m(other)->counters().releases_forwarded, 1u);
+}
+
 // A batch of releases applied at the owner streams each word it freed once
 // (DiffBatch), not a Words record per release.
 TEST(Member, ABatchOfReleasesStreamsEachFreedWordOnce) {

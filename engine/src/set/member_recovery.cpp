@@ -20,9 +20,14 @@ void Member::adopt(Peer& p, const Incarnation& inc) {
       if (std::holds_alternative<record::Claim>(r)) ++counters_.claims_dropped;
     }
   };
-  p.ch.for_each_unacked(count_releases);
-  count_releases(p.outbox);
-  p.outbox.assign(std::make_move_iterator(resend.begin()), std::make_move_iterator(resend.end()));
+  // The first incarnation heard (generation 0 before it) is the exception:
+  // nothing was sent to any, so what waits in the outbox (releases and
+  // claims routed before it answered, Member::route_release) is its own.
+  if (p.inc.generation != 0) {
+    p.ch.for_each_unacked(count_releases);
+    count_releases(p.outbox);
+    p.outbox.assign(std::make_move_iterator(resend.begin()), std::make_move_iterator(resend.end()));
+  }
   p.ch.reset();
   p.inc = inc;
   p.needs_seed = true;

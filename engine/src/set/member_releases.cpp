@@ -28,9 +28,16 @@ void Member::route_release(const RingItem& item) {
     return;
   }
   Peer* p = peer(owner);
-  if (p == nullptr || p->inc.generation == 0) {
-    ++(item.op == RingItem::Op::kRelease ? counters_.releases_dropped_gone
-                                         : counters_.claims_dropped);  // no incarnation known
+  // No incarnation of the owner heard yet (we just started, or it has not
+  // answered): the request waits in its outbox for the first one (adopt
+  // keeps it). Nothing of it was sent to any incarnation, so none can have
+  // applied it and reused the unit: delivering it to whichever comes first
+  // is what a later request from the SMF would do. Bounded like a stale
+  // peer's outbox (beyond: dropped and counted, a leak an audit repairs).
+  if (p == nullptr || (p->inc.generation == 0 && p->outbox.size() >= kOutboxRequestsMax)) {
+    ++(item.op == RingItem::Op::kRelease
+           ? (p == nullptr ? counters_.releases_dropped_gone : counters_.releases_dropped_full)
+           : counters_.claims_dropped);
     return;
   }
   if (item.op == RingItem::Op::kRelease) {
