@@ -110,7 +110,7 @@ int run_node(const NodeArgs& a) {
   std::signal(SIGTERM, on_signal);
   std::signal(SIGINT, on_signal);
   std::printf("%s: member %u, listening on %s\n", a.id.c_str(), node.self().id,
-              node.transport().bound_endpoint().c_str());
+              node.zmq()->bound_endpoint().c_str());  // uepool node always runs the built-in transport
   if (control)
     std::printf("%s: control socket %s%s\n", a.id.c_str(), a.control.c_str(),
                 a.session_store ? " (the session store answers through it)" : "");

@@ -1,4 +1,4 @@
-// The node: Member + ZmqTransport + generation file. See uepool/node/node.hpp.
+// The node: Member + transport (ZeroMQ, or the embedding's) + generation file. See uepool/node/node.hpp.
 #include "uepool/node/node.hpp"
 
 #include <fcntl.h>
@@ -48,27 +48,11 @@ Result<std::unique_ptr<Node>> Node::create(const NodeOptions& o) {
   n->generations_ = std::make_unique<FileGenerationStore>(o.data_dir + "/generation");
   const bool ran_before = n->generations_->load() != 0;
 
-  transport::ZmqOptions to;
-  to.id = self->id;
-  to.bind = self->endpoint;
-  to.curve = o.config.curve;
-  if (o.config.curve) {
-    std::string secret = o.secret_key;
-    if (secret.empty()) {
-      if (self->secret_key_file.empty())
-        return Status(StatusCode::kInvalidArgument, "curve is on: the member needs secret_key_file (or --secret-key)");
-      std::ifstream in(self->secret_key_file);
-      if (!(in >> secret)) return Status(StatusCode::kNotFound, "secret key file cannot be read");
-    }
-    to.keys = {self->public_key, secret};
+  if (o.transport) {
+    n->transport_ = o.transport;
+  } else if (Status st = n->open_zmq(o, *self); !st.ok()) {
+    return st;
   }
-  // The peers go in with the options: their keys are admitted before the
-  // node listens, so none is refused for connecting early.
-  for (const MemberConfig& m : o.config.members)
-    if (m.id != self->id) to.peers.push_back({m.id, m.endpoint, m.public_key});
-  auto t = transport::ZmqTransport::create(to);
-  if (!t.ok()) return t.status();
-  n->transport_ = std::move(t.value());
 
   set::MemberOptions mo;
   mo.id = self->id;
@@ -79,9 +63,9 @@ Result<std::unique_ptr<Node>> Node::create(const NodeOptions& o) {
   mo.nonce = (std::uint64_t{rd()} << 32) ^ rd() ^ static_cast<std::uint64_t>(n->start_.time_since_epoch().count());
   mo.lease = o.config.lease_ms;
   mo.generations = n->generations_.get();
-  if (o.session_store) {
-    n->held_lists_ = std::make_unique<HeldListStore>();
-    mo.store = n->held_lists_.get();
+  if (o.store != nullptr || o.session_store) {
+    if (o.store == nullptr) n->held_lists_ = std::make_unique<HeldListStore>();
+    mo.store = o.store != nullptr ? o.store : n->held_lists_.get();
     mo.audit_interval = o.config.audit_interval_ms;
     mo.audit_grace = o.config.audit_grace_ms;
   }
@@ -91,6 +75,32 @@ Result<std::unique_ptr<Node>> Node::create(const NodeOptions& o) {
   n->worker_ = n->member_->create_worker();
   n->control_worker_ = n->member_->create_worker();
   return n;
+}
+
+Status Node::open_zmq(const NodeOptions& o, const MemberConfig& self) {
+  transport::ZmqOptions to;
+  to.id = self.id;
+  to.bind = self.endpoint;
+  to.curve = o.config.curve;
+  if (o.config.curve) {
+    std::string secret = o.secret_key;
+    if (secret.empty()) {
+      if (self.secret_key_file.empty())
+        return Status(StatusCode::kInvalidArgument, "curve is on: the member needs secret_key_file (or --secret-key)");
+      std::ifstream in(self.secret_key_file);
+      if (!(in >> secret)) return Status(StatusCode::kNotFound, "secret key file cannot be read");
+    }
+    to.keys = {self.public_key, secret};
+  }
+  // The peers go in with the options: their keys are admitted before the
+  // node listens, so none is refused for connecting early.
+  for (const MemberConfig& m : o.config.members)
+    if (m.id != self.id) to.peers.push_back({m.id, m.endpoint, m.public_key});
+  auto t = transport::ZmqTransport::create(to);
+  if (!t.ok()) return t.status();
+  zmq_ = t.value().get();
+  transport_ = std::move(t.value());
+  return Status::ok_status();
 }
 
 std::uint64_t Node::now() const noexcept {

@@ -16,8 +16,9 @@
 //   generation file exists: a node that ran before never claims it.
 // The session store: with `session_store`, the member reads held lists
 //   (audit, rebuild) from a HeldListStore that an SMF answers through the
-//   control interface (control.hpp); without it the member runs no audit
-//   (see member.hpp, Known limits: a deployment needs the store).
+//   control interface (control.hpp), or with `store` from the embedding's
+//   own; without either the member runs no audit (see member.hpp, Known
+//   limits: a deployment needs the store).
 // Other threads reach the message side through run(): the control server
 //   and the metrics endpoint do.
 #pragma once
@@ -68,6 +69,14 @@ struct NodeOptions {
   std::string secret_key;      // Z85 (curve on); empty: read the member's secret_key_file
   bool fresh = false;          // the set's very first start (ignored once a generation file exists)
   bool session_store = false;  // held lists come through the control interface (audit and rebuild)
+  // store — the embedding's own session store (the C API's read_held
+  // callback); takes the place of the control interface's (session_store).
+  set::SessionStore* store = nullptr;
+  // transport — null: ZeroMQ to the endpoints of the configuration (the
+  // member binds its own); otherwise the embedding's network
+  // (ExternalTransport: the C API's uepool_feed / uepool_take). Shared:
+  // the embedding feeds it while the node runs.
+  std::shared_ptr<transport::Transport> transport = nullptr;
 };
 
 class Node {
@@ -96,7 +105,9 @@ class Node {
   // workers are made on the message side, and the control server may start
   // while the message loop runs).
   [[nodiscard]] set::Member::Worker& control_worker() noexcept { return *control_worker_; }
-  [[nodiscard]] transport::ZmqTransport& transport() noexcept { return *transport_; }
+  [[nodiscard]] transport::Transport& transport() noexcept { return *transport_; }
+  // zmq — the built-in ZeroMQ transport (null with the embedding's own).
+  [[nodiscard]] transport::ZmqTransport* zmq() noexcept { return zmq_; }
   [[nodiscard]] std::uint64_t now() const noexcept;
   [[nodiscard]] const MemberConfig& self() const noexcept { return self_; }
   [[nodiscard]] const NodeConfig& config() const noexcept { return config_; }
@@ -116,11 +127,13 @@ class Node {
     bool ran = false;
   };
   void run_calls();
+  Status open_zmq(const NodeOptions& o, const MemberConfig& self);  // the built-in transport
   MemberConfig self_;
   NodeConfig config_;
   std::unique_ptr<FileGenerationStore> generations_;
   std::unique_ptr<HeldListStore> held_lists_;
-  std::unique_ptr<transport::ZmqTransport> transport_;
+  std::shared_ptr<transport::Transport> transport_;
+  transport::ZmqTransport* zmq_ = nullptr;  // transport_, when it is the built-in one
   std::unique_ptr<set::Member> member_;
   set::Member::Worker* worker_ = nullptr;
   set::Member::Worker* control_worker_ = nullptr;
