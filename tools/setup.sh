@@ -16,6 +16,8 @@ packages=(
   prometheus socat iproute2 iptables
   # the PFCP test: Wireshark's own dissector reads the UE IP Address IEs back
   tshark
+  # the Go binding (bindings/go, cgo) and its tests
+  golang-go
 )
 
 missing=()

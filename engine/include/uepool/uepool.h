@@ -170,6 +170,17 @@ int uepool_pool(const uepool_member* u, const char* name);
 /* uepool_pool_count — how many pools the configuration has. */
 uint32_t uepool_pool_count(const uepool_member* u);
 
+/* uepool_pool_info — one pool as this member sees it. */
+typedef struct uepool_pool_info {
+  uint64_t units;        /* the pool's size in units (addresses or prefixes) */
+  uint64_t owned_units;  /* the units of the blocks this member owns */
+  uint64_t in_use_units; /* of those, in use (held down and waiting out the repeat window included) */
+  uint64_t static_units; /* units in the pool's static ranges (claimed, never allocated) */
+  uepool_address prefix; /* the pool's prefix */
+  uint8_t unit_length;   /* 32 for IPv4 addresses, 64 for IPv6 /64s, ... */
+} uepool_pool_info;
+uepool_status uepool_pool_get(uepool_member* u, uint32_t pool, uepool_pool_info* info);
+
 /* uepool_worker_create — a worker for the calling thread (NULL: the message
  * loop stopped). */
 uepool_worker* uepool_worker_create(uepool_member* u);
@@ -192,6 +203,13 @@ uepool_status uepool_release(uepool_worker* w, const uepool_lease* lease);
 
 /* uepool_lease_address — the address or prefix a lease names. */
 uepool_status uepool_lease_address(const uepool_member* u, const uepool_lease* lease, uepool_address* address);
+/* uepool_unit_address — the address or prefix of unit `unit` of `pool`;
+ * uepool_address_unit — the other way, and whether the address is in a
+ * static range of the pool (*is_static may be NULL). UEPOOL_OUT_OF_RANGE:
+ * not a unit of the pool (outside it, or of another length). */
+uepool_status uepool_unit_address(const uepool_member* u, uint32_t pool, uint64_t unit, uepool_address* address);
+uepool_status uepool_address_unit(const uepool_member* u, uint32_t pool, const uepool_address* address, uint64_t* unit,
+                                  int* is_static);
 /* uepool_lease_format / uepool_lease_parse — a lease as text (the control
  * interface's LEASE token, at most 96 bytes with its NUL). */
 uepool_status uepool_lease_format(const uepool_lease* lease, char* buffer, size_t capacity);

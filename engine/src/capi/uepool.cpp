@@ -347,6 +347,30 @@ uint32_t uepool_pool_count(const uepool_member* u) {
   return u == nullptr ? 0 : static_cast<std::uint32_t>(u->node->config().pools.size());
 }
 
+uepool_status uepool_pool_get(uepool_member* u, uint32_t pool, uepool_pool_info* info){UEPOOL_GUARD({
+  if (u == nullptr || info == nullptr) return UEPOOL_BAD_ARGUMENT;
+  const auto& pools = u->node->config().pools;
+  if (pool >= pools.size()) return UEPOOL_NO_SUCH_POOL;
+  uepool_pool_info out{};
+  const uepool::core::PoolConfig& pc = pools[pool];
+  const auto units_of = [&](const net::Prefix& p) -> std::uint64_t {
+    auto n = p.unit_count(pc.unit_length);
+    return n.ok() ? n.value() : 0;
+  };
+  out.units = units_of(pc.prefix);
+  for (const net::Prefix& r : pc.static_ranges) out.static_units += units_of(r);
+  out.prefix = from_prefix(pc.prefix);
+  out.unit_length = static_cast<std::uint8_t>(pc.unit_length);
+  const bool ran = u->on_message_side([&] {
+    const set::MemberView v = u->node->member().view();
+    out.owned_units = v.pools[pool].owned_units;
+    out.in_use_units = v.pools[pool].in_use;
+  });
+  if (!ran) return UEPOOL_STOPPED;
+  *info = out;
+  return UEPOOL_OK;
+})}
+
 uepool_worker* uepool_worker_create(uepool_member* u) {
   if (u == nullptr) return nullptr;
   try {
@@ -411,6 +435,30 @@ uepool_status uepool_lease_address(const uepool_member* u, const uepool_lease* l
   if (u == nullptr || lease == nullptr || address == nullptr) return UEPOOL_BAD_ARGUMENT;
   return unit_address(u->node->config(), lease->pool, lease->unit, address);
 }
+
+uepool_status uepool_unit_address(const uepool_member* u, uint32_t pool, uint64_t unit,
+                                  uepool_address* address){UEPOOL_GUARD({
+  if (u == nullptr || address == nullptr) return UEPOOL_BAD_ARGUMENT;
+  return unit_address(u->node->config(), pool, unit, address);
+})}
+
+uepool_status uepool_address_unit(const uepool_member* u, uint32_t pool, const uepool_address* address, uint64_t* unit,
+                                  int* is_static){UEPOOL_GUARD({
+  if (u == nullptr || address == nullptr || unit == nullptr) return UEPOOL_BAD_ARGUMENT;
+  const auto& pools = u->node->config().pools;
+  if (pool >= pools.size()) return UEPOOL_NO_SUCH_POOL;
+  const std::optional<net::Prefix> p = to_prefix(*address);
+  if (!p) return UEPOOL_BAD_ARGUMENT;
+  const uepool::core::PoolConfig& pc = pools[pool];
+  auto index = pc.prefix.index_of(pc.unit_length, *p);
+  if (!index.ok()) return UEPOOL_OUT_OF_RANGE;
+  *unit = index.value();
+  if (is_static != nullptr) {
+    *is_static = 0;
+    for (const net::Prefix& r : pc.static_ranges) *is_static |= r.contains(*p) ? 1 : 0;
+  }
+  return UEPOOL_OK;
+})}
 
 uepool_status uepool_lease_format(const uepool_lease* lease, char* buffer, size_t capacity){UEPOOL_GUARD({
   if (lease == nullptr) return UEPOOL_BAD_ARGUMENT;

@@ -1,0 +1,3 @@
+module uepool
+
+go 1.19
