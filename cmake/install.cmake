@@ -5,6 +5,10 @@ include(CMakePackageConfigHelpers)
 install(TARGETS uepool_capi EXPORT uepool-targets LIBRARY DESTINATION ${CMAKE_INSTALL_LIBDIR})
 install(FILES ${PROJECT_SOURCE_DIR}/engine/include/uepool/uepool.h DESTINATION ${CMAKE_INSTALL_INCLUDEDIR}/uepool)
 install(TARGETS uepool RUNTIME DESTINATION ${CMAKE_INSTALL_BINDIR})
+if(UEPOOL_BUILD_BENCH)  # uepool bench runs these two
+  install(TARGETS uepool-bench RUNTIME DESTINATION ${CMAKE_INSTALL_BINDIR})
+  install(PROGRAMS ${PROJECT_SOURCE_DIR}/perf/compare DESTINATION ${CMAKE_INSTALL_DATADIR}/uepool)
+endif()
 install(EXPORT uepool-targets NAMESPACE uepool:: DESTINATION ${CMAKE_INSTALL_LIBDIR}/cmake/uepool)
 configure_package_config_file(${PROJECT_SOURCE_DIR}/cmake/uepool-config.cmake.in
                               ${PROJECT_BINARY_DIR}/uepool-config.cmake

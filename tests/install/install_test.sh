@@ -11,6 +11,11 @@ cmake --install "$build" --prefix "$tmp/prefix" > "$tmp/install.log"
 for f in include/uepool/uepool.h lib/libuepool.so lib/cmake/uepool/uepool-config.cmake lib/pkgconfig/uepool.pc bin/uepool; do
   [ -e "$tmp/prefix/$f" ] || { echo "not installed: $f"; cat "$tmp/install.log"; exit 1; }
 done
+# uepool bench runs the installed suite through the installed report script.
+if [ -e "$tmp/prefix/bin/uepool-bench" ]; then
+  "$tmp/prefix/bin/uepool" bench --dry-run | grep -q "share/uepool/compare .*--bench $tmp/prefix/bin/uepool-bench" || {
+    echo "uepool bench does not use the installed files:"; "$tmp/prefix/bin/uepool" bench --dry-run; exit 1; }
+fi
 # Only the C API is exported from the library.
 if nm -D --defined-only "$tmp/prefix/lib/libuepool.so" | awk '{print $3}' | grep -v '^uepool_' | grep -v '^UEPOOL_1$' | grep -q .; then
   echo "libuepool.so exports more than uepool_*:"; nm -D --defined-only "$tmp/prefix/lib/libuepool.so" | grep -v ' uepool_' | head

@@ -1,9 +1,11 @@
 // uepool — the command line: `uepool net ...`, `uepool sim ...`, `uepool example`, `uepool node ...`,
-// `uepool check ...`, `uepool plan ...`, `uepool inject ...`, `uepool inspect ...` (more come later: demo, bench).
+// `uepool check ...`, `uepool plan ...`, `uepool inject ...`, `uepool inspect ...`, `uepool bench` (more come later:
+// demo).
 #include <CLI/CLI.hpp>
 #include <cstdio>
 #include <exception>
 
+#include "bench_command.hpp"
 #include "example_command.hpp"
 #include "inject_command.hpp"
 #include "inspect_command.hpp"
@@ -33,6 +35,7 @@ int main(int argc, char** argv) {
     uepool::tools::add_inject_command(app, exit_code);
     uepool::tools::add_plan_command(app, exit_code);
     uepool::tools::add_inspect_command(app, exit_code);
+    uepool::tools::add_bench_command(app, exit_code);
     try {
       app.parse(argc, argv);
     } catch (const CLI::ParseError& e) {

@@ -113,12 +113,15 @@ std::string render_metrics(Node& node) {
   p.sample("", relaxed(cs.claims));
 
   p.family("uepool_releases_total", "counter",
-           "releases: requested here, forwarded to their owner, received from peers, applied as owner");
+           "releases: requested through the control interface, forwarded to their owner, received from peers, applied "
+           "as owner on the message thread (direct releases on the hot path are not counted here)");
   p.sample(kv("stage", "requested"), relaxed(cs.releases));
   p.sample(kv("stage", "forwarded"), c.releases_forwarded);
   p.sample(kv("stage", "received"), c.releases_received);
   p.sample(kv("stage", "applied"), c.releases_applied);
-  p.family("uepool_releases_refused_total", "counter", "releases that ended nothing, by reason");
+  p.family("uepool_releases_refused_total", "counter",
+           "releases that ended nothing (stale, double), or that wait for the session store's read after a restart "
+           "(deferred: applied or refused then), by reason");
   p.sample(kv("reason", "stale"), c.stale_releases);
   p.sample(kv("reason", "double"), c.double_releases);
   p.sample(kv("reason", "deferred"), c.releases_deferred);
@@ -126,6 +129,16 @@ std::string render_metrics(Node& node) {
   p.sample(kv("reason", "channel_full"), c.releases_dropped_full);
   p.sample(kv("reason", "owner_gone"), c.releases_dropped_gone);
   p.sample(kv("reason", "ring_full"), c.releases_ring_full);
+  p.family("uepool_alarms_total", "counter",
+           "what an operator must look at, by kind: two incarnations of one generation (incarnation_twin), the "
+           "generation file not saved (generation_save_failed), a peer's records for units it does not own or "
+           "malformed (records_refused), static claims that could not reach their owner (claims_dropped), this "
+           "incarnation superseded by a newer one of the same member (superseded)");
+  p.sample(kv("kind", "incarnation_twin"), c.incarnation_alarms);
+  p.sample(kv("kind", "generation_save_failed"), c.generation_save_failures);
+  p.sample(kv("kind", "records_refused"), c.refused_records);
+  p.sample(kv("kind", "claims_dropped"), c.claims_dropped);
+  p.sample(kv("kind", "superseded"), c.superseded);
 
   p.family("uepool_frames_total", "counter", "frames between members");
   p.sample(kv("direction", "sent"), ns.frames_sent);

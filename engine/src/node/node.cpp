@@ -86,7 +86,8 @@ Status Node::open_zmq(const NodeOptions& o, const MemberConfig& self) {
     std::string secret = o.secret_key;
     if (secret.empty()) {
       if (self.secret_key_file.empty())
-        return Status(StatusCode::kInvalidArgument, "curve is on: the member needs secret_key_file (or --secret-key)");
+        return Status(StatusCode::kInvalidArgument,
+                      "curve is on: the member needs secret_key_file (or uepool node --secret-key-file)");
       std::ifstream in(self.secret_key_file);
       if (!(in >> secret)) return Status(StatusCode::kNotFound, "secret key file cannot be read");
     }

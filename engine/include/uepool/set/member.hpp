@@ -45,9 +45,9 @@
 //   generation survives restarts (a rebuild cannot reuse one).
 //
 // Not built yet: re-division on a new epoch (set_membership refuses a
-//   different plan; docs/redivision.md is the design and its hazards), the
-//   wire encoding and chunking of bulk copies to a bounded frame size (the
-//   wire issue).
+//   different plan; docs/redivision.md is the design and its hazards).
+//   Bulk copies are one frame each; the wire layer cuts a frame above 64 KiB
+//   into fragments (wire/codec.hpp), up to 16 MiB a message.
 //
 // Stale releases: every allocation of an own dynamic unit carries the
 //   unit's 4-bit allocation serial in its lease (detail/unit_serials.hpp);
