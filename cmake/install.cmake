@@ -5,6 +5,7 @@ include(CMakePackageConfigHelpers)
 install(TARGETS uepool_capi EXPORT uepool-targets LIBRARY DESTINATION ${CMAKE_INSTALL_LIBDIR})
 install(FILES ${PROJECT_SOURCE_DIR}/engine/include/uepool/uepool.h DESTINATION ${CMAKE_INSTALL_INCLUDEDIR}/uepool)
 install(TARGETS uepool RUNTIME DESTINATION ${CMAKE_INSTALL_BINDIR})
+install(PROGRAMS ${PROJECT_SOURCE_DIR}/tools/demo/demo.py DESTINATION ${CMAKE_INSTALL_DATADIR}/uepool)  # uepool demo
 if(UEPOOL_BUILD_BENCH)  # uepool bench runs these two
   install(TARGETS uepool-bench RUNTIME DESTINATION ${CMAKE_INSTALL_BINDIR})
   install(PROGRAMS ${PROJECT_SOURCE_DIR}/perf/compare DESTINATION ${CMAKE_INSTALL_DATADIR}/uepool)

@@ -5,13 +5,13 @@
 #include <cstdio>
 #include <exception>
 
-#include "bench_command.hpp"
 #include "example_command.hpp"
 #include "inject_command.hpp"
 #include "inspect_command.hpp"
 #include "net_command.hpp"
 #include "node_command.hpp"
 #include "plan_command.hpp"
+#include "script_commands.hpp"
 #include "sim_command.hpp"
 #include "uepool/transport/tsan_suppressions.hpp"
 
@@ -36,6 +36,7 @@ int main(int argc, char** argv) {
     uepool::tools::add_plan_command(app, exit_code);
     uepool::tools::add_inspect_command(app, exit_code);
     uepool::tools::add_bench_command(app, exit_code);
+    uepool::tools::add_demo_command(app, exit_code);
     try {
       app.parse(argc, argv);
     } catch (const CLI::ParseError& e) {

@@ -187,6 +187,12 @@ void Member::audit_free(std::vector<::Roaring>& candidates) {
   AuditState& a = *audit_;
   const std::uint64_t hold = options_.lease;
   std::uint64_t raced = 0;
+  // Units the message thread is timing out of the repeat window
+  // (wrap_holds_): held by no session, yet no leak; their hold frees them
+  // when it ends. Only a wrap-held unit whose hold was lost (a full ring)
+  // is the audit's to take over.
+  for (const HoldDown& h : wrap_holds_)
+    if (h.pool < candidates.size()) candidates[h.pool].remove(static_cast<std::uint32_t>(h.unit));
   for (std::uint32_t i = 0; i < pools_.size(); ++i) {
     PoolState& ps = *pools_[i];
     for (std::uint32_t u32 : candidates[i]) {
@@ -204,8 +210,9 @@ void Member::audit_free(std::vector<::Roaring>& candidates) {
       // release that ended it since wins, and the unit is left alone. Once
       // ended here, every lease of it is stale: nobody else frees the unit.
       const std::uint8_t s = detail::UnitSerials::nibble(a.serial_snap[i].get(u >> 4), u);
-      // kWrapHeld: no allocation, waiting out the repeat window (or leaked
-      // there: a worker's full ring lost its kWrapHold). Still kWrapHeld
+      // kWrapHeld (not timed by wrap_holds_, above): no allocation, leaked
+      // while waiting out the repeat window (a worker's full ring lost its
+      // kWrapHold). Still kWrapHeld
       // now: the audit takes it over, serial unchanged (a repeat of an old
       // release must still find no match), and frees it after the window.
       // Not any more: its window ended meanwhile and it may have a holder.
