@@ -90,6 +90,11 @@ TEST(Config, BadValuesAreRefusedWithTheirReason) {
   t = kGood;
   t.replace(t.find("unit_length: 32"), 15, "unit_length: 8");
   EXPECT_EQ(first(t), "line 7, key 'unit_length': out of range: 8 (allowed 16..32)");
+  // A key given twice: YAML would keep the first value silently.
+  EXPECT_EQ(first("epoch: 1\nepoch: 2\n"), "line 2, key 'epoch': given twice");
+  t = kGood;
+  t.replace(t.find("lease_ms: 5000"), 14, "lease_ms: 5000\nlease_ms: 100");
+  EXPECT_EQ(first(t), "line 3, key 'lease_ms': given twice");
 }
 
 }  // namespace

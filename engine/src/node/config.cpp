@@ -3,6 +3,7 @@
 
 #include <yaml-cpp/yaml.h>
 
+#include <algorithm>
 #include <bit>
 #include <set>
 
@@ -31,13 +32,17 @@ class Checker {
     errors.push_back({at.Mark().line >= 0 ? at.Mark().line + 1 : 0, key, message});
   }
 
-  // keys — refuse keys not in `known` (a misspelt key must not be ignored).
+  // keys — refuse keys not in `known` (a misspelt key must not be ignored)
+  // and a key given twice in one map (YAML would keep the first silently).
   void keys(const YAML::Node& map, std::initializer_list<const char*> known) {
+    std::vector<std::string> seen;
     for (const auto& kv : map) {
       const std::string k = kv.first.Scalar();
       bool ok = false;
       for (const char* n : known) ok = ok || k == n;
       if (!ok) error(kv.first, k, "unknown key");
+      if (std::find(seen.begin(), seen.end(), k) != seen.end()) error(kv.first, k, "given twice");
+      seen.push_back(k);
     }
   }
 

@@ -61,7 +61,7 @@ struct MemberConfig {
 };
 
 struct NodeConfig {
-  std::uint64_t epoch = 1;
+  std::uint64_t epoch = 1;  // required in the file (no default there)
   std::uint64_t lease_ms = 10'000;
   std::uint64_t hold_down_ms = 0;
   // The audit and the rebuild read held lists from the session store, which
