@@ -206,13 +206,16 @@ uepool_status create(const std::string& text, const uepool_options* o, uepool_me
 
 }  // namespace
 
-// Every entry point: no exception crosses into C.
-#define UEPOOL_GUARD(...)   \
-  try {                     \
-    __VA_ARGS__             \
-  } catch (...) {           \
-    return UEPOOL_INTERNAL; \
+// guarded — every entry point runs its body through this: no exception
+// crosses into C (out of memory is the only one the library throws).
+template <class F>
+uepool_status guarded(F&& body) noexcept {
+  try {
+    return body();
+  } catch (...) {
+    return UEPOOL_INTERNAL;
   }
+}
 
 extern "C" {
 
@@ -243,18 +246,20 @@ uepool_options uepool_default_options(void) {
 }
 
 uepool_status uepool_create(const char* config_yaml, const uepool_options* options, uepool_member** out, char* error,
-                            size_t error_size){UEPOOL_GUARD({
-  if (config_yaml == nullptr) {
-    if (out != nullptr) *out = nullptr;
-    write_error(error, error_size, "config_yaml is NULL");
-    return UEPOOL_BAD_ARGUMENT;
-  }
-  return create(config_yaml, options, out, error, error_size);
-})}
+                            size_t error_size) {
+  return guarded([&]() -> uepool_status {
+    if (config_yaml == nullptr) {
+      if (out != nullptr) *out = nullptr;
+      write_error(error, error_size, "config_yaml is NULL");
+      return UEPOOL_BAD_ARGUMENT;
+    }
+    return create(config_yaml, options, out, error, error_size);
+  });
+}
 
 uepool_status uepool_create_from_file(const char* path, const uepool_options* options, uepool_member** out, char* error,
                                       size_t error_size) {
-  UEPOOL_GUARD({
+  return guarded([&]() -> uepool_status {
     if (out != nullptr) *out = nullptr;
     if (path == nullptr) {
       write_error(error, error_size, "path is NULL");
@@ -268,7 +273,7 @@ uepool_status uepool_create_from_file(const char* path, const uepool_options* op
     std::stringstream text;
     text << in.rdbuf();
     return create(text.str(), options, out, error, error_size);
-  })
+  });
 }
 
 void uepool_destroy(uepool_member* u) {
@@ -278,48 +283,54 @@ void uepool_destroy(uepool_member* u) {
   delete u;
 }
 
-uepool_status uepool_start(uepool_member* u){UEPOOL_GUARD({
-  if (u == nullptr) return UEPOOL_BAD_ARGUMENT;
-  if (u->started) return UEPOOL_UNSUPPORTED;
-  u->started = true;
-  u->loop = std::thread([u] {
-    while (!u->stop.load(std::memory_order_acquire)) u->node->step(10);
-    u->node->close_calls();  // calls waiting now, or later, answer UEPOOL_STOPPED
+uepool_status uepool_start(uepool_member* u) {
+  return guarded([&]() -> uepool_status {
+    if (u == nullptr) return UEPOOL_BAD_ARGUMENT;
+    if (u->started) return UEPOOL_UNSUPPORTED;
+    u->started = true;
+    u->loop = std::thread([u] {
+      while (!u->stop.load(std::memory_order_acquire)) u->node->step(10);
+      u->node->close_calls();  // calls waiting now, or later, answer UEPOOL_STOPPED
+    });
+    return UEPOOL_OK;
   });
-  return UEPOOL_OK;
-})}
+}
 
-uepool_status uepool_step(uepool_member* u, int timeout_ms){UEPOOL_GUARD({
-  if (u == nullptr || timeout_ms < 0) return UEPOOL_BAD_ARGUMENT;
-  if (u->started) return UEPOOL_UNSUPPORTED;
-  u->node->step(timeout_ms);
-  return UEPOOL_OK;
-})}
+uepool_status uepool_step(uepool_member* u, int timeout_ms) {
+  return guarded([&]() -> uepool_status {
+    if (u == nullptr || timeout_ms < 0) return UEPOOL_BAD_ARGUMENT;
+    if (u->started) return UEPOOL_UNSUPPORTED;
+    u->node->step(timeout_ms);
+    return UEPOOL_OK;
+  });
+}
 
-uepool_status uepool_feed(uepool_member* u, const uint8_t* bytes, size_t size){UEPOOL_GUARD({
-  if (u == nullptr || (bytes == nullptr && size != 0)) return UEPOOL_BAD_ARGUMENT;
-  if (!u->external) return UEPOOL_UNSUPPORTED;
-  const Status s = u->external->feed({bytes, size});
-  if (s.ok()) return UEPOOL_OK;
-  return s.code() == StatusCode::kResourceExhausted ? UEPOOL_FULL : UEPOOL_BAD_FRAME;
-})}
+uepool_status uepool_feed(uepool_member* u, const uint8_t* bytes, size_t size) {
+  return guarded([&]() -> uepool_status {
+    if (u == nullptr || (bytes == nullptr && size != 0)) return UEPOOL_BAD_ARGUMENT;
+    if (!u->external) return UEPOOL_UNSUPPORTED;
+    const Status s = u->external->feed({bytes, size});
+    if (s.ok()) return UEPOOL_OK;
+    return s.code() == StatusCode::kResourceExhausted ? UEPOOL_FULL : UEPOOL_BAD_FRAME;
+  });
+}
 
-uepool_status
-    uepool_take(uepool_member* u, uint32_t* to_member, uint8_t* buffer, size_t capacity, size_t* size){UEPOOL_GUARD({
-      if (u == nullptr || to_member == nullptr || size == nullptr) return UEPOOL_BAD_ARGUMENT;
-      if (!u->external) return UEPOOL_UNSUPPORTED;
-      const std::size_t need = u->external->peek_size();
-      *size = need;
-      if (need == 0) return UEPOOL_EMPTY;
-      if (buffer == nullptr || capacity < need) return UEPOOL_BAD_ARGUMENT;
-      transport::ExternalTransport::Outgoing o;
-      if (!u->external->take(o)) return UEPOOL_EMPTY;
-      if (o.bytes.size() > capacity) return UEPOOL_INTERNAL;  // one taker at a time (uepool.h): cannot happen
-      std::memcpy(buffer, o.bytes.data(), o.bytes.size());
-      *size = o.bytes.size();
-      *to_member = o.to;
-      return UEPOOL_OK;
-    })}
+uepool_status uepool_take(uepool_member* u, uint32_t* to_member, uint8_t* buffer, size_t capacity, size_t* size) {
+  return guarded([&]() -> uepool_status {
+    if (u == nullptr || to_member == nullptr || size == nullptr) return UEPOOL_BAD_ARGUMENT;
+    if (!u->external) return UEPOOL_UNSUPPORTED;
+    transport::ExternalTransport::Outgoing o;
+    std::size_t need = 0;
+    const auto taken = u->external->take(o, buffer == nullptr ? 0 : capacity, need);
+    *size = need;
+    if (taken == transport::ExternalTransport::Take::kNone) return UEPOOL_EMPTY;
+    if (taken == transport::ExternalTransport::Take::kTooSmall) return UEPOOL_BAD_ARGUMENT;  // it stays
+    std::memcpy(buffer, o.bytes.data(), o.bytes.size());
+    *size = o.bytes.size();
+    *to_member = o.to;
+    return UEPOOL_OK;
+  });
+}
 
 uint32_t uepool_member_id(const uepool_member* u) {
   return u == nullptr ? 0 : u->node->self().id;
@@ -347,29 +358,31 @@ uint32_t uepool_pool_count(const uepool_member* u) {
   return u == nullptr ? 0 : static_cast<std::uint32_t>(u->node->config().pools.size());
 }
 
-uepool_status uepool_pool_get(uepool_member* u, uint32_t pool, uepool_pool_info* info){UEPOOL_GUARD({
-  if (u == nullptr || info == nullptr) return UEPOOL_BAD_ARGUMENT;
-  const auto& pools = u->node->config().pools;
-  if (pool >= pools.size()) return UEPOOL_NO_SUCH_POOL;
-  uepool_pool_info out{};
-  const uepool::core::PoolConfig& pc = pools[pool];
-  const auto units_of = [&](const net::Prefix& p) -> std::uint64_t {
-    auto n = p.unit_count(pc.unit_length);
-    return n.ok() ? n.value() : 0;
-  };
-  out.units = units_of(pc.prefix);
-  for (const net::Prefix& r : pc.static_ranges) out.static_units += units_of(r);
-  out.prefix = from_prefix(pc.prefix);
-  out.unit_length = static_cast<std::uint8_t>(pc.unit_length);
-  const bool ran = u->on_message_side([&] {
-    const set::MemberView v = u->node->member().view();
-    out.owned_units = v.pools[pool].owned_units;
-    out.in_use_units = v.pools[pool].in_use;
+uepool_status uepool_pool_get(uepool_member* u, uint32_t pool, uepool_pool_info* info) {
+  return guarded([&]() -> uepool_status {
+    if (u == nullptr || info == nullptr) return UEPOOL_BAD_ARGUMENT;
+    const auto& pools = u->node->config().pools;
+    if (pool >= pools.size()) return UEPOOL_NO_SUCH_POOL;
+    uepool_pool_info out{};
+    const uepool::core::PoolConfig& pc = pools[pool];
+    const auto units_of = [&](const net::Prefix& p) -> std::uint64_t {
+      auto n = p.unit_count(pc.unit_length);
+      return n.ok() ? n.value() : 0;
+    };
+    out.units = units_of(pc.prefix);
+    for (const net::Prefix& r : pc.static_ranges) out.static_units += units_of(r);
+    out.prefix = from_prefix(pc.prefix);
+    out.unit_length = static_cast<std::uint8_t>(pc.unit_length);
+    const bool ran = u->on_message_side([&] {
+      const set::MemberView v = u->node->member().view();
+      out.owned_units = v.pools[pool].owned_units;
+      out.in_use_units = v.pools[pool].in_use;
+    });
+    if (!ran) return UEPOOL_STOPPED;
+    *info = out;
+    return UEPOOL_OK;
   });
-  if (!ran) return UEPOOL_STOPPED;
-  *info = out;
-  return UEPOOL_OK;
-})}
+}
 
 uepool_worker* uepool_worker_create(uepool_member* u) {
   if (u == nullptr) return nullptr;
@@ -436,110 +449,127 @@ uepool_status uepool_lease_address(const uepool_member* u, const uepool_lease* l
   return unit_address(u->node->config(), lease->pool, lease->unit, address);
 }
 
-uepool_status uepool_unit_address(const uepool_member* u, uint32_t pool, uint64_t unit,
-                                  uepool_address* address){UEPOOL_GUARD({
-  if (u == nullptr || address == nullptr) return UEPOOL_BAD_ARGUMENT;
-  return unit_address(u->node->config(), pool, unit, address);
-})}
+uepool_status uepool_unit_address(const uepool_member* u, uint32_t pool, uint64_t unit, uepool_address* address) {
+  return guarded([&]() -> uepool_status {
+    if (u == nullptr || address == nullptr) return UEPOOL_BAD_ARGUMENT;
+    return unit_address(u->node->config(), pool, unit, address);
+  });
+}
 
 uepool_status uepool_address_unit(const uepool_member* u, uint32_t pool, const uepool_address* address, uint64_t* unit,
-                                  int* is_static){UEPOOL_GUARD({
-  if (u == nullptr || address == nullptr || unit == nullptr) return UEPOOL_BAD_ARGUMENT;
-  const auto& pools = u->node->config().pools;
-  if (pool >= pools.size()) return UEPOOL_NO_SUCH_POOL;
-  const std::optional<net::Prefix> p = to_prefix(*address);
-  if (!p) return UEPOOL_BAD_ARGUMENT;
-  const uepool::core::PoolConfig& pc = pools[pool];
-  auto index = pc.prefix.index_of(pc.unit_length, *p);
-  if (!index.ok()) return UEPOOL_OUT_OF_RANGE;
-  *unit = index.value();
-  if (is_static != nullptr) {
-    *is_static = 0;
-    for (const net::Prefix& r : pc.static_ranges) *is_static |= r.contains(*p) ? 1 : 0;
-  }
-  return UEPOOL_OK;
-})}
-
-uepool_status uepool_lease_format(const uepool_lease* lease, char* buffer, size_t capacity){UEPOOL_GUARD({
-  if (lease == nullptr) return UEPOOL_BAD_ARGUMENT;
-  return copy_text(node::format_lease(to_lease(*lease)), buffer, capacity);
-})}
-
-uepool_status uepool_lease_parse(const char* text, uepool_lease* lease){UEPOOL_GUARD({
-  if (text == nullptr || lease == nullptr) return UEPOOL_BAD_ARGUMENT;
-  auto l = node::parse_lease(text);
-  if (!l.ok()) return UEPOOL_BAD_ARGUMENT;
-  *lease = from_lease(l.value());
-  return UEPOOL_OK;
-})}
-
-uepool_status uepool_address_format(const uepool_address* address, char* buffer, size_t capacity){UEPOOL_GUARD({
-  if (address == nullptr) return UEPOOL_BAD_ARGUMENT;
-  const std::optional<net::Prefix> p = to_prefix(*address);
-  if (!p) return UEPOOL_BAD_ARGUMENT;
-  return copy_text(p->to_string(), buffer, capacity);
-})}
-
-uepool_status uepool_address_parse(const char* text, uepool_address* address){UEPOOL_GUARD({
-  if (text == nullptr || address == nullptr) return UEPOOL_BAD_ARGUMENT;
-  auto p = net::Prefix::parse(text);
-  if (!p.ok()) return UEPOOL_BAD_ARGUMENT;
-  *address = from_prefix(p.value());
-  return UEPOOL_OK;
-})}
-
-uepool_status uepool_held_add(uepool_held_list* list, const uepool_lease* lease){UEPOOL_GUARD({
-  if (list == nullptr || list->out == nullptr || lease == nullptr) return UEPOOL_BAD_ARGUMENT;
-  list->out->push_back(to_lease(*lease));
-  return UEPOOL_OK;
-})}
-
-uepool_status uepool_audit(uepool_member* u){UEPOOL_GUARD({
-  if (u == nullptr) return UEPOOL_BAD_ARGUMENT;
-  if (!u->store) return UEPOOL_UNSUPPORTED;
-  Status s;
-  if (!u->on_message_side([&] { s = u->node->member().audit_now(); })) return UEPOOL_STOPPED;
-  return s.ok() ? UEPOOL_OK : UEPOOL_UNSUPPORTED;
-})}
-
-uepool_status uepool_stats_get(uepool_member* u, uepool_stats* stats){UEPOOL_GUARD({
-  if (u == nullptr || stats == nullptr) return UEPOOL_BAD_ARGUMENT;
-  uepool_stats s{};
-  const bool ran = u->on_message_side([&] {
-    const set::MemberView v = u->node->member().view();
-    s.phase = static_cast<std::uint32_t>(v.phase);
-    s.generation = v.incarnation.generation;
-    for (const auto& pf : v.pools) {
-      s.owned_units += pf.owned_units;
-      s.in_use_units += pf.in_use;
-      s.held_down_units += pf.held_down;
-      s.quarantined_units += pf.quarantined;
-      s.wrap_held_units += pf.wrap_held;
+                                  int* is_static) {
+  return guarded([&]() -> uepool_status {
+    if (u == nullptr || address == nullptr || unit == nullptr) return UEPOOL_BAD_ARGUMENT;
+    const auto& pools = u->node->config().pools;
+    if (pool >= pools.size()) return UEPOOL_NO_SUCH_POOL;
+    const std::optional<net::Prefix> p = to_prefix(*address);
+    if (!p) return UEPOOL_BAD_ARGUMENT;
+    const uepool::core::PoolConfig& pc = pools[pool];
+    auto index = pc.prefix.index_of(pc.unit_length, *p);
+    if (!index.ok()) return UEPOOL_OUT_OF_RANGE;
+    *unit = index.value();
+    if (is_static != nullptr) {
+      *is_static = 0;
+      for (const net::Prefix& r : pc.static_ranges) *is_static |= r.contains(*p) ? 1 : 0;
     }
-    s.peers = static_cast<std::uint32_t>(v.peers.size());
-    for (const auto& pf : v.peers) s.peers_acking += pf.acks_us ? 1 : 0;
-    const set::MemberCounters& c = v.counters;
-    s.releases_forwarded = c.releases_forwarded;
-    s.releases_received = c.releases_received;
-    s.releases_applied = c.releases_applied;
-    s.stale_releases = c.stale_releases;
-    s.double_releases = c.double_releases;
-    s.audits = c.audits;
-    s.audit_freed = c.audit_freed;
-    s.rebuilds = c.rebuilds;
-    const node::NodeStats& ns = u->node->stats();
-    s.frames_sent = ns.frames_sent;
-    s.frames_received = ns.frames_received;
-    const transport::TransportCounters tc = u->node->transport().counters();
-    s.bad_frames = tc.decode_errors + tc.impostors + tc.wrong_destination;
+    return UEPOOL_OK;
   });
-  if (!ran) return UEPOOL_STOPPED;
-  *stats = s;
-  return UEPOOL_OK;
-})}
+}
+
+uepool_status uepool_lease_format(const uepool_lease* lease, char* buffer, size_t capacity) {
+  return guarded([&]() -> uepool_status {
+    if (lease == nullptr) return UEPOOL_BAD_ARGUMENT;
+    return copy_text(node::format_lease(to_lease(*lease)), buffer, capacity);
+  });
+}
+
+uepool_status uepool_lease_parse(const char* text, uepool_lease* lease) {
+  return guarded([&]() -> uepool_status {
+    if (text == nullptr || lease == nullptr) return UEPOOL_BAD_ARGUMENT;
+    auto l = node::parse_lease(text);
+    if (!l.ok()) return UEPOOL_BAD_ARGUMENT;
+    *lease = from_lease(l.value());
+    return UEPOOL_OK;
+  });
+}
+
+uepool_status uepool_address_format(const uepool_address* address, char* buffer, size_t capacity) {
+  return guarded([&]() -> uepool_status {
+    if (address == nullptr) return UEPOOL_BAD_ARGUMENT;
+    const std::optional<net::Prefix> p = to_prefix(*address);
+    if (!p) return UEPOOL_BAD_ARGUMENT;
+    return copy_text(p->to_string(), buffer, capacity);
+  });
+}
+
+uepool_status uepool_address_parse(const char* text, uepool_address* address) {
+  return guarded([&]() -> uepool_status {
+    if (text == nullptr || address == nullptr) return UEPOOL_BAD_ARGUMENT;
+    auto p = net::Prefix::parse(text);
+    if (!p.ok()) return UEPOOL_BAD_ARGUMENT;
+    *address = from_prefix(p.value());
+    return UEPOOL_OK;
+  });
+}
+
+uepool_status uepool_held_add(uepool_held_list* list, const uepool_lease* lease) {
+  return guarded([&]() -> uepool_status {
+    if (list == nullptr || list->out == nullptr || lease == nullptr) return UEPOOL_BAD_ARGUMENT;
+    list->out->push_back(to_lease(*lease));
+    return UEPOOL_OK;
+  });
+}
+
+uepool_status uepool_audit(uepool_member* u) {
+  return guarded([&]() -> uepool_status {
+    if (u == nullptr) return UEPOOL_BAD_ARGUMENT;
+    if (!u->store) return UEPOOL_UNSUPPORTED;
+    Status s;
+    if (!u->on_message_side([&] { s = u->node->member().audit_now(); })) return UEPOOL_STOPPED;
+    return s.ok() ? UEPOOL_OK : UEPOOL_UNSUPPORTED;
+  });
+}
+
+uepool_status uepool_stats_get(uepool_member* u, uepool_stats* stats) {
+  return guarded([&]() -> uepool_status {
+    if (u == nullptr || stats == nullptr) return UEPOOL_BAD_ARGUMENT;
+    uepool_stats s{};
+    const bool ran = u->on_message_side([&] {
+      const set::MemberView v = u->node->member().view();
+      s.phase = static_cast<std::uint32_t>(v.phase);
+      s.generation = v.incarnation.generation;
+      for (const auto& pf : v.pools) {
+        s.owned_units += pf.owned_units;
+        s.in_use_units += pf.in_use;
+        s.held_down_units += pf.held_down;
+        s.quarantined_units += pf.quarantined;
+        s.wrap_held_units += pf.wrap_held;
+      }
+      s.peers = static_cast<std::uint32_t>(v.peers.size());
+      for (const auto& pf : v.peers) s.peers_acking += pf.acks_us ? 1 : 0;
+      const set::MemberCounters& c = v.counters;
+      s.releases_forwarded = c.releases_forwarded;
+      s.releases_received = c.releases_received;
+      s.releases_applied = c.releases_applied;
+      s.stale_releases = c.stale_releases;
+      s.double_releases = c.double_releases;
+      s.audits = c.audits;
+      s.audit_freed = c.audit_freed;
+      s.rebuilds = c.rebuilds;
+      const node::NodeStats& ns = u->node->stats();
+      s.frames_sent = ns.frames_sent;
+      s.frames_received = ns.frames_received;
+      const transport::TransportCounters tc = u->node->transport().counters();
+      s.bad_frames = tc.decode_errors + tc.impostors + tc.wrong_destination;
+    });
+    if (!ran) return UEPOOL_STOPPED;
+    *stats = s;
+    return UEPOOL_OK;
+  });
+}
 
 uepool_status uepool_not_ready_reason(uepool_member* u, char* buffer, size_t capacity) {
-  UEPOOL_GUARD({
+  return guarded([&]() -> uepool_status {
     if (u == nullptr) return UEPOOL_BAD_ARGUMENT;
     std::string reason;
     const bool ran = u->on_message_side([&] {
@@ -547,7 +577,7 @@ uepool_status uepool_not_ready_reason(uepool_member* u, char* buffer, size_t cap
     });
     if (!ran) return UEPOOL_STOPPED;
     return copy_text(reason, buffer, capacity);
-  })
+  });
 }
 
 }  // extern "C"

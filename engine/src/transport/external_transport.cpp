@@ -52,17 +52,17 @@ Status ExternalTransport::receive(int /*timeout_ms*/, std::vector<set::Frame>& o
   return Status::ok_status();
 }
 
-bool ExternalTransport::take(Outgoing& out) {
+ExternalTransport::Take ExternalTransport::take(Outgoing& out, std::size_t capacity, std::size_t& need) {
   const std::lock_guard<std::mutex> lock(mu_);
-  if (out_.empty()) return false;
+  if (out_.empty()) {
+    need = 0;
+    return Take::kNone;
+  }
+  need = out_.front().bytes.size();
+  if (need > capacity) return Take::kTooSmall;
   out = std::move(out_.front());
   out_.pop_front();
-  return true;
-}
-
-std::size_t ExternalTransport::peek_size() const {
-  const std::lock_guard<std::mutex> lock(mu_);
-  return out_.empty() ? 0 : out_.front().bytes.size();
+  return Take::kTaken;
 }
 
 TransportCounters ExternalTransport::counters() const {

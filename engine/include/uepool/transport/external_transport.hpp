@@ -5,7 +5,8 @@
 //   ExternalTransport t(self_id);
 //   t.feed(bytes);                       // what arrived from a peer (a frame or a fragment)
 //   ExternalTransport::Outgoing o;
-//   while (t.take(o)) send_to(o.to, o.bytes);   // what to send, one message per call
+//   std::size_t need = 0;
+//   while (t.take(o, 65536, need) == ExternalTransport::Take::kTaken) send_to(o.to, o.bytes);
 //
 // The bytes are the wire format (wire/codec.hpp): a frame, or above 64 KiB
 // its fragments, each one message of the embedding's network. The network
@@ -50,10 +51,11 @@ class ExternalTransport final : public Transport {
   // message loop does not run) are refused with the reason and counted;
   // nothing held is lost.
   Status feed(std::span<const std::uint8_t> bytes);
-  // take — the next message to send (false: none). Its size is known
-  // before: peek_size.
-  bool take(Outgoing& out);
-  [[nodiscard]] std::size_t peek_size() const;  // 0: none waiting
+  // take — the next message to send, if it fits in `capacity` bytes
+  // (checked and taken under one lock: takers may race). kTaken; kNone
+  // (nothing waits); kTooSmall (it stays; `need` says its size).
+  enum class Take : std::uint8_t { kTaken, kNone, kTooSmall };
+  Take take(Outgoing& out, std::size_t capacity, std::size_t& need);
 
  private:
   const std::uint32_t self_;
