@@ -26,7 +26,13 @@ base=$((10000 + $$ % 10000))  # ports 10001..20003: below the ephemeral range, a
   done
 } > "$dir/set.yaml"
 
-"$bin" check --config "$dir/set.yaml" | grep -q "ok: 1 pools, 3 members"
+out=$("$bin" check --config "$dir/set.yaml")
+grep -q "ok: 1 pools, 3 members" <<<"$out" && ! grep -q warning <<<"$out" || { echo "check of a good file: $out"; exit 1; }
+# Valid, but smf2's only block of v4 (10.45.3.64/26) lies in the static range: a warning, exit 0.
+sed 's|block_units: 64}|block_units: 64, static: [10.45.3.0/24]}|' "$dir/set.yaml" > "$dir/lumpy.yaml"
+out=$("$bin" check --config "$dir/lumpy.yaml") || { echo "check of a valid file failed: $out"; exit 1; }
+grep -q "warning: member 'smf2' owns 64 units of pool 'v4', none of them dynamic" <<<"$out" || {
+  echo "no warning for a member without dynamic units: $out"; exit 1; }
 sed 's/block_units: 64/block_units: 100/' "$dir/set.yaml" > "$dir/bad.yaml"
 rc=0; out=$("$bin" check --config "$dir/bad.yaml") || rc=$?
 [[ $rc == 1 ]] || { echo "check of a bad file: exit $rc, want 1"; exit 1; }

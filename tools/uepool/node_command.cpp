@@ -7,10 +7,12 @@
 // 2 usage or unreadable input.
 #include "node_command.hpp"
 
+#include <algorithm>
 #include <atomic>
 #include <csignal>
 #include <cstdio>
 #include <fstream>
+#include <map>
 #include <sstream>
 #include <string>
 
@@ -152,6 +154,41 @@ int run_node(const NodeArgs& a) {
   return 0;
 }
 
+// warn_no_dynamic_units — a member whose blocks of a pool are all excluded
+// or static can never allocate from it (a small pool among many members:
+// the division by blocks is lumpy). Valid, so a warning, not an error.
+void warn_no_dynamic_units(const std::string& path, const node::NodeConfig& cfg) {
+  const set::Plan& plan = *cfg.plan;
+  for (std::size_t i = 0; i < cfg.pools.size(); ++i) {
+    const core::PoolConfig& pc = cfg.pools[i];
+    std::map<std::uint32_t, std::uint64_t> reserved;  // excluded and static units each member owns
+    const std::uint64_t block = plan.block_units(i);
+    for (const auto* ranges : {&pc.excluded, &pc.static_ranges}) {
+      for (const net::Prefix& r : *ranges) {
+        auto unit = net::Prefix::make(r.address(), pc.unit_length);  // the range's first unit
+        if (!unit.ok()) continue;
+        auto first = pc.prefix.index_of(pc.unit_length, unit.value());
+        auto n = r.unit_count(pc.unit_length);
+        if (!first.ok() || !n.ok()) continue;
+        // Ownership is constant inside a block: count block by block.
+        for (std::uint64_t u = first.value(), end = first.value() + n.value(); u < end;) {
+          const std::uint64_t next = std::min(end, (u / block + 1) * block);
+          reserved[plan.owner(i, u)] += next - u;
+          u = next;
+        }
+      }
+    }
+    for (const node::MemberConfig& m : cfg.members) {
+      const std::uint64_t owned = plan.units_of(i, m.id);
+      if (owned <= reserved[m.id])
+        std::printf(
+            "%s: warning: member '%s' owns %llu units of pool '%s', none of them dynamic: it can never "
+            "allocate there (more or smaller blocks: block_units)\n",
+            path.c_str(), m.name.c_str(), static_cast<unsigned long long>(owned), pc.name.c_str());
+    }
+  }
+}
+
 int run_check(const std::string& path) {
   std::string text;
   if (!read_file(path, text)) {
@@ -163,6 +200,7 @@ int run_check(const std::string& path) {
   if (!c.errors.empty()) return 1;
   std::printf("%s: ok: %zu pools, %zu members, epoch %llu\n", path.c_str(), c.config->pools.size(),
               c.config->members.size(), static_cast<unsigned long long>(c.config->epoch));
+  warn_no_dynamic_units(path, *c.config);
   return 0;
 }
 
