@@ -30,11 +30,13 @@ import os
 import random
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
 import time
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "tools", "demo"))
+from demo import Ctl, state_of  # noqa: E402  (the control-socket client the demo uses too)
 
 N = 4
 PORT = 7101
@@ -88,47 +90,6 @@ class Hosts:
         for ns in reversed(self.made):
             sh("ip", "netns", "del", ns, check=False)  # its veth ends go with it
         self.made = []
-
-
-class Ctl:
-    """One control-socket connection; a reply that does not come in time closes it."""
-
-    def __init__(self, path):
-        self.path, self.sock, self.buf = path, None, b""
-
-    def close(self):
-        if self.sock is not None:
-            self.sock.close()
-        self.sock, self.buf = None, b""
-
-    def call(self, line, timeout=2.0):
-        try:
-            if self.sock is None:
-                s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-                s.settimeout(timeout)
-                s.connect(self.path)
-                self.sock = s
-            self.sock.settimeout(timeout)
-            self.sock.sendall(line.encode() + b"\n")
-            while b"\n" not in self.buf:
-                chunk = self.sock.recv(65536)
-                if not chunk:
-                    raise OSError("closed")
-                self.buf += chunk
-            reply, self.buf = self.buf.split(b"\n", 1)
-            return reply.decode()
-        except OSError:
-            self.close()
-            return None
-
-
-def state_of(reply):
-    if reply is None or not reply.startswith("ok "):
-        return None
-    head, _, reason = reply[3:].partition(" reason=")
-    st = dict(kv.split("=", 1) for kv in head.split())
-    st["reason"] = reason
-    return st
 
 
 class SetUnderTest:

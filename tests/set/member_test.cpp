@@ -710,6 +710,23 @@ struct AuditNet {
     for (int k = 0; k < n; ++k) set->pump(++now);
   }
   std::uint32_t owner() const { return plan->units_of(0, 1) >= plan->units_of(0, 2) ? 1 : 2; }
+  // to_last_serial — release and allocate again at member `o` until `a`'s
+  // unit comes back with serial kLast (its next release wraps); the other
+  // units handed out on the way are kept in `others`.
+  void to_last_serial(std::uint32_t o, MemberAllocation& a, std::vector<Lease>& others) {
+    Member::Worker* w = set->worker(o);
+    const std::uint64_t unit = a.lease.unit;
+    while (a.lease.serial != detail::UnitSerials::kLast) {
+      m(o).release(*w, a.lease);
+      a = {};
+      for (int i = 0; i < 2'000 && !(a.ok() && a.lease.unit == unit); ++i) {
+        a = m(o).allocate(*w, 0);
+        if (!a.ok()) step(1);
+        if (a.ok() && a.lease.unit != unit) others.push_back(a.lease);
+      }
+      ASSERT_TRUE(a.ok() && a.lease.unit == unit);
+    }
+  }
 };
 
 // The audit frees a unit in use that no stored session holds (a release was
@@ -764,16 +781,7 @@ TEST(Audit, FreesAWrappedUnitWhoseHoldWasLost) {
   ASSERT_TRUE(a.ok());
   const std::uint64_t unit = a.lease.unit;
   std::vector<Lease> others;  // held meanwhile, and listed in the store
-  while (a.lease.serial != detail::UnitSerials::kLast) {
-    net.m(o).release(*w, a.lease);
-    a = {};
-    for (int i = 0; i < 2'000 && !(a.ok() && a.lease.unit == unit); ++i) {
-      a = net.m(o).allocate(*w, 0);
-      if (!a.ok()) net.step(1);
-      if (a.ok() && a.lease.unit != unit) others.push_back(a.lease);
-    }
-    ASSERT_TRUE(a.ok() && a.lease.unit == unit);
-  }
+  ASSERT_NO_FATAL_FAILURE(net.to_last_serial(o, a, others));
   ASSERT_EQ(a.lease.serial, detail::UnitSerials::kLast);
   // Fill the worker's ring with releases for the other member's units.
   const MemberAllocation theirs = net.m(other).allocate(*net.set->worker(other), 0);
@@ -815,16 +823,7 @@ TEST(Audit, LeavesAUnitWaitingOutTheRepeatWindowToItsHold) {
   ASSERT_TRUE(a.ok());
   const std::uint64_t unit = a.lease.unit;
   std::vector<Lease> others;
-  while (a.lease.serial != detail::UnitSerials::kLast) {
-    net.m(o).release(*w, a.lease);
-    a = {};
-    for (int i = 0; i < 2'000 && !(a.ok() && a.lease.unit == unit); ++i) {
-      a = net.m(o).allocate(*w, 0);
-      if (!a.ok()) net.step(1);
-      if (a.ok() && a.lease.unit != unit) others.push_back(a.lease);
-    }
-    ASSERT_TRUE(a.ok() && a.lease.unit == unit);
-  }
+  ASSERT_NO_FATAL_FAILURE(net.to_last_serial(o, a, others));
   net.m(o).release(*w, a.lease);  // wraps: held for the repeat window (5,000)
   net.step(2);
   ASSERT_TRUE(net.m(o).in_use(0, unit));
