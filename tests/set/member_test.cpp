@@ -20,9 +20,10 @@ core::PoolConfig v4_pool() {
   return c;
 }
 
-std::shared_ptr<const Plan> plan_for(std::uint32_t members, std::uint64_t epoch = 1) {
+std::shared_ptr<const Plan> plan_for(std::uint32_t members, std::uint64_t epoch = 1,
+                                     const std::vector<std::uint32_t>& weights = {}) {
   std::vector<MemberSpec> specs;
-  for (std::uint32_t i = 1; i <= members; ++i) specs.push_back({i, 1});
+  for (std::uint32_t i = 1; i <= members; ++i) specs.push_back({i, i <= weights.size() ? weights[i - 1] : 1});
   std::vector<PoolSpec> pools = {{"v4", 1024, 64}};
   return std::make_shared<const Plan>(Plan::create(epoch, specs, pools).value());
 }
@@ -109,7 +110,8 @@ TEST(MemberCreate, RefusesBadConfiguration) {
   EXPECT_EQ(Member::create(o).status().reason(), std::string("pool size differs from the plan"));
   EXPECT_EQ(net.m(1)->ack_quorum(), 1u);                                                        // p = 2: A = ceil(2/2)
   EXPECT_EQ(net.m(1)->answer_quorum(), 2u);                                                     // R = p - A + 1
-  EXPECT_EQ(net.m(1)->set_membership(plan_for(4, 2)).code(), StatusCode::kFailedPrecondition);  // a later issue
+  // The set's members are fixed: a plan naming a fourth member is refused.
+  EXPECT_EQ(net.m(1)->set_membership(plan_for(4, 2)).code(), StatusCode::kInvalidArgument);
 }
 
 // Bad membership input is refused, named and counted; nothing held is lost.
@@ -121,10 +123,15 @@ TEST(Member, RefusesAnOlderEpochOrAnotherPlanUnderTheCurrentOne) {
   ASSERT_TRUE(a.ok());
   EXPECT_TRUE(net.m(o)->set_membership(plan_for(2, 1)).ok());  // an equal plan, built again: accepted
   const Status older = net.m(o)->set_membership(plan_for(2, 0));
-  EXPECT_EQ(older.reason(), std::string("plan epoch is older than the current one"));
-  const Status other = net.m(o)->set_membership(plan_for(3, 1));
-  EXPECT_EQ(other.reason(), std::string("another plan under the current epoch"));
-  EXPECT_EQ(net.m(o)->counters().refused_plans, 2u);
+  EXPECT_EQ(older.reason(), std::string("plan epoch is older than the newest one given"));
+  const Status other = net.m(o)->set_membership(plan_for(2, 1, {1, 3}));
+  EXPECT_EQ(other.reason(), std::string("another plan for this epoch, or other pools"));
+  const Status members = net.m(o)->set_membership(plan_for(3, 2));
+  EXPECT_EQ(members.reason(), std::string("plan names other members: the set's members are fixed (a member joins or "
+                                          "leaves by its weight, 0 = standby)"));
+  EXPECT_EQ(net.m(o)->counters().refused_plans, 3u);
+  EXPECT_EQ(net.m(o)->epoch(), 1u);
+  EXPECT_EQ(net.m(o)->target_epoch(), 1u);
   EXPECT_EQ(net.m(o)->set_membership(nullptr).code(), StatusCode::kInvalidArgument);
   EXPECT_TRUE(net.m(o)->in_use(0, a.lease.unit));  // nothing held is lost
   net.step(5);

@@ -27,8 +27,9 @@ TEST(Plan, RejectsBadInput) {
   EXPECT_EQ(Plan::create(1, none, one_pool(256, 64)).status().reason(), std::string("plan has no members"));
   std::vector<MemberSpec> dup = {{1, 1}, {1, 2}};
   EXPECT_EQ(Plan::create(1, dup, one_pool(256, 64)).status().reason(), std::string("duplicate member id"));
-  std::vector<MemberSpec> zero = {{1, 0}};
-  EXPECT_EQ(Plan::create(1, zero, one_pool(256, 64)).status().reason(), std::string("member weight is zero"));
+  std::vector<MemberSpec> zero = {{1, 0}, {2, 0}};
+  EXPECT_EQ(Plan::create(1, zero, one_pool(256, 64)).status().reason(),
+            std::string("every member weight is zero: nobody owns a block"));
   std::vector<MemberSpec> ok = {{1, 1}};
   EXPECT_FALSE(Plan::create(1, ok, one_pool(256, 96)).ok());
   EXPECT_FALSE(Plan::create(1, ok, one_pool(256, 32)).ok());

@@ -33,6 +33,12 @@ std::shared_ptr<const set::UsageSnapshot> snapshot() {
   s->windows = {{0, 64, 128, {7, 3}, 900}, {1, 1u << 20, (1u << 20) + 64, {7, kMax32}, 0}};
   s->held = {{0, 65, 1000}, {2, kMax64, 1}};
   s->pool_hold = {0, 5, kMax64};
+  s->epoch = 3;
+  s->members = {{1, 0}, {2, 1}, {kMax32, kMax32}};
+  s->handover = true;
+  s->pending = {{0, 2, 1}, {2, kMax64, kMax32}};
+  s->frozen.resize(3);
+  s->frozen[1].add(7);
   return s;
 }
 
@@ -61,6 +67,9 @@ std::vector<Frame> every_kind() {
       record::Close{.stream_seq = 10, .pool = 1, .tag = {7, 9}},
       record::Release{.pool = 0, .unit = 99, .tag = {6, 2}, .claim = 0, .serial = 15, .nonce = kMax64},
       record::Claim{.pool = 1, .unit = 3, .claim = kMax64},
+      record::Epoch{.stream_seq = 11, .epoch = kMax64, .members = {{1, 1}, {2, 0}}},
+      record::Take{.stream_seq = 12, .pool = 1, .block = 64},
+      record::Handover{.stream_seq = 13, .epoch = 2},
   };
   d.body = data;
   out.push_back(d);
@@ -319,7 +328,7 @@ TEST(Codec, FieldsSurviveExactly) {
   ASSERT_NE(data, nullptr);
   EXPECT_EQ(data->seq, kMax64);
   EXPECT_TRUE(data->replica.complete);
-  ASSERT_EQ(data->records.size(), 8u);
+  ASSERT_EQ(data->records.size(), 11u);
   const auto& seed = std::get<record::Seed>(data->records[0]);
   const auto want_ptr = snapshot();
   const set::UsageSnapshot& want = *want_ptr;
@@ -336,6 +345,23 @@ TEST(Codec, FieldsSurviveExactly) {
   EXPECT_EQ(rel.nonce, kMax64);
   EXPECT_EQ(rel.tag, (set::LeaseTag{6, 2}));
   EXPECT_EQ(std::get<record::Words>(data->records[2]).bits, kMax64);
+  // Re-division: the snapshot's epoch state and the three marks.
+  EXPECT_EQ(seed.snapshot->epoch, 3u);
+  ASSERT_EQ(seed.snapshot->members.size(), 3u);
+  EXPECT_EQ(seed.snapshot->members[2].weight, kMax32);
+  EXPECT_EQ(seed.snapshot->members[0].weight, 0u);
+  EXPECT_TRUE(seed.snapshot->handover);
+  EXPECT_EQ(seed.snapshot->pending, want.pending);
+  ASSERT_EQ(seed.snapshot->frozen.size(), 3u);
+  EXPECT_TRUE(seed.snapshot->frozen[1] == want.frozen[1]);
+  const auto& ep = std::get<record::Epoch>(data->records[8]);
+  EXPECT_EQ(ep.epoch, kMax64);
+  ASSERT_EQ(ep.members.size(), 2u);
+  EXPECT_EQ(ep.members[1].id, 2u);
+  EXPECT_EQ(ep.members[1].weight, 0u);
+  EXPECT_EQ(std::get<record::Take>(data->records[9]).block, 64u);
+  EXPECT_EQ(std::get<record::Handover>(data->records[10]).epoch, 2u);
+  EXPECT_EQ(std::get<record::Handover>(data->records[10]).stream_seq, 13u);
 }
 
 TEST(Codec, EveryTruncationIsRefused) {
@@ -363,7 +389,7 @@ TEST(Codec, HeaderErrorsNameTheirReason) {
   std::vector<std::uint8_t> b = bytes_of(every_kind()[2]);  // a GenQuery: header only
   EXPECT_EQ(reason_of({}), "frame shorter than its header");
   auto v = b;
-  v[0] = 2;
+  v[0] = 3;
   EXPECT_EQ(reason_of(v), "unknown wire version");
   v = b;
   v[1] = 6;
@@ -406,7 +432,7 @@ TEST(Codec, BodyErrorsNameTheirReason) {
   EXPECT_EQ(reason_of(data_frame_with({0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0x7F, 0, 0, 0, 0})),
             "varint overflows 64 bits");
   EXPECT_EQ(reason_of(data_frame_with({0, 0, 0, 0, 0xFF, 0xFF, 0x03})), "record count above the bytes left");
-  EXPECT_EQ(reason_of(data_frame_with({0, 0, 0, 0, 1, 9, 0})), "unknown record kind");
+  EXPECT_EQ(reason_of(data_frame_with({0, 0, 0, 0, 1, 12, 0})), "unknown record kind");
   // A release whose serial is 16.
   EXPECT_EQ(reason_of(data_frame_with({0, 0, 0, 0, 1, 6, 0, 0, 0, 0, 0, 16, 0, 0, 0, 0, 0, 0, 0, 0})),
             "allocation serial above 15");
@@ -442,6 +468,7 @@ std::vector<std::uint8_t> recover_answer_with(const std::vector<std::uint8_t>& r
   body.push_back(static_cast<std::uint8_t>(roaring.size()));
   body.insert(body.end(), roaring.begin(), roaring.end());
   body.insert(body.end(), {0, 0, 0});  // no windows, no held units, no pool holds
+  body.insert(body.end(), {0, 0, 0, 0, 0});  // epoch 0, no members, no handover, nothing pending or frozen
   b.insert(b.end(), body.begin(), body.end());
   b.resize(b.size() + 4);
   reseal(b);

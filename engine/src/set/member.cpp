@@ -42,6 +42,7 @@ constexpr RuleField kRuleFields[] = {
     {"rebuild_fence_quorum", &Rules::rebuild_fence_quorum},
     {"restored_releases_exact", &Rules::restored_releases_exact},
     {"replica_not_older", &Rules::replica_not_older},
+    {"take_after_handover", &Rules::take_after_handover},
 };
 }  // namespace
 
@@ -73,6 +74,15 @@ Member::~Member() = default;
 Result<std::unique_ptr<Member>> Member::create(const MemberOptions& options) {
   if (!options.plan) return Status(StatusCode::kInvalidArgument, "member has no plan");
   const Plan& plan = *options.plan;
+  auto book = std::make_shared<PlanBook>(options.history.empty() ? options.plan : options.history.front());
+  for (const auto& h : options.history)
+    if (!book->add(h))
+      return Status(StatusCode::kInvalidArgument,
+                    "a plan of the history names other members or pools, or differs from another of its epoch")
+          .with_number(h ? h->epoch() : 0, "epoch");
+  if (!book->add(options.plan))
+    return Status(StatusCode::kInvalidArgument, "the plan names other members or pools than its history")
+        .with_number(plan.epoch(), "epoch");
   if (!plan.has_member(options.id))
     return Status(StatusCode::kNotFound, "member id is not in the plan").with_number(options.id, "member");
   if (options.pools.size() != plan.pool_count())
@@ -93,6 +103,9 @@ Result<std::unique_ptr<Member>> Member::create(const MemberOptions& options) {
         .with_number(p, "peers");
 
   std::unique_ptr<Member> m(new Member(options));
+  m->book_ = std::move(book);
+  m->target_epoch_ = m->book_->newest();
+  m->frozen_.assign(options.pools.size(), ::Roaring());
   m->ack_quorum_ = a;
   m->answer_quorum_ = r;
   for (std::size_t i = 0; i < options.pools.size(); ++i) {
@@ -121,16 +134,24 @@ Result<std::unique_ptr<Member>> Member::create(const MemberOptions& options) {
     peer->ch = Channel(options.channel_capacity);
     std::vector<Replica::PoolShape> shapes;
     for (const auto& ps : m->pools_) shapes.push_back({ps->pool.get(), ps->hold_down});
-    peer->replica = Replica(options.plan, spec.id, std::move(shapes));
+    peer->replica = Replica(options.plan, spec.id, std::move(shapes), m->book_);
     m->peers_.emplace(spec.id, std::move(peer));
   }
   for (auto& ps : m->pools_) m->msg_workers_.push_back(std::make_unique<core::Pool::Worker>(*ps->pool));
   m->self_index_ = plan.member_index(options.id);
+  m->hot_ = std::make_unique<HotPool[]>(m->pools_.size());
+  m->hot_count_ = m->pools_.size();
   for (std::size_t i = 0; i < m->pools_.size(); ++i) {
     PoolState& ps = *m->pools_[i];
     ps.serials = std::make_unique<detail::UnitSerials>(ps.pool->size());
-    m->hot_.push_back(HotPool{ps.pool.get(), plan.owner_table(i), ps.serials.get(), ps.pool->size(), plan.run_shift(i),
-                              ps.hold_down == 0, !options.pools[i].static_ranges.empty()});
+    HotPool& hp = m->hot_[i];
+    hp.pool = ps.pool.get();
+    hp.run_owner.store(plan.owner_table(i), std::memory_order_relaxed);  // before any worker exists
+    hp.serials = ps.serials.get();
+    hp.units = ps.pool->size();
+    hp.run_shift = plan.run_shift(i);
+    hp.direct_release = ps.hold_down == 0;
+    hp.has_static = !options.pools[i].static_ranges.empty();
   }
   m->audit_ = std::make_unique<AuditState>();
   m->audit_->freed_at.assign(m->pools_.size(), {});
@@ -154,36 +175,29 @@ Member::Worker* Member::create_worker() {
   return workers_.back().get();
 }
 
-namespace {
-// same_assignment — the same members (ids and weights) and the same owner of every run of every pool.
-bool same_assignment(const Plan& a, const Plan& b) {
-  if (a.pool_count() != b.pool_count() || a.members().size() != b.members().size()) return false;
-  for (std::size_t i = 0; i < a.members().size(); ++i)
-    if (a.members()[i].id != b.members()[i].id || a.members()[i].weight != b.members()[i].weight) return false;
-  for (std::size_t p = 0; p < a.pool_count(); ++p) {
-    if (a.units(p) != b.units(p) || a.block_units(p) != b.block_units(p) || a.runs(p) != b.runs(p)) return false;
-    if (!std::equal(a.owner_table(p), a.owner_table(p) + a.runs(p), b.owner_table(p))) return false;
-  }
-  return true;
-}
-}  // namespace
-
 Status Member::set_membership(const std::shared_ptr<const Plan>& plan) {
   if (!plan) return Status(StatusCode::kInvalidArgument, "no plan");
-  if (plan.get() == plan_.get()) return Status::ok_status();
-  if (plan->epoch() < plan_->epoch()) {
+  if (plan->epoch() < target_epoch_) {
+    if (auto known = book_->find(plan->epoch()); known != nullptr && known->same_assignment(*plan))
+      return Status::ok_status();  // an epoch already given: nothing new
     ++counters_.refused_plans;
-    return Status(StatusCode::kInvalidArgument, "plan epoch is older than the current one")
+    return Status(StatusCode::kInvalidArgument, "plan epoch is older than the newest one given")
         .with_number(plan->epoch(), "epoch");
   }
-  if (plan->epoch() == plan_->epoch()) {
-    if (same_assignment(*plan, *plan_)) return Status::ok_status();
+  if (!plan_->same_roster(plan->members())) {
     ++counters_.refused_plans;
-    return Status(StatusCode::kInvalidArgument, "another plan under the current epoch")
+    return Status(StatusCode::kInvalidArgument,
+                  "plan names other members: the set's members are fixed (a member joins or leaves by its weight, "
+                  "0 = standby)")
         .with_number(plan->epoch(), "epoch");
   }
-  return Status(StatusCode::kFailedPrecondition, "re-division to a new epoch is not built yet")
-      .with_number(plan->epoch(), "epoch");
+  if (!book_->add(plan)) {
+    ++counters_.refused_plans;
+    return Status(StatusCode::kInvalidArgument, "another plan for this epoch, or other pools")
+        .with_number(plan->epoch(), "epoch");
+  }
+  target_epoch_ = std::max(target_epoch_, plan->epoch());
+  return Status::ok_status();
 }
 
 // ---------------------------------------------------------------- message side
@@ -404,6 +418,7 @@ void Member::on_tick(std::uint64_t now) {
     expire_hold_downs();
     expire_wrap_holds();
     audit_tick();
+    redivision_tick();
     promote_windows();
     reserve_windows();
   }
@@ -478,6 +493,12 @@ MemberView Member::view() const {
   v.stream_seq = stream_seq_;
   v.ack_quorum = ack_quorum_;
   v.answer_quorum = answer_quorum_;
+  v.epoch = plan_->epoch();
+  v.target_epoch = target_epoch_;
+  v.pending_blocks = pending_.size();
+  for (const auto& f : frozen_) v.frozen_blocks += f.cardinality();
+  v.handover = handover_;
+  v.epoch_wait = epoch_wait();
   v.counters = counters_;
   static constexpr const char* kNames[] = {"empty", "pending", "ready", "active", "exhausted", "closing", "?", "?"};
   for (std::uint32_t i = 0; i < pools_.size(); ++i) {

@@ -343,6 +343,25 @@ void Member::restart_query(std::uint32_t floor) {
 
 void Member::begin_rebuild() {
   phase_ = MemberPhase::kRebuilding;
+  // The newest epoch we were given: its blocks are rebuilt from the store.
+  // Blocks gained in it wait for their previous owner's handover (it may
+  // still allocate there until its mark); blocks we owned in an earlier
+  // epoch are kept frozen for their taker, from the store too (we may have
+  // been the owner that has not handed them over).
+  plan_ = book_->find(target_epoch_);
+  pending_.clear();
+  frozen_.assign(pools_.size(), ::Roaring());
+  const std::shared_ptr<const Plan> prev = book_->find(target_epoch_ - 1);
+  for (std::uint32_t i = 0; i < pools_.size(); ++i) {
+    const std::uint64_t bu = plan_->block_units(i);
+    for (std::uint64_t b = 0; b < plan_->blocks(i); ++b) {
+      const bool ours = plan_->owner(i, b * bu) == id_;
+      if (ours && prev != nullptr && prev->owner(i, b * bu) != id_) pending_[{i, b}] = prev->owner(i, b * bu);
+      if (ours) continue;
+      for (const auto& [e, plan] : book_->plans())
+        if (e < target_epoch_ && plan->owner(i, b * bu) == id_) frozen_[i].add(static_cast<std::uint32_t>(b));
+    }
+  }
   audit_->know_us.clear();
   audit_->fenced_at = 0;
   for (auto& [pid, p] : peers_) {
@@ -353,6 +372,14 @@ void Member::begin_rebuild() {
 
 void Member::rebuild_tick() {
   AuditState& a = *audit_;
+  // Blocks gained in our epoch: their previous owner's handover first (it
+  // no longer allocates there), so that the store read below lists its sessions.
+  for (const auto& [key, from] : pending_) {
+    const Peer* p = peers_.at(from).get();
+    if (!p->replica.complete() || p->replica.epoch() < plan_->epoch() ||
+        (p->replica.epoch() == plan_->epoch() && !p->replica.handover()))
+      return;
+  }
   if (a.fenced_at == 0) {
     const std::size_t need = options_.rules.rebuild_fence_quorum ? answer_quorum_ : 0;
     if (a.know_us.size() < need) return;
@@ -408,6 +435,20 @@ void Member::finish_rebuild() {
   std::vector<Lease> listed;
   if (!audit_read(held, &listed)) return;  // tried again next tick
   std::vector<std::set<std::uint64_t>> touched(pools_.size());
+  // Blocks kept frozen: what the store lists there under each earlier plan.
+  for (const auto& [e, plan] : book_->plans()) {
+    if (e >= plan_->epoch()) break;
+    std::vector<Lease> old;
+    if (!options_.store->read_held(id_, *plan, old)) {
+      ++counters_.audit_store_unreadable;
+      audit_->read_error = "the session store could not be read";
+      return;
+    }
+    for (const Lease& l : old)
+      if (l.pool < pools_.size() && l.unit < pools_[l.pool]->pool->size() && is_frozen(l.pool, l.unit) &&
+          !pools_[l.pool]->pool->is_excluded(l.unit))
+        restore_in_use(l.pool, l.unit, touched[l.pool]);
+  }
   for (std::uint32_t i = 0; i < pools_.size(); ++i) {
     PoolState& ps = *pools_[i];
     for (std::uint32_t u : held[i]) {
@@ -426,6 +467,14 @@ void Member::finish_rebuild() {
   audit_->restart_read = false;
   stream_seq_ = 0;
   for (auto& [pid, p] : peers_) p->needs_seed = true;  // our rebuilt state
+  // Every block of our epoch is rebuilt (gained ones included); our mark
+  // of it is handed over once A peers hold the re-seed.
+  pending_.clear();
+  handover_ = false;
+  epoch_seq_ = 0;
+  last_take_seq_ = 0;
+  for (std::uint32_t i = 0; i < pools_.size(); ++i) set_owned(i);
+  publish_owner_table();  // before ready_ (release)
   phase_ = MemberPhase::kReady;
   generation_hot_.store(inc_.generation, std::memory_order_relaxed);
   ready_.store(true, std::memory_order_release);  // the rebuilt bitmap happens-before any direct release

@@ -5,7 +5,7 @@
 namespace uepool::set {
 
 MemberAllocation Member::allocate(Worker& w, std::uint32_t pool) noexcept {
-  if (pool >= hot_.size()) return {MemberStatus::kNoSuchPool, {}};
+  if (pool >= hot_count_) return {MemberStatus::kNoSuchPool, {}};
   core::Pool& core_pool = *hot_[pool].pool;
   PoolState& ps = *pools_[pool];
   Worker::Current& cur = w.current_[pool];
@@ -65,7 +65,7 @@ std::pair<MemberAllocation, MemberAllocation> Member::allocate_dual(Worker& w, s
 }
 
 void Member::release(Worker& w, const Lease& lease) noexcept {
-  if (lease.pool >= hot_.size() || lease.unit >= hot_[lease.pool].units) {
+  if (lease.pool >= hot_count_ || lease.unit >= hot_[lease.pool].units) {
     w.refused_.fetch_add(1, std::memory_order_relaxed);
     return;
   }
@@ -75,9 +75,10 @@ void Member::release(Worker& w, const Lease& lease) noexcept {
   // lease is refused here) and free the unit here; the message thread
   // re-reads its word. Everything else (another owner's unit, a static
   // unit, a hold-down, a member still recovering, an older incarnation's
-  // allocation) goes through the ring to the message thread.
-  if (hp.direct_release && hp.run_owner[lease.unit >> hp.run_shift] == self_index_ &&
-      ready_.load(std::memory_order_acquire) &&
+  // allocation, a pool with blocks being taken) goes through the ring to the
+  // message thread. The owner table and `moving`: acquire (HotPool).
+  if (hp.direct_release && hp.run_owner.load(std::memory_order_acquire)[lease.unit >> hp.run_shift] == self_index_ &&
+      !hp.moving.load(std::memory_order_acquire) && ready_.load(std::memory_order_acquire) &&
       lease.tag.generation == generation_hot_.load(std::memory_order_relaxed) && lease.nonce == options_.nonce &&
       !(hp.has_static && hp.pool->is_static(lease.unit))) {
     // Release: an audit that reads this key, or the serial the CAS below

@@ -179,11 +179,20 @@ void Member::finish_recovery() {
   UsageSnapshot empty;
   empty.in_use.assign(pools_.size(), ::Roaring());
   if (best == nullptr) best = &empty;  // only when the owner counted itself (a rule switched off)
+  // The epoch our stream was in, its blocks not taken yet and those frozen
+  // for their taker (member_redivision.cpp): a block not shown taken is
+  // taken again from its previous owner.
+  adopt_epoch_state(*best);
+  // kept — an own unit whose usage the replica tells: in a block we own and
+  // have taken, or in a frozen one (kept for its taker).
+  auto kept = [&](std::uint32_t pool, std::uint64_t u) {
+    return (plan_->owner(pool, u) == id_ && !is_pending(pool, u)) || is_frozen(pool, u);
+  };
   std::vector<std::set<std::uint64_t>> touched(pools_.size());  // words to mirror
   for (std::uint32_t i = 0; i < pools_.size() && i < best->in_use.size(); ++i) {
     PoolState& ps = *pools_[i];
     for (std::uint32_t u : best->in_use[i]) {
-      if (u >= ps.pool->size() || plan_->owner(i, u) != id_ || ps.pool->is_excluded(u)) continue;
+      if (u >= ps.pool->size() || !kept(i, u) || ps.pool->is_excluded(u)) continue;
       restore_in_use(i, u, touched[i]);
     }
   }
@@ -198,10 +207,14 @@ void Member::finish_recovery() {
     for (const HeldUnit& h : best->held) {
       if (h.pool >= pools_.size()) continue;
       PoolState& ps = *pools_[h.pool];
-      if (h.unit >= ps.pool->size() || ps.pool->test(h.unit) || plan_->owner(h.pool, h.unit) != id_ ||
+      if (h.unit >= ps.pool->size() || ps.pool->test(h.unit) || !kept(h.pool, h.unit) ||
           ps.pool->is_excluded(h.unit) || ps.pool->is_static(h.unit))
         continue;
       (void)ps.pool->claim(*msg_workers_[h.pool], h.unit);  // not allocatable until its hold-down ends
+      if (is_frozen(h.pool, h.unit)) {
+        touched[h.pool].insert(h.unit >> 6);  // frozen: in use for the taker (a leak its audit repairs)
+        continue;
+      }
       ps.set_held(h.unit, true);
       hold_.insert({now_local_ + h.remaining, h.pool, h.unit});
     }
@@ -218,7 +231,8 @@ void Member::finish_recovery() {
           ++counters_.quarantined;
           continue;
         }
-        if (ps.pool->test(u) || plan_->owner(w.pool, u) != id_ || ps.pool->is_excluded(u) || ps.pool->is_static(u))
+        if (ps.pool->test(u) || plan_->owner(w.pool, u) != id_ || is_pending(w.pool, u) || ps.pool->is_excluded(u) ||
+            ps.pool->is_static(u))
           continue;
         (void)ps.pool->claim(*msg_workers_[w.pool], u);  // maybe in use: quarantined until an audit
         ps.quarantined.add(static_cast<std::uint32_t>(u));
@@ -240,6 +254,8 @@ void Member::finish_recovery() {
     p->needs_seed = true;  // the re-seed: our rebuilt state, quarantined units in use
     p->recover_snapshot.reset();
   }
+  for (std::uint32_t i = 0; i < pools_.size(); ++i) set_owned(i);
+  publish_owner_table();  // before ready_ (release): a worker that sees ready sees the table
   phase_ = MemberPhase::kReady;
   generation_hot_.store(inc_.generation, std::memory_order_relaxed);
   ready_.store(true, std::memory_order_release);  // the rebuilt bitmap happens-before any direct release

@@ -11,6 +11,14 @@ void Member::route_release(const RingItem& item) {
     return;
   }
   const std::uint32_t owner = plan_->owner(item.pool, item.unit);
+  // Ours in our epoch but not taken yet, or ours only in a newer epoch than
+  // ours (the sender is ahead of us; sent back, it would come back):
+  // parked until a take or our next epoch.
+  if (phase_ == MemberPhase::kReady &&
+      (owner == id_ ? is_pending(item.pool, item.unit)
+                    : book_->newest() > epoch() && book_->find(book_->newest())->owner(item.pool, item.unit) == id_) &&
+      park(item))
+    return;
   if (owner == id_) {
     if (phase_ != MemberPhase::kReady) {
       if (pending_own_.size() < kPendingOwnMax) {
@@ -111,8 +119,11 @@ void Member::apply_own_release(const RingItem& item) {
   const std::uint64_t unit = item.unit;
   const std::uint64_t claim = item.claim;
   PoolState& ps = *pools_[pool];
-  if (item.tag.generation > inc_.generation) {
-    ++counters_.stale_releases;  // names an allocation no incarnation of ours made
+  if (item.tag.generation > inc_.generation && !ps.pool->is_static(unit) &&
+      ps.serials->get(unit) != detail::UnitSerials::kRestored) {
+    // Names an allocation no incarnation of ours made, of a unit not taken
+    // over from another member (whose generations are its own).
+    ++counters_.stale_releases;
     return;
   }
   const std::uint32_t u = static_cast<std::uint32_t>(unit);

@@ -38,11 +38,13 @@ void Member::route_request(const Record& r) {
   } else {
     return;
   }
-  if (item.pool >= pools_.size() || item.unit >= pools_[item.pool]->pool->size() ||
-      plan_->owner(item.pool, item.unit) != id_) {
-    ++counters_.refused_records;  // not ours in this epoch: counted and ignored
+  if (item.pool >= pools_.size() || item.unit >= pools_[item.pool]->pool->size()) {
+    ++counters_.refused_records;  // no such unit: counted and ignored
     return;
   }
+  // Not ours in our epoch: the sender routed it by another epoch's plan.
+  // route_release forwards it to the owner in ours, or parks it while we
+  // know of a newer epoch than ours (the sender is ahead of us).
   route_release(item);
 }
 
@@ -64,6 +66,9 @@ void Member::apply_stream_record(Peer& p, const Record& r) {
 }
 
 void Member::diff_word(std::uint32_t pool, std::uint64_t word) {
+  // A word of a block we lost (frozen: the taker reads it as it was at our
+  // mark) or one not taken yet is not ours to stream.
+  if (plan_->owner(pool, word << 6) != id_ || is_pending(pool, word << 6)) return;
   PoolState& ps = *pools_[pool];
   std::uint64_t v = ps.pool->dynamic_word(word);  // seq_cst loads: see the close protocol at the top
   v &= ~ps.free_held(word);                       // held down: the peers heard of the free already
@@ -129,6 +134,11 @@ std::shared_ptr<const UsageSnapshot> Member::own_snapshot() const {
     s->pool_hold.push_back(ps->reserve_not_before > now_local_ ? ps->reserve_not_before - now_local_ : 0);
   for (const AuditState::Hold& h : audit_->holds)  // units an audit freed
     s->held.push_back({h.pool, h.unit, h.until > now_local_ ? h.until - now_local_ : 0});
+  s->epoch = plan_->epoch();
+  s->members.assign(plan_->members().begin(), plan_->members().end());
+  s->handover = handover_;
+  for (const auto& [key, from] : pending_) s->pending.push_back({key.first, key.second, from});
+  s->frozen = frozen_;
   return s;
 }
 

@@ -55,10 +55,9 @@ Result<Plan> Plan::create(std::uint64_t epoch, std::span<const MemberSpec> membe
   for (std::size_t i = 0; i < plan.members_.size(); ++i) {
     if (i > 0 && plan.members_[i].id == plan.members_[i - 1].id)
       return Status(StatusCode::kInvalidArgument, "duplicate member id").with_number(plan.members_[i].id, "member");
-    if (plan.members_[i].weight == 0)
-      return Status(StatusCode::kInvalidArgument, "member weight is zero").with_number(plan.members_[i].id, "member");
     total += plan.members_[i].weight;
   }
+  if (total == 0) return Status(StatusCode::kInvalidArgument, "every member weight is zero: nobody owns a block");
   if (total > (std::uint64_t{1} << 32))
     return Status(StatusCode::kOutOfRange, "total member weight above 2^32").with_number(total, "weight");
 
@@ -81,13 +80,14 @@ Result<Plan> Plan::create(std::uint64_t epoch, std::span<const MemberSpec> membe
     pp.run_owner.resize(run_count);
     const std::uint64_t salt = detail::fnv1a(spec.name);
     for (std::uint64_t run = 0; run < run_count; ++run) {
-      std::size_t best = 0;
+      std::size_t best = SIZE_MAX;
       std::uint64_t best_l = 0;
       for (std::size_t m = 0; m < plan.members_.size(); ++m) {
+        if (plan.members_[m].weight == 0) continue;  // a standby member owns nothing
         const std::uint64_t h = detail::mix64(salt ^ detail::mix64(run ^ detail::mix64(plan.members_[m].id)));
         const std::uint64_t l = detail::neg_log2_q32((h >> 11) | 1);
         // Smallest l / weight wins: compare l_m * w_best < l_best * w_m exactly.
-        if (m == 0 || static_cast<unsigned __int128>(l) * plan.members_[best].weight <
+        if (best == SIZE_MAX || static_cast<unsigned __int128>(l) * plan.members_[best].weight <
                           static_cast<unsigned __int128>(best_l) * plan.members_[m].weight) {
           best = m;
           best_l = l;
@@ -96,8 +96,31 @@ Result<Plan> Plan::create(std::uint64_t epoch, std::span<const MemberSpec> membe
       pp.run_owner[run] = static_cast<std::uint16_t>(best);
     }
     plan.pools_.push_back(std::move(pp));
+    plan.specs_.push_back(spec);
   }
   return plan;
+}
+
+Result<Plan> Plan::reweighted(std::uint64_t epoch, std::span<const MemberSpec> members) const {
+  return create(epoch, members, specs_);
+}
+
+bool Plan::same_roster(std::span<const MemberSpec> members) const noexcept {
+  if (members.size() != members_.size()) return false;
+  for (const MemberSpec& m : members)
+    if (!has_member(m.id)) return false;
+  return true;
+}
+
+bool Plan::same_assignment(const Plan& other) const noexcept {
+  if (pool_count() != other.pool_count() || members_.size() != other.members_.size()) return false;
+  for (std::size_t i = 0; i < members_.size(); ++i)
+    if (members_[i].id != other.members_[i].id || members_[i].weight != other.members_[i].weight) return false;
+  for (std::size_t p = 0; p < pool_count(); ++p) {
+    if (units(p) != other.units(p) || block_units(p) != other.block_units(p) || runs(p) != other.runs(p)) return false;
+    if (!std::equal(owner_table(p), owner_table(p) + runs(p), other.owner_table(p))) return false;
+  }
+  return true;
 }
 
 std::vector<core::UnitRange> Plan::ranges_of(std::size_t pool, std::uint32_t member) const {

@@ -6,20 +6,78 @@
 
 namespace uepool::set {
 
+bool PlanBook::add(const std::shared_ptr<const Plan>& plan) {
+  if (!plan || !base_->same_roster(plan->members()) || plan->pool_count() != base_->pool_count()) return false;
+  for (std::size_t i = 0; i < plan->pool_count(); ++i)
+    if (plan->units(i) != base_->units(i) || plan->block_units(i) != base_->block_units(i)) return false;
+  auto [it, fresh] = plans_.try_emplace(plan->epoch(), plan);
+  return fresh || it->second == plan || it->second->same_assignment(*plan);
+}
+
+std::shared_ptr<const Plan> PlanBook::get(std::uint64_t epoch, const std::vector<MemberSpec>& members) {
+  if (!base_->same_roster(members)) return nullptr;
+  auto it = plans_.find(epoch);
+  if (it != plans_.end()) {
+    // The same weights, or it is another plan for that epoch (the members disagree).
+    std::vector<MemberSpec> sorted = members;
+    std::sort(sorted.begin(), sorted.end(), [](const MemberSpec& a, const MemberSpec& b) { return a.id < b.id; });
+    const auto have = it->second->members();
+    for (std::size_t i = 0; i < sorted.size(); ++i)
+      if (sorted[i].id != have[i].id || sorted[i].weight != have[i].weight) return nullptr;
+    return it->second;
+  }
+  auto made = base_->reweighted(epoch, members);
+  if (!made.ok()) return nullptr;
+  auto plan = std::make_shared<const Plan>(std::move(made.value()));
+  plans_.emplace(epoch, plan);
+  return plan;
+}
+
 bool Replica::owns(std::uint32_t pool, std::uint64_t unit) const noexcept {
   return pool < pools_.size() && unit < pools_[pool].pool->size() && plan_->owner(pool, unit) == owner_;
+}
+
+bool Replica::allocates(std::uint32_t pool, std::uint64_t unit) const noexcept {
+  return owns(pool, unit) && (pending_.empty() || !pending(pool, plan_->block_of(pool, unit)));
+}
+
+bool Replica::frozen(std::uint32_t pool, std::uint64_t unit) const noexcept {
+  return pool < frozen_.size() && unit < pools_[pool].pool->size() &&
+         frozen_[pool].contains(static_cast<std::uint32_t>(plan_->block_of(pool, unit)));
 }
 
 Replica::Outcome Replica::seed(const Incarnation& of, const record::Seed& r, std::uint64_t now) {
   const UsageSnapshot* s = r.snapshot.get();
   if (s == nullptr || s->in_use.size() != pools_.size()) return refuse();
+  // The snapshot's epoch first: what the owner owns, has pending and keeps frozen there.
+  plan_ = start_plan_;
+  if (!s->members.empty()) plan_ = book_->get(s->epoch, s->members);
+  if (plan_ == nullptr) {
+    plan_ = start_plan_;
+    return refuse();
+  }
+  handover_ = s->handover;
+  pending_.clear();
+  frozen_.assign(pools_.size(), ::Roaring());
+  for (const UsageSnapshot::PendingBlock& b : s->pending) {
+    if (b.pool >= pools_.size() || b.block >= plan_->blocks(b.pool) ||
+        !owns(b.pool, b.block * plan_->block_units(b.pool)) || b.from == owner_)
+      return refuse();
+    pending_[{b.pool, b.block}] = b.from;
+  }
+  if (s->frozen.size() > pools_.size()) return refuse();
+  for (std::uint32_t i = 0; i < s->frozen.size(); ++i) {
+    for (std::uint32_t b : s->frozen[i])
+      if (b >= plan_->blocks(i) || owns(i, std::uint64_t{b} * plan_->block_units(i))) return refuse();
+    frozen_[i] = s->frozen[i];
+  }
   for (std::uint32_t i = 0; i < s->in_use.size(); ++i)
     for (std::uint32_t u : s->in_use[i])
-      if (!owns(i, u)) return refuse();
+      if (!owns(i, u) && !frozen(i, u)) return refuse();
   for (const OpenWindow& w : s->windows)
-    if (w.end <= w.begin || !owns(w.pool, w.begin) || !owns(w.pool, w.end - 1)) return refuse();
+    if (w.end <= w.begin || !allocates(w.pool, w.begin) || !allocates(w.pool, w.end - 1)) return refuse();
   for (const HeldUnit& h : s->held)
-    if (!owns(h.pool, h.unit)) return refuse();
+    if (!owns(h.pool, h.unit) && !frozen(h.pool, h.unit)) return refuse();
   complete_ = true;
   of_ = of;
   seq_ = r.stream_seq;
@@ -53,6 +111,10 @@ void Replica::assume_complete(const Incarnation& of, std::uint64_t seq) {
   windows_.clear();
   held_.clear();
   pool_hold_until_.clear();
+  plan_ = start_plan_;
+  handover_ = false;
+  pending_.clear();
+  frozen_.assign(pools_.size(), ::Roaring());
 }
 
 Replica::Outcome Replica::apply(const Incarnation& of, const Record& r, std::uint64_t now) {
@@ -66,7 +128,7 @@ Replica::Outcome Replica::apply(const Incarnation& of, const Record& r, std::uin
       [&](const auto& x) {
         using T = std::decay_t<decltype(x)>;
         if constexpr (std::is_same_v<T, record::Window>) {
-          return x.end > x.begin && owns(x.pool, x.begin) && owns(x.pool, x.end - 1) &&
+          return x.end > x.begin && allocates(x.pool, x.begin) && allocates(x.pool, x.end - 1) &&
                  x.end - x.begin <= plan_->block_units(x.pool);
         } else if constexpr (std::is_same_v<T, record::Words>) {
           return x.word < (std::uint64_t{1} << 57) && owns(x.pool, x.word << 6);
@@ -74,6 +136,12 @@ Replica::Outcome Replica::apply(const Incarnation& of, const Record& r, std::uin
           return x.pool < pools_.size();
         } else if constexpr (std::is_same_v<T, record::Alloc> || std::is_same_v<T, record::Free>) {
           return owns(x.pool, x.unit);
+        } else if constexpr (std::is_same_v<T, record::Epoch>) {
+          return on_epoch(x);  // applied here: it changes what the owner owns
+        } else if constexpr (std::is_same_v<T, record::Take>) {
+          return pending(x.pool, x.block);
+        } else if constexpr (std::is_same_v<T, record::Handover>) {
+          return x.epoch == plan_->epoch();
         } else {
           return false;
         }
@@ -124,6 +192,35 @@ void Replica::on(const record::Close& r, std::uint64_t) {
   std::erase_if(windows_, [&](const Win& w) { return w.w.tag == r.tag && w.w.pool == r.pool; });
 }
 
+bool Replica::on_epoch(const record::Epoch& r) {
+  if (r.epoch != plan_->epoch() + 1 || !pending_.empty()) return false;  // in order, each taken before the next
+  std::shared_ptr<const Plan> next = book_->get(r.epoch, r.members);
+  if (next == nullptr) return false;
+  const Plan& old = *plan_;
+  // Windows in blocks the owner loses were closed before its mark.
+  for (const Win& w : windows_)
+    if (next->owner(w.w.pool, w.w.begin) != owner_) return false;
+  frozen_.resize(pools_.size());
+  for (std::uint32_t i = 0; i < pools_.size(); ++i) {
+    const std::uint64_t bu = old.block_units(i);
+    for (std::uint64_t b = 0; b < old.blocks(i); ++b) {
+      const std::uint32_t was = old.owner(i, b * bu), now = next->owner(i, b * bu);
+      if (was == owner_ && now != owner_) frozen_[i].add(static_cast<std::uint32_t>(b));
+      if (now == owner_ && was != owner_) {
+        pending_[{i, b}] = was;
+        frozen_[i].remove(static_cast<std::uint32_t>(b));
+      }
+    }
+  }
+  plan_ = std::move(next);
+  handover_ = false;
+  return true;
+}
+
+void Replica::on(const record::Take& r, std::uint64_t) { pending_.erase({r.pool, r.block}); }
+
+void Replica::on(const record::Handover&, std::uint64_t) { handover_ = true; }
+
 void Replica::expire(std::uint64_t now) {
   std::erase_if(held_, [&](const auto& kv) { return kv.second <= now; });
 }
@@ -160,6 +257,12 @@ std::shared_ptr<const UsageSnapshot> Replica::snapshot(std::uint64_t now) const 
   for (const auto& [key, until] : held_)
     if (until > now) s->held.push_back({key.first, key.second, until - now});
   for (std::uint64_t until : pool_hold_until_) s->pool_hold.push_back(until > now ? until - now : 0);
+  s->epoch = plan_->epoch();
+  s->members.assign(plan_->members().begin(), plan_->members().end());
+  s->handover = handover_;
+  for (const auto& [key, from] : pending_) s->pending.push_back({key.first, key.second, from});
+  s->frozen = frozen_;
+  s->frozen.resize(pools_.size());
   return s;
 }
 

@@ -42,6 +42,23 @@ class Writer {
   std::vector<std::uint8_t> out_;
 };
 
+void put_roaring(Writer& w, const ::Roaring& r) {
+  const std::size_t n = r.getSizeInBytes(/*portable=*/true);
+  w.varint(n);
+  std::vector<std::uint8_t>& out = w.bytes();
+  const std::size_t at = out.size();
+  out.resize(at + n);
+  r.write(reinterpret_cast<char*>(out.data() + at), /*portable=*/true);
+}
+
+void put_members(Writer& w, const std::vector<set::MemberSpec>& members) {
+  w.varint(members.size());
+  for (const set::MemberSpec& m : members) {
+    w.varint(m.id);
+    w.varint(m.weight);
+  }
+}
+
 Status put_snapshot(Writer& w, const set::UsageSnapshot& s) {
   if (s.in_use.size() > kMaxPools)
     return Status(StatusCode::kInvalidArgument, "snapshot has more pools than the wire carries")
@@ -50,14 +67,7 @@ Status put_snapshot(Writer& w, const set::UsageSnapshot& s) {
   w.fixed(s.of.nonce, 8);
   w.varint(s.stream_seq);
   w.varint(s.in_use.size());
-  for (const ::Roaring& r : s.in_use) {
-    const std::size_t n = r.getSizeInBytes(/*portable=*/true);
-    w.varint(n);
-    std::vector<std::uint8_t>& out = w.bytes();
-    const std::size_t at = out.size();
-    out.resize(at + n);
-    r.write(reinterpret_cast<char*>(out.data() + at), /*portable=*/true);
-  }
+  for (const ::Roaring& r : s.in_use) put_roaring(w, r);
   w.varint(s.windows.size());
   for (const set::OpenWindow& x : s.windows) {
     w.varint(x.pool);
@@ -75,6 +85,21 @@ Status put_snapshot(Writer& w, const set::UsageSnapshot& s) {
   }
   w.varint(s.pool_hold.size());
   for (std::uint64_t v : s.pool_hold) w.varint(v);
+  // Re-division (set/messages.hpp): epoch, members, handover, pending, frozen.
+  w.varint(s.epoch);
+  put_members(w, s.members);
+  w.u8(s.handover ? 1 : 0);
+  w.varint(s.pending.size());
+  for (const set::UsageSnapshot::PendingBlock& b : s.pending) {
+    w.varint(b.pool);
+    w.varint(b.block);
+    w.varint(b.from);
+  }
+  if (s.frozen.size() > kMaxPools)
+    return Status(StatusCode::kInvalidArgument, "snapshot has more frozen pools than the wire carries")
+        .with_number(s.frozen.size(), "pools");
+  w.varint(s.frozen.size());
+  for (const ::Roaring& r : s.frozen) put_roaring(w, r);
   return Status::ok_status();
 }
 
@@ -124,6 +149,17 @@ Status put_record(Writer& w, const Record& r) {
           w.varint(x.pool);
           w.varint(x.unit);
           w.varint(x.claim);
+        } else if constexpr (std::is_same_v<T, record::Epoch>) {
+          w.varint(x.stream_seq);
+          w.varint(x.epoch);
+          put_members(w, x.members);
+        } else if constexpr (std::is_same_v<T, record::Take>) {
+          w.varint(x.stream_seq);
+          w.varint(x.pool);
+          w.varint(x.block);
+        } else if constexpr (std::is_same_v<T, record::Handover>) {
+          w.varint(x.stream_seq);
+          w.varint(x.epoch);
         }
         return Status::ok_status();
       },
@@ -340,6 +376,8 @@ bool read_roaring(Reader& rd, ::Roaring& out) {
   return true;
 }
 
+bool read_members(Reader& rd, std::vector<set::MemberSpec>& members);
+
 bool read_snapshot(Reader& rd, set::UsageSnapshot& s) {
   std::uint64_t pools = 0, n = 0;
   if (!rd.fixed(s.of.generation) || !rd.fixed(s.of.nonce) || !rd.varint(s.stream_seq)) return false;
@@ -367,6 +405,33 @@ bool read_snapshot(Reader& rd, set::UsageSnapshot& s) {
   s.pool_hold.resize(n);
   for (std::uint64_t& v : s.pool_hold)
     if (!rd.varint(v)) return false;
+  std::uint8_t handover = 0;
+  if (!rd.varint(s.epoch) || !read_members(rd, s.members) || !rd.u8(handover)) return false;
+  if (handover > 1) return rd.fail(StatusCode::kInvalidArgument, "snapshot handover flag above 1", handover, "flag");
+  s.handover = handover == 1;
+  if (!rd.count(n, 3, "snapshot pending-block count above the bytes left")) return false;
+  s.pending.resize(n);
+  for (set::UsageSnapshot::PendingBlock& b : s.pending)
+    if (!rd.varint_as(b.pool, "pending pool above 2^32") || !rd.varint(b.block) ||
+        !rd.varint_as(b.from, "pending block's member above 2^32"))
+      return false;
+  if (!rd.count(n, 1, "snapshot frozen-pool count above the bytes left")) return false;
+  if (n > kMaxPools)
+    return rd.fail(StatusCode::kOutOfRange, "snapshot has more frozen pools than the wire carries", n, "pools");
+  s.frozen.resize(n);
+  for (auto& r : s.frozen)
+    if (!read_roaring(rd, r)) return false;
+  return true;
+}
+
+bool read_members(Reader& rd, std::vector<set::MemberSpec>& members) {
+  std::uint64_t n = 0;
+  if (!rd.count(n, 2, "member count above the bytes left")) return false;
+  if (n > 65535) return rd.fail(StatusCode::kOutOfRange, "more than 65,535 members", n, "members");
+  members.resize(n);
+  for (set::MemberSpec& m : members)
+    if (!rd.varint_as(m.id, "member id above 2^32") || !rd.varint_as(m.weight, "member weight above 2^32"))
+      return false;
   return true;
 }
 
@@ -434,6 +499,24 @@ bool read_record(Reader& rd, Record& out) {
     case set::RecordKind::kClaim: {
       record::Claim x;
       if (!rd.varint_as(x.pool, "pool above 2^32") || !rd.varint(x.unit) || !rd.varint(x.claim)) return false;
+      out = x;
+      return true;
+    }
+    case set::RecordKind::kEpoch: {
+      record::Epoch x;
+      if (!rd.varint(x.stream_seq) || !rd.varint(x.epoch) || !read_members(rd, x.members)) return false;
+      out = std::move(x);
+      return true;
+    }
+    case set::RecordKind::kTake: {
+      record::Take x;
+      if (!rd.varint(x.stream_seq) || !rd.varint_as(x.pool, "pool above 2^32") || !rd.varint(x.block)) return false;
+      out = x;
+      return true;
+    }
+    case set::RecordKind::kHandover: {
+      record::Handover x;
+      if (!rd.varint(x.stream_seq) || !rd.varint(x.epoch)) return false;
       out = x;
       return true;
     }

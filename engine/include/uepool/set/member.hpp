@@ -44,9 +44,36 @@
 //   start ends with every member ready. With a GenerationStore the
 //   generation survives restarts (a rebuild cannot reuse one).
 //
-// Not built yet: re-division on a new epoch (set_membership refuses a
-//   different plan; docs/redivision.md is the design and its hazards).
-//   Bulk copies are one frame each; the wire layer cuts a frame above 64 KiB
+// Re-division (member_redivision.cpp; docs/redivision.md has the hazards):
+//   the set's members are fixed (a plan's members, by id); an epoch changes
+//   their weights. A join gives a standby member (weight 0: a peer that owns
+//   nothing) a weight, a leave sets one to 0, so the peers and the quorums
+//   never change. Epochs are numbered consecutively and applied in order;
+//   set_membership hands the member a newer one (the configuration, or the
+//   NRF). A transition from epoch e to e + 1 at a member:
+//     1. Fence: once the member's own takes of epoch e are acknowledged by A
+//        peers (and its mark of e is), it closes every window in a block it
+//        loses (the close protocol streams every allocation there), streams
+//        Epoch{e + 1}, switches the hot path's owner table and forwards
+//        later releases of lost blocks to their new owner. It keeps the
+//        lost blocks' usage, frozen, in its stream's state.
+//     2. Handover: once A peers acknowledged that mark (any recovery of this
+//        member will see it), it streams Handover{e + 1}.
+//     3. Take: a block it gains is taken once its previous owner's Handover
+//        (or a later epoch) is in this member's complete replica of it: the
+//        block's in-use, held-down and claimed units are marked in use here
+//        (a dynamic unit as restored: its release follows the rules for an
+//        older incarnation's allocation), streamed, then Take{pool, block}.
+//        Releases of it wait until then. Windows there follow in the stream,
+//        so they are acknowledged only by replicas holding the taking.
+//   A restarted member recovers its epoch, pending takes and frozen blocks
+//   from its replica and takes again what its stream did not show taken.
+//   Known limits: a block whose previous owner is gone for good (and never
+//   restarts) is not taken: the owner must run (or restart) until its lost
+//   blocks are taken. A rebuild (replicas lost) in the middle of a
+//   transition waits for the previous owners' handovers too.
+//
+// Bulk copies are one frame each; the wire layer cuts a frame above 64 KiB
 //   into fragments (wire/codec.hpp), up to 16 MiB a message.
 //
 // Stale releases: every allocation of an own dynamic unit carries the
@@ -108,6 +135,9 @@
 #include "uepool/set/plan.hpp"
 
 namespace uepool::set {
+
+class PlanBook;  // set/replica.hpp
+class Replica;   // set/replica.hpp
 
 // Lease — what the embedding stores with the session and passes to release.
 struct Lease {
@@ -210,6 +240,7 @@ struct Rules {
   bool restored_releases_exact = true;  // after a restart, an older allocation's release waits for a store read
                                         // and must then name the lease it lists for the unit (if it lists one)
   bool replica_not_older = true;        // a replica older than our last saved incarnation is not recovered from
+  bool take_after_handover = true;      // a block is taken only after its previous owner's handover mark
 };
 // rule_names — every switch of Rules, by its field name; switch_off — turn
 // one off by name (false: no such rule). For tests and `uepool sim --rule-off`.
@@ -219,7 +250,11 @@ bool switch_off(Rules& rules, std::string_view name);
 
 struct MemberOptions {
   std::uint32_t id = 0;
+  // plan — the newest membership epoch's plan; history — earlier epochs'
+  // plans the embedding knows (optional: a member also learns them from its
+  // peers' epoch marks). Every plan names the same members.
   std::shared_ptr<const Plan> plan;
+  std::vector<std::shared_ptr<const Plan>> history;
   std::vector<core::PoolConfig> pools;  // in the plan's order; hold_down is applied by the member
   bool fresh = false;                   // the set's first start (generation 1, nothing in use)
   std::uint64_t nonce = 0;              // random, from the embedding: tells incarnations apart
@@ -306,6 +341,12 @@ struct MemberCounters {
   std::uint64_t dirty_overflows = 0;  // a worker's dirty-word ring was full: a full sweep followed
   std::uint64_t superseded = 0;       // 1 once a newer incarnation of this member was seen
   std::uint64_t refused_plans = 0;    // set_membership: an older epoch, or another plan for the current one
+  // Re-division.
+  std::uint64_t transitions = 0;        // epochs this incarnation moved to
+  std::uint64_t blocks_moved = 0;       // blocks taken from their previous owner
+  std::uint64_t blocks_lost = 0;        // blocks frozen for their next owner
+  std::uint64_t units_handed_over = 0;  // units in use in the blocks taken
+  std::uint64_t requests_parked = 0;    // releases and claims for a block not ours yet (waiting for an epoch or a take)
   // The audit (leak repair against the session store).
   std::uint64_t audits = 0;                   // audits finished
   std::uint64_t audit_freed = 0;              // units freed: in use here, held by no stored session (two reads)
@@ -328,6 +369,12 @@ struct MemberView {
   std::uint64_t stream_seq = 0;
   std::uint32_t ack_quorum = 0;
   std::uint32_t answer_quorum = 0;
+  std::uint64_t epoch = 0;         // the membership epoch this member's stream is in
+  std::uint64_t target_epoch = 0;  // the newest it was given
+  std::size_t pending_blocks = 0;  // gained in `epoch`, not taken yet
+  std::size_t frozen_blocks = 0;   // lost, their usage kept for the taker
+  bool handover = false;           // its mark of `epoch` is acknowledged
+  const char* epoch_wait = "";     // why it does not move towards target_epoch now ("" when it does)
   MemberCounters counters;
   struct Window {
     std::uint32_t pool = 0;
@@ -391,11 +438,15 @@ class Member {
   void on_frame(const Frame& frame, std::uint64_t now);
   void on_tick(std::uint64_t now);
   std::vector<Frame> take_outgoing();
-  // set_membership — re-division is a later issue: accepts only the current
-  // plan (the same epoch and the same assignment). Refused and counted: an
-  // older epoch, or a different plan under the current epoch (the members
-  // disagree about the membership); kFailedPrecondition for a newer epoch.
+  // set_membership — a newer membership epoch (re-division, above): the
+  // member moves to it, through every epoch between, in order. Refused and
+  // counted: an older epoch than the newest given, a different plan for an
+  // epoch known, other members or other pools.
   Status set_membership(const std::shared_ptr<const Plan>& plan);
+  [[nodiscard]] std::uint64_t epoch() const noexcept { return plan_->epoch(); }
+  [[nodiscard]] std::uint64_t target_epoch() const noexcept { return target_epoch_; }
+  // settled — at the newest epoch given, every gained block taken, the marks acknowledged.
+  [[nodiscard]] bool settled() const noexcept;
   // audit_now — start an audit at the next tick (if none is running and the
   // member is ready); kFailedPrecondition without a session store.
   Status audit_now();
@@ -426,6 +477,7 @@ class Member {
   // event loop that ticks on a timer may tick now instead (windows are
   // reserved and acknowledged sooner). Any thread; a relaxed hint.
   [[nodiscard]] bool starving() const noexcept;
+  // plan — the plan of the membership epoch this member's stream is in.
   [[nodiscard]] const Plan& plan() const noexcept { return *plan_; }
   // view — everything above and more, as one copy (allocates; not for the
   // hot path; it tests every owned unit: O(units), for checks and metrics).
@@ -502,6 +554,19 @@ class Member {
   void finish_rebuild();
   void restart_query(std::uint32_t floor);
   [[nodiscard]] bool replicas_lost() const noexcept;
+  // member_redivision.cpp
+  void redivision_tick();
+  void begin_epoch(const std::shared_ptr<const Plan>& next);
+  void take_blocks();
+  void take_block(std::uint32_t pool, std::uint64_t block, const Replica& from);
+  void set_owned(std::uint32_t pool);
+  void publish_owner_table();
+  void adopt_epoch_state(const UsageSnapshot& s);
+  void reroute_parked();
+  [[nodiscard]] bool is_pending(std::uint32_t pool, std::uint64_t unit) const noexcept;
+  [[nodiscard]] bool is_frozen(std::uint32_t pool, std::uint64_t unit) const noexcept;
+  [[nodiscard]] bool park(const RingItem& item);
+  [[nodiscard]] const char* epoch_wait() const noexcept;
   std::shared_ptr<const UsageSnapshot> own_snapshot() const;
   ReplicaReport report_for(const Peer& p) const;
   Frame frame_to(const Peer& p) const;
@@ -515,15 +580,27 @@ class Member {
   // One cache line: indexing needs no multiply, and no two pools share a line.
   struct alignas(64) HotPool {
     core::Pool* pool = nullptr;
-    const std::uint16_t* run_owner = nullptr;  // the plan's owner index per run
+    // run_owner — the current plan's owner index per run. Swapped by the
+    // message thread at an epoch mark (release); a worker loads it
+    // (acquire). Plans live as long as the member (PlanBook), so a worker
+    // holding the previous table reads valid memory: its direct release
+    // then frees a unit of a block just lost (a leak there, never a
+    // conflict: the taker sees the unit in use).
+    std::atomic<const std::uint16_t*> run_owner{nullptr};
     detail::UnitSerials* serials = nullptr;    // PoolState::serials
     std::uint64_t units = 0;
     std::uint32_t run_shift = 0;
     bool direct_release = false;  // no hold-down: own dynamic units are freed on the hot path
     bool has_static = false;      // the pool has static ranges (else no unit is static: no lookup)
+    // moving — the pool has gained blocks not taken yet: no direct release
+    // (the message thread holds those releases until the taking). Stored
+    // true before run_owner (release) and false after the last taking
+    // (release); a worker that reads false (acquire) sees the taken bitmap.
+    std::atomic<bool> moving{false};
   };
   static_assert(sizeof(HotPool) == 64);
-  std::vector<HotPool> hot_;
+  std::unique_ptr<HotPool[]> hot_;
+  std::size_t hot_count_ = 0;
   std::uint16_t self_index_ = 0;
   std::uint32_t ack_quorum_ = 0;
   std::uint32_t answer_quorum_ = 0;
@@ -583,6 +660,15 @@ class Member {
   std::uint64_t direct_stale_seen_ = 0;
   std::vector<std::unique_ptr<core::Pool::Worker>> msg_workers_;  // the message thread's pool workers
   std::unique_ptr<AuditState> audit_;
+  // Re-division (message thread only; member_redivision.cpp).
+  std::shared_ptr<PlanBook> book_;
+  std::uint64_t target_epoch_ = 0;
+  std::uint64_t epoch_seq_ = 0;      // our stream's Epoch mark (0: the bulk copy carries the epoch)
+  std::uint64_t last_take_seq_ = 0;  // our last Take record
+  bool handover_ = true;             // our mark of the current epoch is acknowledged (Handover streamed)
+  std::map<std::pair<std::uint32_t, std::uint64_t>, std::uint32_t> pending_;  // (pool, block) -> taken from
+  std::vector<::Roaring> frozen_;                                             // per pool: blocks lost, usage kept
+  std::vector<RingItem> parked_;  // releases and claims for blocks not ours yet
 };
 
 }  // namespace uepool::set

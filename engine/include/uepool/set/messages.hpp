@@ -12,6 +12,8 @@
 #include <variant>
 #include <vector>
 
+#include "uepool/set/plan.hpp"
+
 namespace uepool::set {
 
 // Incarnation — one life of a member. Ordered by generation only; the nonce
@@ -59,6 +61,25 @@ struct UsageSnapshot {
   // reserved: after a rebuild from the session store, releases lost while
   // the owner was down may still be in their hold-down.
   std::vector<std::uint64_t> pool_hold;
+  // Re-division (uepool/set/member.hpp). The membership epoch the owner's
+  // stream is in, and that epoch's members with their weights (the plan is
+  // computed from them and the pools); `handover`: the owner's epoch mark
+  // is acknowledged (takers may take its lost blocks). `pending`: blocks the
+  // owner gained in `epoch` and has not taken yet (their usage here means
+  // nothing), each with the member it takes it from. `frozen`: per pool,
+  // blocks the owner no longer owns whose usage it keeps (as it was when it
+  // stopped allocating there) for the member that takes them.
+  std::uint64_t epoch = 0;
+  std::vector<MemberSpec> members;
+  bool handover = false;
+  struct PendingBlock {
+    std::uint32_t pool = 0;
+    std::uint64_t block = 0;
+    std::uint32_t from = 0;
+    friend bool operator==(const PendingBlock&, const PendingBlock&) = default;
+  };
+  std::vector<PendingBlock> pending;
+  std::vector<::Roaring> frozen;
 };
 
 // ---------------------------------------------------------------- records
@@ -66,8 +87,9 @@ struct UsageSnapshot {
 // A record is one fact or request inside a Data frame. Each kind is its own
 // struct, so a field means one thing; the wire codec decodes each with its
 // own bounded decoder. The first six are the owner's usage stream (every one
-// carries `stream_seq`, replicated by every peer, applied in order); the last
-// two are requests to the owner and not part of its stream.
+// carries `stream_seq`, replicated by every peer, applied in order), then
+// two requests to the owner that are not part of its stream (Release,
+// Claim), then the stream's re-division marks (Epoch, Take, Handover).
 namespace record {
 
 struct Seed {  // a bulk copy of the owner's usage: replaces the replica
@@ -116,14 +138,41 @@ struct Claim {  // to the owner: static unit `unit` was claimed at another membe
   std::uint64_t unit = 0;
   std::uint64_t claim = 0;
 };
+// Re-division marks (stream records; uepool/set/member.hpp).
+struct Epoch {  // the owner's stream is in membership epoch `epoch` from here: windows in lost blocks closed
+  std::uint64_t stream_seq = 0;
+  std::uint64_t epoch = 0;
+  std::vector<MemberSpec> members;  // that epoch's members and weights
+};
+struct Take {  // block `block` of `pool`, gained in the current epoch, is the owner's from here (its usage came before)
+  std::uint64_t stream_seq = 0;
+  std::uint32_t pool = 0;
+  std::uint64_t block = 0;
+};
+struct Handover {  // the owner's mark of epoch `epoch` is acknowledged: takers may take its lost blocks
+  std::uint64_t stream_seq = 0;
+  std::uint64_t epoch = 0;
+};
 
 }  // namespace record
 
 using Record = std::variant<record::Seed, record::Window, record::Words, record::Alloc, record::Free, record::Close,
-                            record::Release, record::Claim>;
+                            record::Release, record::Claim, record::Epoch, record::Take, record::Handover>;
 
 // RecordKind — a record's kind as a number (traces, counters): the variant's index.
-enum class RecordKind : std::uint8_t { kSeed, kWindow, kWords, kAlloc, kFree, kClose, kRelease, kClaim };
+enum class RecordKind : std::uint8_t {
+  kSeed,
+  kWindow,
+  kWords,
+  kAlloc,
+  kFree,
+  kClose,
+  kRelease,
+  kClaim,
+  kEpoch,
+  kTake,
+  kHandover
+};
 inline RecordKind kind_of(const Record& r) noexcept {
   return static_cast<RecordKind>(r.index());
 }
@@ -138,6 +187,9 @@ inline std::uint64_t stream_seq_of(const Record& r) noexcept {
   if (const auto* x = std::get_if<record::Alloc>(&r)) return x->stream_seq;
   if (const auto* x = std::get_if<record::Free>(&r)) return x->stream_seq;
   if (const auto* x = std::get_if<record::Close>(&r)) return x->stream_seq;
+  if (const auto* x = std::get_if<record::Epoch>(&r)) return x->stream_seq;
+  if (const auto* x = std::get_if<record::Take>(&r)) return x->stream_seq;
+  if (const auto* x = std::get_if<record::Handover>(&r)) return x->stream_seq;
   return 0;
 }
 

@@ -37,7 +37,12 @@
 //   The plan's epoch is carried, never hashed: a new epoch with the same
 //   members is the same assignment.
 //
-// Errors (Plan::create): no members, a duplicate member id, a zero weight, a
+// Weight 0: a standby member. It is in the set (a peer: it keeps replicas
+//   and counts in the quorums) but owns no block; a later epoch may give it a
+//   weight (a join), or give a member weight 0 (a leave). The members, by id,
+//   stay the same across epochs (re-division, uepool/set/member.hpp).
+//
+// Errors (Plan::create): no members, a duplicate member id, every weight zero, a
 //   total weight above 2^32, more than 65,535 members, a pool of zero units,
 //   a block size that is not a power of two, below 64 units or above the pool.
 #pragma once
@@ -68,6 +73,20 @@ class Plan {
   static constexpr std::uint64_t kMaxRunsPerPool = 1u << 14;
 
   static Result<Plan> create(std::uint64_t epoch, std::span<const MemberSpec> members, std::span<const PoolSpec> pools);
+
+  // reweighted — the plan of a later epoch: the same pools, other weights.
+  [[nodiscard]] Result<Plan> reweighted(std::uint64_t epoch, std::span<const MemberSpec> members) const;
+  // same_roster — `members` names exactly this plan's members (weights aside).
+  [[nodiscard]] bool same_roster(std::span<const MemberSpec> members) const noexcept;
+  // same_assignment — the same members and weights and the same owner of every run.
+  [[nodiscard]] bool same_assignment(const Plan& other) const noexcept;
+  // block_of — the index of the block holding `unit` (unit / block_units).
+  [[nodiscard]] std::uint64_t block_of(std::size_t pool, std::uint64_t unit) const noexcept {
+    return unit / pools_[pool].block_units;
+  }
+  [[nodiscard]] std::uint64_t blocks(std::size_t pool) const noexcept {
+    return (pools_[pool].units + pools_[pool].block_units - 1) / pools_[pool].block_units;
+  }
 
   [[nodiscard]] std::uint64_t epoch() const noexcept { return epoch_; }
   [[nodiscard]] std::span<const MemberSpec> members() const noexcept { return members_; }
@@ -117,6 +136,7 @@ class Plan {
   std::uint64_t epoch_ = 0;
   std::vector<MemberSpec> members_;  // sorted by id
   std::vector<PoolPlan> pools_;
+  std::vector<PoolSpec> specs_;  // as given: reweighted() cuts the same pools
 };
 
 namespace detail {

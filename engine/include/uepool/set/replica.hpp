@@ -8,6 +8,13 @@
 // does not own, a window longer than a block. An incomplete replica neither
 // votes in recovery nor acknowledges windows; the owner re-seeds it.
 //
+// Re-division: the replica follows its owner's membership epoch. An Epoch
+// record moves it to the next epoch (in order, the same members): blocks the
+// owner gained become pending (their usage here means nothing until a Take
+// record), blocks it lost become frozen (their usage is kept, as it was at
+// the mark, for the member that takes them; no record may change it). A
+// record naming a unit outside the owner's blocks in its epoch is refused.
+//
 // Message thread only; a pure value: no Member, no I/O, time passed in.
 //
 //   Replica r(plan, /*owner=*/2, {{&pool, /*hold_down=*/0}});
@@ -30,6 +37,30 @@
 
 namespace uepool::set {
 
+// PlanBook — the plans of the membership epochs a member knows, by epoch
+// (the configuration's, and those its peers' epoch marks name), made from
+// the first plan's pools. Shared by a member and its replicas (message
+// thread only). Plans are never dropped: a hot path may still read one.
+class PlanBook {
+ public:
+  explicit PlanBook(std::shared_ptr<const Plan> base) : base_(std::move(base)) { plans_[base_->epoch()] = base_; }
+  // add — a plan from outside. false: another plan is known for its epoch, or its members differ.
+  bool add(const std::shared_ptr<const Plan>& plan);
+  // get — the plan of `epoch` with `members` (made if new); null if another
+  // plan is known for that epoch, or the members are not the set's.
+  std::shared_ptr<const Plan> get(std::uint64_t epoch, const std::vector<MemberSpec>& members);
+  [[nodiscard]] std::shared_ptr<const Plan> find(std::uint64_t epoch) const {
+    auto it = plans_.find(epoch);
+    return it == plans_.end() ? nullptr : it->second;
+  }
+  [[nodiscard]] std::uint64_t newest() const noexcept { return plans_.rbegin()->first; }
+  [[nodiscard]] const std::map<std::uint64_t, std::shared_ptr<const Plan>>& plans() const noexcept { return plans_; }
+
+ private:
+  std::shared_ptr<const Plan> base_;
+  std::map<std::uint64_t, std::shared_ptr<const Plan>> plans_;
+};
+
 class Replica {
  public:
   // PoolShape — what the replica needs of each pool: its size and static
@@ -45,8 +76,12 @@ class Replica {
   };
 
   Replica() = default;
-  Replica(std::shared_ptr<const Plan> plan, std::uint32_t owner, std::vector<PoolShape> pools)
-      : plan_(std::move(plan)), owner_(owner), pools_(std::move(pools)) {}
+  Replica(std::shared_ptr<const Plan> plan, std::uint32_t owner, std::vector<PoolShape> pools,
+          std::shared_ptr<PlanBook> book = nullptr)
+      : plan_(std::move(plan)), book_(std::move(book)), owner_(owner), pools_(std::move(pools)) {
+    if (!book_) book_ = std::make_shared<PlanBook>(plan_);
+    start_plan_ = plan_;
+  }
 
   // seed — replace the replica with a bulk copy of incarnation `of`. The
   // hold-downs and leases in it count from `now`.
@@ -65,6 +100,14 @@ class Replica {
   [[nodiscard]] const Incarnation& of() const noexcept { return of_; }
   [[nodiscard]] std::uint64_t seq() const noexcept { return seq_; }
   [[nodiscard]] std::size_t open_windows() const noexcept { return windows_.size(); }
+  // The owner's membership epoch, as far as the replica knows; `handover`:
+  // its mark of that epoch is acknowledged (see member.hpp, Re-division).
+  [[nodiscard]] std::uint64_t epoch() const noexcept { return plan_->epoch(); }
+  [[nodiscard]] bool handover() const noexcept { return handover_; }
+  [[nodiscard]] const Plan& plan() const noexcept { return *plan_; }
+  [[nodiscard]] bool pending(std::uint32_t pool, std::uint64_t block) const noexcept {
+    return pending_.count({pool, block}) != 0;
+  }
   // in_use — the unit is in use as far as the replica knows (dynamic or static).
   [[nodiscard]] bool in_use(std::uint32_t pool, std::uint64_t unit) const noexcept;
   // held — the unit is in its hold-down at `now`.
@@ -74,6 +117,10 @@ class Replica {
 
  private:
   bool owns(std::uint32_t pool, std::uint64_t unit) const noexcept;
+  // allocates — owns, and the block is not pending (windows may lie there).
+  bool allocates(std::uint32_t pool, std::uint64_t unit) const noexcept;
+  bool frozen(std::uint32_t pool, std::uint64_t unit) const noexcept;
+  bool on_epoch(const record::Epoch& r);
   Outcome refuse() noexcept {
     complete_ = false;
     return Outcome::kRefused;
@@ -83,8 +130,12 @@ class Replica {
   void on(const record::Alloc& r, std::uint64_t now);
   void on(const record::Free& r, std::uint64_t now);
   void on(const record::Close& r, std::uint64_t now);
+  void on(const record::Take& r, std::uint64_t now);
+  void on(const record::Handover& r, std::uint64_t now);
 
-  std::shared_ptr<const Plan> plan_;
+  std::shared_ptr<const Plan> plan_;        // of the owner's epoch
+  std::shared_ptr<const Plan> start_plan_;  // before any bulk copy
+  std::shared_ptr<PlanBook> book_;
   std::uint32_t owner_ = 0;
   std::vector<PoolShape> pools_;
 
@@ -100,6 +151,9 @@ class Replica {
   std::vector<Win> windows_;
   std::map<std::pair<std::uint32_t, std::uint64_t>, std::uint64_t> held_;  // (pool, unit) -> hold-down end
   std::vector<std::uint64_t> pool_hold_until_;                             // per pool (UsageSnapshot::pool_hold)
+  bool handover_ = false;
+  std::map<std::pair<std::uint32_t, std::uint64_t>, std::uint32_t> pending_;  // (pool, block) -> taken from
+  std::vector<::Roaring> frozen_;                                             // per pool: frozen blocks
 };
 
 }  // namespace uepool::set

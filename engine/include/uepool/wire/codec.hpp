@@ -77,7 +77,7 @@
 
 namespace uepool::wire {
 
-inline constexpr std::uint8_t kVersion = 1;
+inline constexpr std::uint8_t kVersion = 2;  // 2: re-division (epoch marks, snapshot epochs)
 inline constexpr std::size_t kHeaderBytes = 40;
 inline constexpr std::size_t kChecksumBytes = 4;
 // kMaxRecordsPerFrame — records in one data frame, at most (a member's

@@ -1,0 +1,273 @@
+// Member — re-division (message thread): moving to the next membership epoch (closing windows in lost blocks, the epoch
+// mark, the hot path's owner table), the handover mark, taking gained blocks from the previous owner's frozen usage,
+// and parking requests for blocks not ours yet. See "Re-division" in uepool/set/member.hpp and docs/redivision.md.
+//
+// Why a taking is safe (no unit handed out twice):
+//   * The previous owner O allocates in a block b it loses only inside
+//     windows, and closes them all before its Epoch mark: the close protocol
+//     streams every allocation made in them first. From the mark on, b's
+//     usage in O's stream is frozen: no record changes it.
+//   * O streams Handover once A peers acknowledged the mark. Any recovery of
+//     O reads R replicas (A + R > p), so it sees the mark: no later
+//     incarnation of O allocates in b again. A zombie of O is fenced as
+//     before. The taker N takes b only after O's Handover (or a later epoch)
+//     is in N's complete replica of O (Rules::take_after_handover).
+//   * N marks b's in-use and held-down units in use, streams them, then
+//     Take. Its windows in b come after Take in its stream, so a window is
+//     acknowledged only by replicas that hold the taking: any recovery of N
+//     that could see an allocation in b sees the taking too. A recovery that
+//     does not see Take takes b again from O's frozen copy, which O keeps
+//     (N allocated nothing in b then).
+//   * N moves to the next epoch only after its takings are acknowledged by A
+//     peers: a block passes on only from an owner whose taking survives its
+//     restarts.
+#include "member_state.hpp"
+
+namespace uepool::set {
+
+bool Member::is_pending(std::uint32_t pool, std::uint64_t unit) const noexcept {
+  return !pending_.empty() && pending_.count({pool, plan_->block_of(pool, unit)}) != 0;
+}
+
+bool Member::is_frozen(std::uint32_t pool, std::uint64_t unit) const noexcept {
+  return pool < frozen_.size() && frozen_[pool].contains(static_cast<std::uint32_t>(plan_->block_of(pool, unit)));
+}
+
+bool Member::park(const RingItem& item) {
+  if (parked_.size() >= kPendingOwnMax) return false;  // routed as it is: a leak at worst, never a conflict
+  parked_.push_back(item);
+  ++counters_.requests_parked;
+  return true;
+}
+
+void Member::reroute_parked() {
+  if (parked_.empty()) return;
+  std::vector<RingItem> items;
+  items.swap(parked_);
+  const DiffBatch batch(*this);
+  for (const RingItem& item : items) route_release(item);
+}
+
+bool Member::settled() const noexcept {
+  return phase_ == MemberPhase::kReady && plan_->epoch() == target_epoch_ && pending_.empty() && handover_ &&
+         (last_take_seq_ == 0 || acks_for(last_take_seq_) >= ack_quorum_);
+}
+
+const char* Member::epoch_wait() const noexcept {
+  if (phase_ != MemberPhase::kReady) return "";
+  if (!pending_.empty()) return "taking gained blocks: waiting for their previous owner's handover";
+  if (!handover_) return "waiting for A peers to acknowledge the epoch mark";
+  if (last_take_seq_ != 0 && acks_for(last_take_seq_) < ack_quorum_)
+    return "waiting for A peers to acknowledge the takings";
+  if (target_epoch_ > plan_->epoch() && book_->find(plan_->epoch() + 1) == nullptr)
+    return "the next epoch's plan is not known (epochs are numbered consecutively)";
+  return "";
+}
+
+void Member::set_owned(std::uint32_t pool) {
+  PoolState& ps = *pools_[pool];
+  ps.owned.clear();
+  ps.chunk_start.clear();
+  ps.chunks = 0;
+  const std::uint64_t bu = plan_->block_units(pool);
+  for (const core::UnitRange& rg : plan_->ranges_of(pool, id_)) {
+    // The range without its blocks not taken yet (no window may lie there).
+    std::uint64_t b = rg.begin;
+    while (b < rg.end) {
+      std::uint64_t e = b;
+      while (e < rg.end && !is_pending(pool, e)) e = std::min(rg.end, (e / bu + 1) * bu);
+      if (e > b) ps.owned.push_back({b, e});
+      while (e < rg.end && is_pending(pool, e)) e = std::min(rg.end, (e / bu + 1) * bu);
+      b = e;
+    }
+  }
+  for (const auto& rg : ps.owned) {
+    ps.chunk_start.push_back(ps.chunks);
+    ps.chunks += (rg.size() + ps.window_units - 1) / ps.window_units;
+  }
+  ps.cursor = 0;
+  ps.scan_needed = true;
+}
+
+void Member::publish_owner_table() {
+  for (std::uint32_t i = 0; i < pools_.size(); ++i) {
+    HotPool& hp = hot_[i];
+    bool moving = false;
+    for (const auto& [key, from] : pending_) moving = moving || key.first == i;
+    // Release stores, in this order: a worker that reads the new table
+    // (acquire) sees moving = true; one that reads moving = false sees the
+    // bitmap of every block taken (HotPool).
+    if (moving) hp.moving.store(true, std::memory_order_release);
+    hp.run_owner.store(plan_->owner_table(i), std::memory_order_release);
+    if (!moving) hp.moving.store(false, std::memory_order_release);
+  }
+}
+
+void Member::begin_epoch(const std::shared_ptr<const Plan>& next) {
+  const Plan& old = *plan_;
+  // 1. Stop allocating in the blocks we lose: close their windows (the
+  //    close protocol streams every unit allocated there first).
+  for (std::uint32_t i = 0; i < pools_.size(); ++i) {
+    PoolState& ps = *pools_[i];
+    for (WindowSlot& s : ps.slots) {
+      if (s.phase() == kEmpty || next->owner(i, s.begin.load(std::memory_order_relaxed)) == id_) continue;
+      s.close([&] {
+        capture_window(i, s);
+        emit_stream(record::Close{.pool = i, .tag = unpack_tag(s.tag.load(std::memory_order_relaxed))});
+      });
+    }
+  }
+  // An audit running counted units of blocks we may lose: it starts again later.
+  if (audit_->stage != AuditState::Stage::kIdle) {
+    audit_->stage = AuditState::Stage::kIdle;
+    audit_->candidates.clear();
+    audit_->serial_snap.clear();
+    audit_->requested = true;
+    ++counters_.audit_aborted;
+  }
+  // 2. What we lose (frozen: its usage stays as it is now, for the taker)
+  //    and what we gain (taken once its previous owner handed it over).
+  for (std::uint32_t i = 0; i < pools_.size(); ++i) {
+    const std::uint64_t bu = old.block_units(i);
+    for (std::uint64_t b = 0; b < old.blocks(i); ++b) {
+      const std::uint32_t was = old.owner(i, b * bu), now = next->owner(i, b * bu);
+      if (was == id_ && now != id_) {
+        frozen_[i].add(static_cast<std::uint32_t>(b));
+        ++counters_.blocks_lost;
+      } else if (now == id_ && was != id_) {
+        pending_[{i, b}] = was;
+        frozen_[i].remove(static_cast<std::uint32_t>(b));
+      }
+    }
+  }
+  plan_ = next;
+  handover_ = false;
+  last_take_seq_ = 0;
+  epoch_seq_ = emit_stream(record::Epoch{
+      .stream_seq = 0, .epoch = next->epoch(), .members = {next->members().begin(), next->members().end()}});
+  ++counters_.transitions;
+  // 3. Frozen units keep their bits: no timer may free them here any more.
+  std::erase_if(hold_, [&](const HoldDown& h) { return is_frozen(h.pool, h.unit); });
+  std::erase_if(wrap_holds_, [&](const HoldDown& h) { return is_frozen(h.pool, h.unit); });
+  std::erase_if(audit_->holds, [&](const AuditState::Hold& h) { return is_frozen(h.pool, h.unit); });
+  for (std::uint32_t i = 0; i < pools_.size(); ++i) set_owned(i);
+  publish_owner_table();
+  reroute_parked();
+}
+
+void Member::take_block(std::uint32_t pool, std::uint64_t block, const Replica& from) {
+  PoolState& ps = *pools_[pool];
+  const std::uint64_t bu = plan_->block_units(pool);
+  const std::uint64_t begin = block * bu;
+  const std::uint64_t end = std::min(begin + bu, ps.pool->size());
+  std::uint64_t handed = 0;
+  std::vector<std::uint64_t> held;
+  for (std::uint64_t u = begin; u < end; ++u) {
+    if (ps.pool->is_excluded(u)) continue;
+    const auto u32 = static_cast<std::uint32_t>(u);
+    const bool used = from.in_use(pool, u);
+    const bool holding = !used && from.held(pool, u, now_local_);
+    const bool have = ps.pool->test(u);
+    if (ps.pool->is_static(u)) {
+      if (used) {
+        if (!have) (void)ps.pool->claim(*msg_workers_[pool], u);
+        ps.claimed_by[u] = 0;  // claim id unknown: any release of it ends it
+        if (!ps.statics.contains(u32)) {
+          ps.statics.add(u32);
+          emit_stream(record::Alloc{.pool = pool, .unit = u});
+        }
+        ++handed;
+      } else if (ps.statics.contains(u32) || have) {
+        if (have) (void)ps.pool->release(*msg_workers_[pool], u, 0);
+        ps.statics.remove(u32);
+        ps.claimed_by.erase(u);
+        emit_stream(record::Free{.pool = pool, .unit = u});
+      }
+      continue;
+    }
+    // Marks of an earlier time we owned the block go: its state is the previous owner's.
+    ps.set_held(u, false);
+    ps.quarantined.remove(u32);
+    if (used || holding) {
+      if (!have) (void)ps.pool->claim(*msg_workers_[pool], u);
+      if (used) {
+        mark_restored(pool, u);  // the previous owner's allocation: released by the restored-release rules
+        ++handed;
+      } else {
+        ps.set_held(u, true);  // freed there, its hold-down not over: held down here from now
+        hold_.insert({now_local_ + std::max<std::uint64_t>(ps.hold_down, 1), pool, u});
+        held.push_back(u);
+      }
+    } else if (have) {
+      (void)ps.pool->release(*msg_workers_[pool], u, 0);  // a stale bit of an earlier time here; nobody holds it
+    }
+  }
+  for (std::uint64_t w = begin >> 6; w < (end + 63) >> 6; ++w) diff_word(pool, w);
+  for (std::uint64_t u : held) emit_stream(record::Free{.pool = pool, .unit = u});
+  last_take_seq_ = emit_stream(record::Take{.stream_seq = 0, .pool = pool, .block = block});
+  ++counters_.blocks_moved;
+  counters_.units_handed_over += handed;
+}
+
+void Member::take_blocks() {
+  std::vector<bool> touched(pools_.size(), false);
+  bool any = false;
+  for (auto it = pending_.begin(); it != pending_.end();) {
+    const auto [pool, block] = it->first;
+    Peer* p = peer(it->second);
+    const Replica* r = p != nullptr ? &p->replica : nullptr;
+    // The previous owner's mark is acknowledged (or it moved on since): its
+    // frozen usage of the block is final and every recovery of it sees that.
+    const bool handed = r != nullptr && r->complete() &&
+                        (r->epoch() > plan_->epoch() ||
+                         (r->epoch() == plan_->epoch() && (r->handover() || !options_.rules.take_after_handover)));
+    if (!handed) {
+      ++it;
+      continue;
+    }
+    it = pending_.erase(it);  // first: the block's words are ours to stream now
+    take_block(pool, block, *r);
+    touched[pool] = true;
+    any = true;
+  }
+  if (!any) return;
+  for (std::uint32_t i = 0; i < pools_.size(); ++i)
+    if (touched[i]) set_owned(i);
+  publish_owner_table();
+  // Which lease holds each taken unit is known only from the store, as
+  // after a restart: releases of those allocations wait for one read, once
+  // every allocation the previous owner made there was stored (restart_read).
+  if (options_.store != nullptr && options_.rules.restored_releases_exact) {
+    audit_->restart_read = true;
+    audit_->not_before = std::max(audit_->not_before, now_local_ + options_.audit_grace + options_.retransmit);
+  }
+  reroute_parked();
+}
+
+void Member::redivision_tick() {
+  if (!pending_.empty()) take_blocks();
+  if (!handover_ && acks_for(epoch_seq_) >= ack_quorum_) {
+    (void)emit_stream(record::Handover{.stream_seq = 0, .epoch = plan_->epoch()});
+    handover_ = true;
+  }
+  if (target_epoch_ <= plan_->epoch() || !handover_ || !pending_.empty()) return;
+  if (last_take_seq_ != 0 && acks_for(last_take_seq_) < ack_quorum_) return;
+  if (std::shared_ptr<const Plan> next = book_->find(plan_->epoch() + 1)) begin_epoch(next);
+}
+
+void Member::adopt_epoch_state(const UsageSnapshot& s) {
+  std::shared_ptr<const Plan> p = s.members.empty() ? plan_ : book_->get(s.epoch, s.members);
+  if (p == nullptr) p = plan_;  // answers were checked as replicas: not expected
+  plan_ = p;
+  target_epoch_ = std::max(target_epoch_, p->epoch());
+  handover_ = s.handover;
+  epoch_seq_ = 0;  // the re-seed carries the epoch: Handover (if due) once A peers hold it
+  last_take_seq_ = 0;
+  pending_.clear();
+  for (const UsageSnapshot::PendingBlock& b : s.pending)
+    if (b.pool < pools_.size()) pending_[{b.pool, b.block}] = b.from;
+  frozen_.assign(pools_.size(), ::Roaring());
+  for (std::size_t i = 0; i < s.frozen.size() && i < frozen_.size(); ++i) frozen_[i] = s.frozen[i];
+}
+
+}  // namespace uepool::set
