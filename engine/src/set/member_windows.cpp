@@ -124,7 +124,10 @@ void Member::reserve_windows() {
       for (WindowSlot& s : ps.slots)
         if (phase_of(s.state.load(std::memory_order_relaxed)) == kEmpty) free_slot = true;
     }
-    ps.exhausted.store(!found_any && waiting == 0 && !ps.scan_needed, std::memory_order_relaxed);
+    // A member that owns no block of the pool (a standby, or one that left)
+    // has none free; one still taking its blocks is not ready yet.
+    const bool owns_nothing = ps.chunks == 0 && !hot_[i].moving.load(std::memory_order_relaxed);
+    ps.exhausted.store((!found_any && waiting == 0 && !ps.scan_needed) || owns_nothing, std::memory_order_relaxed);
   }
 }
 

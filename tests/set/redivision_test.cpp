@@ -1,0 +1,215 @@
+// Re-division: a join, a leave and a weight change move blocks between
+// members while sessions hold units in them; no unit is handed out twice,
+// every held unit stays in use at its owner in the new epoch, releases of
+// moved units reach the new owner, and a taking waits for the previous
+// owner's handover. A lossless in-test network (testing::LoopbackSet); the
+// simulator drives re-division under faults.
+#include <gtest/gtest.h>
+
+#include <map>
+#include <set>
+
+#include "uepool/testing/loopback_set.hpp"
+
+namespace uepool::set {
+namespace {
+
+core::PoolConfig pool() {
+  core::PoolConfig c;
+  c.name = "v4";
+  c.prefix = net::Prefix::parse("10.8.0.0/18").value();  // 16,384 units: 256 blocks of 64
+  c.unit_length = 32;
+  return c;
+}
+
+std::shared_ptr<const Plan> plan(std::uint64_t epoch, const std::vector<std::uint32_t>& weights) {
+  std::vector<MemberSpec> specs;
+  for (std::uint32_t i = 1; i <= weights.size(); ++i) specs.push_back({i, weights[i - 1]});
+  std::vector<PoolSpec> pools = {{"v4", 16384, 64}};
+  return std::make_shared<const Plan>(Plan::create(epoch, specs, pools).value());
+}
+
+struct Set {
+  std::unique_ptr<testing::LoopbackSet> set;
+  std::uint64_t now = 0;
+  std::map<std::uint64_t, Lease> held;  // unit -> lease of the session holding it
+
+  explicit Set(std::shared_ptr<const Plan> first) {
+    testing::LoopbackOptions lo;
+    lo.plan = std::move(first);
+    lo.pools = {pool()};
+    lo.tune = [](MemberOptions& o) {
+      o.lease = 100'000;
+      o.window_units = 64;
+    };
+    auto created = testing::LoopbackSet::create(lo);
+    EXPECT_TRUE(created.ok()) << created.status().to_string();
+    set = std::move(created.value());
+  }
+  Member* m(std::uint32_t id) const { return set->member(id); }
+  void step(int n = 1) {
+    for (int k = 0; k < n; ++k) set->pump(++now);
+  }
+  // allocate — n sessions at member `id`; every unit must be new.
+  void allocate(std::uint32_t id, int n) {
+    for (int k = 0; k < n; ++k) {
+      MemberAllocation a = m(id)->allocate(*set->worker(id), 0);
+      for (int tries = 0; !a.ok() && tries < 50; ++tries) {
+        step();
+        a = m(id)->allocate(*set->worker(id), 0);
+      }
+      ASSERT_TRUE(a.ok()) << "member " << id << ": " << member_status_name(a.status);
+      ASSERT_TRUE(held.emplace(a.lease.unit, a.lease).second) << "unit " << a.lease.unit << " handed out twice";
+      ASSERT_EQ(m(id)->plan().owner(0, a.lease.unit), id);
+    }
+  }
+  void give(const std::shared_ptr<const Plan>& p) {
+    for (std::uint32_t id : set->ids()) ASSERT_TRUE(m(id)->set_membership(p).ok());
+  }
+  bool settled() const {
+    for (std::uint32_t id : set->ids())
+      if (!m(id)->settled()) return false;
+    return true;
+  }
+  // every held unit is in use at its owner in that owner's epoch
+  void expect_held_in_use() const {
+    for (const auto& [unit, lease] : held) {
+      const std::uint32_t owner = m(1)->plan().owner(0, unit);
+      EXPECT_TRUE(m(owner)->in_use(0, unit)) << "unit " << unit << " held, free at its owner " << owner;
+    }
+  }
+};
+
+// A standby member (weight 0) joins: it takes about its share of the
+// blocks, the units sessions hold there stay in use, and it allocates.
+TEST(Redivision, AJoinMovesAboutItsShareAndKeepsEverySession) {
+  const auto one = plan(1, {1, 1, 1, 0});
+  const auto two = plan(2, {1, 1, 1, 1});
+  Set s(one);
+  s.step(10);
+  EXPECT_EQ(s.m(4)->view().pools[0].owned_units, 0u);
+  for (std::uint32_t id = 1; id <= 3; ++id) s.allocate(id, 1500);
+  EXPECT_EQ(s.m(4)->allocate(*s.set->worker(4), 0).status, MemberStatus::kNoneFree);  // owns nothing
+  s.give(two);
+  for (int k = 0; k < 200 && !s.settled(); ++k) s.step();
+  ASSERT_TRUE(s.settled()) << s.m(4)->view().epoch_wait;
+  // The plan decides what moves: exactly the blocks member 4 now owns, all
+  // taken by it, about a quarter of 256 (a binomial draw: 64 +- 7).
+  const std::uint64_t moved = two->units_of(0, 4) / 64;
+  EXPECT_EQ(s.m(4)->counters().blocks_moved, moved);
+  EXPECT_GT(moved, 64u - 24u);
+  EXPECT_LT(moved, 64u + 24u);
+  std::uint64_t lost = 0, units = 0;
+  for (std::uint32_t id = 1; id <= 4; ++id) {
+    EXPECT_EQ(s.m(id)->epoch(), 2u);
+    lost += s.m(id)->counters().blocks_lost;
+  }
+  EXPECT_EQ(lost, moved);  // nothing moved between the others
+  for (const auto& [unit, lease] : s.held) units += two->owner(0, unit) == 4 ? 1 : 0;
+  EXPECT_EQ(s.m(4)->counters().units_handed_over, units);
+  EXPECT_GT(units, 0u);
+  s.expect_held_in_use();
+  // Everyone allocates on, member 4 too; nothing is handed out twice.
+  for (std::uint32_t id = 1; id <= 4; ++id) s.allocate(id, 300);
+  s.expect_held_in_use();
+}
+
+// A release of a moved unit, at any member, reaches the new owner and frees it there.
+TEST(Redivision, ReleasesOfMovedUnitsReachTheNewOwner) {
+  Set s(plan(1, {1, 1, 0}));
+  s.step(10);
+  s.allocate(1, 400);
+  s.allocate(2, 400);
+  s.give(plan(2, {1, 1, 1}));
+  for (int k = 0; k < 200 && !s.settled(); ++k) s.step();
+  ASSERT_TRUE(s.settled());
+  int released = 0;
+  for (auto it = s.held.begin(); it != s.held.end();) {
+    if (s.m(1)->plan().owner(0, it->first) != 3) {
+      ++it;
+      continue;
+    }
+    const std::uint32_t at = 1 + static_cast<std::uint32_t>(released % 3);  // at the old owner, another, the new
+    s.m(at)->release(*s.set->worker(at), it->second);
+    ++released;
+    it = s.held.erase(it);
+  }
+  ASSERT_GT(released, 10);
+  s.step(20);
+  for (std::uint64_t u = 0; u < 16384; ++u) {
+    if (s.m(1)->plan().owner(0, u) == 3 && !s.held.count(u)) {
+      EXPECT_FALSE(s.m(3)->in_use(0, u)) << "unit " << u << " released, still in use at the new owner";
+    }
+  }
+  EXPECT_EQ(s.m(3)->counters().stale_releases, 0u);
+  s.expect_held_in_use();
+}
+
+// A member leaves (weight 0): every block goes, it hands out nothing more,
+// and what its sessions hold stays in use at the new owners.
+TEST(Redivision, ALeaveHandsEveryBlockOver) {
+  Set s(plan(1, {1, 1, 1}));
+  s.step(10);
+  for (std::uint32_t id = 1; id <= 3; ++id) s.allocate(id, 500);
+  s.give(plan(2, {1, 1, 0}));
+  for (int k = 0; k < 200 && !s.settled(); ++k) s.step();
+  ASSERT_TRUE(s.settled());
+  EXPECT_EQ(s.m(3)->view().pools[0].owned_units, 0u);
+  EXPECT_EQ(s.m(3)->open_windows(), 0u);
+  EXPECT_EQ(s.m(3)->allocate(*s.set->worker(3), 0).status, MemberStatus::kNoneFree);
+  EXPECT_EQ(s.m(1)->counters().blocks_moved + s.m(2)->counters().blocks_moved, s.m(3)->counters().blocks_lost);
+  s.expect_held_in_use();
+  s.allocate(1, 200);
+  s.allocate(2, 200);
+}
+
+// The taker waits for the previous owner's handover: while that owner is
+// cut off, its blocks stay pending (no window there), then move.
+TEST(Redivision, ATakingWaitsForThePreviousOwnersHandover) {
+  Set s(plan(1, {1, 1, 1, 0}));
+  s.step(10);
+  for (std::uint32_t id = 1; id <= 3; ++id) s.allocate(id, 300);
+  s.set->down().insert(2);
+  s.give(plan(2, {1, 1, 1, 1}));
+  s.step(100);
+  const MemberView v = s.m(4)->view();
+  EXPECT_GT(v.pending_blocks, 0u);  // member 2's blocks: no handover from it yet
+  EXPECT_EQ(s.m(2)->epoch(), 2u);   // it moved (its mark is streamed) but nobody acknowledged it
+  for (const MemberView::Window& w : v.windows)
+    EXPECT_NE(plan(1, {1, 1, 1, 0})->owner(0, w.begin), 2u) << "a window in a block not taken yet";
+  s.set->down().clear();
+  for (int k = 0; k < 200 && !s.settled(); ++k) s.step();
+  ASSERT_TRUE(s.settled()) << s.m(4)->view().epoch_wait;
+  s.expect_held_in_use();
+  s.allocate(4, 300);
+}
+
+// Epochs are applied in order: given epoch 3 while 2 is known, a member
+// passes through 2; a member restarted after the change recovers its epoch.
+TEST(Redivision, EpochsInOrderAndARestartKeepsTheEpoch) {
+  Set s(plan(1, {1, 1, 1, 0}));
+  s.step(10);
+  for (std::uint32_t id = 1; id <= 3; ++id) s.allocate(id, 300);
+  const auto two = plan(2, {1, 1, 1, 1});
+  const auto three = plan(3, {2, 1, 0, 1});
+  s.give(two);
+  s.give(three);
+  for (int k = 0; k < 400 && !s.settled(); ++k) s.step();
+  ASSERT_TRUE(s.settled());
+  for (std::uint32_t id = 1; id <= 4; ++id) {
+    EXPECT_EQ(s.m(id)->epoch(), 3u);
+    EXPECT_EQ(s.m(id)->counters().transitions, 2u);
+  }
+  s.expect_held_in_use();
+  s.set->crash(4);
+  ASSERT_TRUE(s.set->start(4, false).ok());  // its options name epoch 1: the replicas know better
+  for (int k = 0; k < 400 && !(s.m(4)->ready() && s.settled()); ++k) s.step();
+  ASSERT_TRUE(s.m(4)->ready()) << s.m(4)->not_ready_reason();
+  EXPECT_EQ(s.m(4)->epoch(), 3u);
+  s.expect_held_in_use();
+  s.allocate(4, 200);
+  s.allocate(1, 200);
+}
+
+}  // namespace
+}  // namespace uepool::set
