@@ -256,6 +256,7 @@ void Member::audit_tick() {
     a.holds.erase(a.holds.begin());
     PoolState& ps = *pools_[h.pool];
     ps.set_held(h.unit, false);
+    if (is_frozen(h.pool, h.unit)) continue;  // a block we lost: its bits stay as the taker read them
     (void)ps.serials->end(h.unit, detail::UnitSerials::kWrapHeld);  // a wrapped serial starts again at 0
     (void)free_own(h.pool, h.unit);
     diff_word(h.pool, h.unit >> 6);

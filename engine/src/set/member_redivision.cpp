@@ -146,10 +146,10 @@ void Member::begin_epoch(const std::shared_ptr<const Plan>& next) {
   epoch_seq_ = emit_stream(record::Epoch{
       .stream_seq = 0, .epoch = next->epoch(), .members = {next->members().begin(), next->members().end()}});
   ++counters_.transitions;
-  // 3. Frozen units keep their bits: no timer may free them here any more.
-  std::erase_if(hold_, [&](const HoldDown& h) { return is_frozen(h.pool, h.unit); });
-  std::erase_if(wrap_holds_, [&](const HoldDown& h) { return is_frozen(h.pool, h.unit); });
-  std::erase_if(audit_->holds, [&](const AuditState::Hold& h) { return is_frozen(h.pool, h.unit); });
+  // Hold-downs of frozen units run on: our snapshots show them as the
+  // replicas time them (a taker holds such a unit down for a whole
+  // hold-down from its taking). When one ends, its bit stays set here: the
+  // frozen copy changes no more (a later taking here sets every bit anew).
   for (std::uint32_t i = 0; i < pools_.size(); ++i) set_owned(i);
   publish_owner_table();
   reroute_parked();
@@ -162,6 +162,12 @@ void Member::take_block(std::uint32_t pool, std::uint64_t block, const Replica& 
   const std::uint64_t end = std::min(begin + bu, ps.pool->size());
   std::uint64_t handed = 0;
   std::vector<std::uint64_t> held;
+  // Timers of an earlier time we owned the block would free units of its
+  // new state: they go (its state is the previous owner's).
+  auto in_block = [&](std::uint32_t p, std::uint64_t u) { return p == pool && u >= begin && u < end; };
+  std::erase_if(hold_, [&](const HoldDown& h) { return in_block(h.pool, h.unit); });
+  std::erase_if(wrap_holds_, [&](const HoldDown& h) { return in_block(h.pool, h.unit); });
+  std::erase_if(audit_->holds, [&](const AuditState::Hold& h) { return in_block(h.pool, h.unit); });
   for (std::uint64_t u = begin; u < end; ++u) {
     if (ps.pool->is_excluded(u)) continue;
     const auto u32 = static_cast<std::uint32_t>(u);
@@ -188,16 +194,32 @@ void Member::take_block(std::uint32_t pool, std::uint64_t block, const Replica& 
     // Marks of an earlier time we owned the block go: its state is the previous owner's.
     ps.set_held(u, false);
     ps.quarantined.remove(u32);
-    if (used || holding) {
+    if (used) {
       if (!have) (void)ps.pool->claim(*msg_workers_[pool], u);
-      if (used) {
-        mark_restored(pool, u);  // the previous owner's allocation: released by the restored-release rules
-        ++handed;
-      } else {
-        ps.set_held(u, true);  // freed there, its hold-down not over: held down here from now
-        hold_.insert({now_local_ + std::max<std::uint64_t>(ps.hold_down, 1), pool, u});
-        held.push_back(u);
-      }
+      mark_restored(pool, u);  // the previous owner's allocation: released by the restored-release rules
+      ++handed;
+      continue;
+    }
+    // Free (or held down) there. Our serial of it is what it was when we
+    // last owned the block, and an allocation of ours made then may have
+    // ended elsewhere since: its lease names that serial. It moves on, so
+    // that no release of an allocation before the taking matches the next
+    // one; a serial that wraps holds the unit for the repeat window, and
+    // kRestored (an allocation someone else made) starts again at 0.
+    std::uint8_t serial = 0;
+    if (ps.serials->ensure(u, u + 1)) serial = ps.serials->get(u);
+    if (serial == detail::UnitSerials::kLast || serial == detail::UnitSerials::kWrapHeld) {
+      if (!have) (void)ps.pool->claim(*msg_workers_[pool], u);
+      ps.serials->set(u, detail::UnitSerials::kWrapHeld);
+      wrap_holds_.push_back({now_local_ + std::max(options_.release_repeat_window, ps.hold_down), pool, u});
+      continue;
+    }
+    ps.serials->set(u, serial == detail::UnitSerials::kRestored ? 0 : static_cast<std::uint8_t>(serial + 1));
+    if (holding) {
+      if (!have) (void)ps.pool->claim(*msg_workers_[pool], u);
+      ps.set_held(u, true);  // freed there, its hold-down not over: held down here from now
+      hold_.insert({now_local_ + std::max<std::uint64_t>(ps.hold_down, 1), pool, u});
+      held.push_back(u);
     } else if (have) {
       (void)ps.pool->release(*msg_workers_[pool], u, 0);  // a stale bit of an earlier time here; nobody holds it
     }

@@ -237,6 +237,7 @@ void Member::expire_wrap_holds() {
     const HoldDown h = wrap_holds_.front();
     wrap_holds_.pop_front();
     PoolState& ps = *pools_[h.pool];
+    if (is_frozen(h.pool, h.unit)) continue;  // a block we lost: its bits stay as the taker read them
     // Held by an audit that took it over: the audit frees it. Otherwise
     // kWrapHeld -> 0: handed out again from serial 0.
     if (ps.held(h.unit) || !ps.serials->end(h.unit, detail::UnitSerials::kWrapHeld)) continue;
@@ -253,6 +254,7 @@ void Member::expire_hold_downs() {
     hold_.erase(hold_.begin());
     PoolState& ps = *pools_[pool];
     ps.set_held(unit, false);
+    if (is_frozen(pool, unit)) continue;  // a block we lost: its bits stay as the taker read them
     // Quarantined at a recovery (its window was open): an older incarnation
     // may have allocated it since its hold-down ended there; in use until an
     // audit, which it asks for (with a store) rather than wait for the next.

@@ -44,9 +44,11 @@ bool Simulator::check_allocation(std::uint32_t member_id, const set::Lease& l, c
     return false;
   }
   char buf[256];
-  if (plan_->owner(l.pool, l.unit) != member_id) {
-    std::snprintf(buf, sizeof buf, "member %u handed out pool %u unit %llu, owned by member %u", member_id, l.pool,
-                  static_cast<unsigned long long>(l.unit), plan_->owner(l.pool, l.unit));
+  // The owner in the member's own epoch (the windows below are the real check).
+  if (m.plan().owner(l.pool, l.unit) != member_id) {
+    std::snprintf(buf, sizeof buf, "member %u handed out pool %u unit %llu, owned by member %u in its epoch %llu",
+                  member_id, l.pool, static_cast<unsigned long long>(l.unit), m.plan().owner(l.pool, l.unit),
+                  static_cast<unsigned long long>(m.epoch()));
     fail(buf);
     return false;
   }
@@ -108,11 +110,23 @@ void Simulator::liveness_check() {
     fail(buf);
     return;
   }
+  // Every member at the newest epoch, every block it gained taken, its marks acknowledged.
+  for (std::uint32_t i = 1; i <= nodes_.size() && result_.ok; ++i) {
+    set::Member* m = member(i);
+    if (m->settled() && m->epoch() == plans_.size()) continue;
+    const set::MemberView v = m->view();
+    std::snprintf(buf, sizeof buf, "member %u not settled at the end: epoch %llu of %zu, %zu blocks to take: %s", i,
+                  ull(v.epoch), plans_.size(), v.pending_blocks, v.epoch_wait);
+    fail(buf);
+    return;
+  }
   for (std::uint32_t i = 1; i <= nodes_.size(); ++i) {
     const set::MemberCounters& c = member(i)->counters();
     result_.stats.audit_freed += c.audit_freed;
     result_.stats.rebuilds += c.rebuilds;
+    result_.stats.blocks_moved += c.blocks_moved;
   }
+  const set::Plan& newest = *plans_.back();
   // A static claim is recorded at its owner only to report duplicates; a
   // claim that could not reach its owner leaves the unit free there (static
   // units are never allocated dynamically): not a conflict, not a leak.
@@ -120,7 +134,7 @@ void Simulator::liveness_check() {
   std::string first_leak;
   for (std::uint32_t p = 0; p < holder_.size() && result_.ok; ++p) {
     for (std::uint64_t u = 0; u < holder_[p].size(); ++u) {
-      const std::uint32_t owner = plan_->owner(p, u);
+      const std::uint32_t owner = newest.owner(p, u);
       set::Member* m = member(owner);
       const bool used = m->in_use(p, u);
       const bool is_static = !pool_configs_[p].static_ranges.empty() && u >= holder_[p].size() - 16;

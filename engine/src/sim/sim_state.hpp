@@ -4,6 +4,7 @@
 #pragma once
 
 #include <cstdint>
+#include <map>
 #include <memory>
 #include <set>
 #include <vector>
@@ -71,6 +72,10 @@ struct Simulator::Node {
   // reaches only that peer; the new incarnation hears and reaches every
   // member but that one.
   std::uint32_t zombie_side = 0;
+  // Membership epochs: the newest this member's configuration has
+  // (1-based), and when the next ones reach it (epoch -> step).
+  std::uint64_t epoch = 1;
+  std::map<std::uint64_t, std::uint64_t> epoch_due;
 };
 
 struct Simulator::Session {

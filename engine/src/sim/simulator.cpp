@@ -14,7 +14,9 @@ Simulator::Simulator(const SimParams& params, const set::detail::Rules& rules)
     // Each mode its own schedule: safety and liveness runs of one seed share no steps.
     : params_(params), rules_(rules), rng_(params.seed ^ (params.mode == Mode::kLiveness ? 0x6c6976656e657373ULL : 0)) {
   std::vector<set::MemberSpec> specs;
-  for (std::uint32_t i = 1; i <= params_.members; ++i) specs.push_back({i, 1});
+  const std::uint32_t standby = std::min(params_.standby, params_.members - 1);
+  for (std::uint32_t i = 1; i <= params_.members; ++i) specs.push_back({i, i + standby > params_.members ? 0u : 1u});
+  for (const set::MemberSpec& m : specs) weights_.push_back(m.weight);
   std::vector<set::PoolSpec> pools;
   for (std::size_t i = 0; i < params_.pools.size(); ++i) {
     const SimPool& sp = params_.pools[i];
@@ -47,6 +49,7 @@ Simulator::Simulator(const SimParams& params, const set::detail::Rules& rules)
     return;
   }
   plan_ = std::make_shared<const set::Plan>(std::move(plan.value()));
+  plans_.push_back(plan_);
   nodes_.resize(params_.members);
   for (std::uint32_t i = 0; i < params_.members; ++i) {
     nodes_[i] = std::make_unique<Node>();
@@ -61,7 +64,10 @@ Simulator::~Simulator() = default;
 void Simulator::start_member(std::uint32_t id, bool fresh) {
   set::MemberOptions o;
   o.id = id;
-  o.plan = plan_;
+  // The configuration it starts with: every epoch it was given so far.
+  Node& node = *nodes_[id - 1];
+  o.plan = plans_[node.epoch - 1];
+  o.history.assign(plans_.begin(), plans_.begin() + static_cast<std::ptrdiff_t>(node.epoch - 1));
   o.pools = pool_configs_;
   o.fresh = fresh;
   o.nonce = rng_.next();
@@ -206,6 +212,73 @@ void Simulator::random_activity() {
   }
 }
 
+bool Simulator::new_epoch(const std::vector<std::uint32_t>& weights, std::uint64_t delay) {
+  std::vector<set::MemberSpec> specs;
+  std::uint64_t total = 0;
+  for (std::uint32_t i = 1; i <= weights.size(); ++i) {
+    specs.push_back({i, weights[i - 1]});
+    total += weights[i - 1];
+  }
+  if (total == 0 || weights.size() != nodes_.size()) return false;
+  auto plan = plans_.back()->reweighted(plans_.size() + 1, specs);
+  if (!plan.ok()) {
+    fail("plan: " + plan.status().to_string());
+    return false;
+  }
+  plans_.push_back(std::make_shared<const set::Plan>(std::move(plan.value())));
+  weights_ = weights;
+  ++result_.stats.epochs;
+  trace(TraceEvent::kEpoch, plans_.size(), 0);
+  for (std::uint32_t i = 1; i <= nodes_.size(); ++i) nodes_[i - 1]->epoch_due[plans_.size()] = now_ + delay;
+  deliver_epochs();
+  return true;
+}
+
+void Simulator::give_epochs(std::uint32_t id) {
+  for (auto& [e, at] : nodes_[id - 1]->epoch_due) at = std::min(at, now_);
+  deliver_epochs();
+}
+
+// deliver_epochs — each member's configuration reaches it at its own time;
+// a member down gets what it missed when it restarts (start_member).
+void Simulator::deliver_epochs() {
+  for (std::uint32_t i = 1; i <= nodes_.size() && result_.ok; ++i) {
+    Node& n = *nodes_[i - 1];
+    while (!n.epoch_due.empty() && n.epoch_due.begin()->second <= now_) {
+      const std::uint64_t e = n.epoch_due.begin()->first;
+      n.epoch_due.erase(n.epoch_due.begin());
+      n.epoch = std::max(n.epoch, e);
+      if (!n.up) continue;
+      trace(TraceEvent::kEpoch, e, i);
+      if (watch_)
+        watch_event("step %llu: member %u is given epoch %llu (its owner there: member %u)", ull(now_), i, ull(e),
+                    plans_[e - 1]->owner(watch_pool_, watch_unit_));
+      const Status st = n.member->set_membership(plans_[e - 1]);
+      if (!st.ok()) fail("set_membership: " + st.to_string());
+    }
+  }
+}
+
+// random_epoch — a join (a standby gets a weight), a leave (weight 0) or a
+// weight change, always leaving some member with a weight.
+void Simulator::random_epoch() {
+  std::vector<std::uint32_t> w = weights_;
+  const auto i = static_cast<std::size_t>(rng_.below(w.size()));
+  std::uint32_t others = 0;
+  for (std::size_t k = 0; k < w.size(); ++k)
+    if (k != i && w[k] > 0) ++others;
+  if (w[i] == 0) {
+    w[i] = static_cast<std::uint32_t>(rng_.between(1, 3));
+  } else if (others > 0 && rng_.chance(400'000)) {
+    w[i] = 0;
+  } else {
+    w[i] = static_cast<std::uint32_t>(rng_.between(1, 3));
+  }
+  if (!new_epoch(w, params_.epoch_spread + 1)) return;
+  // Each member's configuration reaches it at its own time.
+  for (auto& n : nodes_) n->epoch_due[plans_.size()] = now_ + rng_.between(1, params_.epoch_spread);
+}
+
 void Simulator::step(bool random) {
   ++now_;
   std::erase_if(blocks_, [&](const auto& kv) { return kv.second <= now_; });
@@ -214,6 +287,7 @@ void Simulator::step(bool random) {
     Node& n = *nodes_[i - 1];
     if (!n.up && n.restart_at != 0 && n.restart_at <= now_) restart(i);
   }
+  deliver_epochs();
   for (std::uint32_t i = 1; i <= nodes_.size() && result_.ok; ++i) {
     Node& n = *nodes_[i - 1];
     // Each incarnation's pump: what deliver() put in its inbox this step,
@@ -271,6 +345,7 @@ void Simulator::step(bool random) {
   }
   if (random && result_.ok) {
     if (faults_on_) random_faults();
+    if (faults_on_ && params_.epoch_ppm != 0 && rng_.chance(params_.epoch_ppm)) random_epoch();
     random_activity();
   }
   ++result_.steps_run;
@@ -291,6 +366,7 @@ SimResult Simulator::run() {
     heal();
     for (std::uint32_t i = 1; i <= nodes_.size(); ++i) bury(i);
     for (std::uint32_t i = 1; i <= nodes_.size(); ++i) restart(i);
+    for (std::uint32_t i = 1; i <= nodes_.size(); ++i) give_epochs(i);
     for (auto& [sid, s] : sessions_)
       if (s->controller == 0) s->takeover_at = std::min(s->takeover_at, now_ + 1);
     for (std::uint64_t i = fault_steps; i < params_.steps && result_.ok; ++i) step(true);
@@ -313,7 +389,8 @@ SimResult Simulator::run() {
     for (std::uint64_t i = 0; i < audit_steps && result_.ok; ++i) {
       bool busy = false;
       for (std::uint32_t m = 1; m <= nodes_.size(); ++m)
-        if (member(m) != nullptr && (member(m)->auditing() || !member(m)->ready())) busy = true;
+        if (member(m) != nullptr && (member(m)->auditing() || !member(m)->ready() || !member(m)->settled()))
+          busy = true;
       if (!busy) break;
       step(false);
     }

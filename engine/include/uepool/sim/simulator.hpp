@@ -100,6 +100,13 @@ struct SimParams {
   std::uint64_t rerelease_ppm = 0;
   std::uint64_t rerelease_max = 1;
   std::uint64_t set_restart_ppm = 0;  // per step: every member crashes at once (a power loss, a redeploy)
+  // Re-division: `standby` of the members (the highest ids) start with
+  // weight 0; per step, a new membership epoch (a join, a leave or a weight
+  // change) with probability epoch_ppm, reaching each member 1..epoch_spread
+  // steps later (a member down then gets it when it restarts).
+  std::uint32_t standby = 0;
+  std::uint64_t epoch_ppm = 0;
+  std::uint64_t epoch_spread = 1;
   // repeat_window — the members' release_repeat_window: a repeated release
   // is sent at most rerelease_max after the first; on the way it may wait out
   // partitions (overlapping ones too) and retransmissions. An embedding
@@ -128,6 +135,8 @@ struct SimStats {
   std::uint64_t audit_freed = 0, rebuilds = 0;  // summed over the members alive at the end
   std::uint64_t rereleases = 0;                 // releases the embedding repeated (SimParams::rerelease_ppm)
   std::uint64_t set_restarts = 0;               // whole-set restarts (SimParams::set_restart_ppm)
+  std::uint64_t epochs = 0;                     // membership epochs after the first (SimParams::epoch_ppm)
+  std::uint64_t blocks_moved = 0;               // summed over the members alive at the end
 };
 
 struct SimResult {
@@ -184,10 +193,17 @@ class Simulator : private set::Observer, private set::SessionStore {
   void unblock(std::uint32_t a, std::uint32_t b);
   void isolate(std::uint32_t member);  // block it from every other member
   void heal();                         // remove every block
+  // new_epoch — the next membership epoch, with these weights (one per
+  // member, in id order), reaching each member `delay` steps from now (a
+  // member down then gets it when it restarts). false: no member has weight.
+  bool new_epoch(const std::vector<std::uint32_t>& weights, std::uint64_t delay = 1);
+  // give_epochs — member `id` gets every epoch made so far now (if up).
+  void give_epochs(std::uint32_t id);
   [[nodiscard]] bool failed() const noexcept { return !result_.ok; }
   [[nodiscard]] const std::string& failure() const noexcept { return result_.failure; }
   [[nodiscard]] set::Member* member(std::uint32_t id);  // null while crashed
-  [[nodiscard]] const set::Plan& plan() const noexcept { return *plan_; }
+  // plan — the newest membership epoch's plan.
+  [[nodiscard]] const set::Plan& plan() const noexcept { return *plans_.back(); }
   [[nodiscard]] std::uint64_t now() const noexcept { return now_; }
   [[nodiscard]] std::optional<set::Lease> lease_of(SessionId id, std::size_t k = 0) const;
   [[nodiscard]] const SimResult& result() const noexcept { return result_; }
@@ -240,7 +256,8 @@ class Simulator : private set::Observer, private set::SessionStore {
     kBury = 12,            // member
     kZombieAllocate = 13,  // member, pool, unit
     kRerelease = 14,       // member, pool, unit
-    kSetRestart = 15       // -
+    kSetRestart = 15,      // -
+    kEpoch = 16,           // epoch, member (0: made), -
   };
   void trace(TraceEvent e, std::uint64_t b = 0, std::uint64_t c = 0, std::uint64_t d = 0);
   std::uint32_t random_live_member();
@@ -257,7 +274,11 @@ class Simulator : private set::Observer, private set::SessionStore {
   SimParams params_;
   set::detail::Rules rules_;
   Rng rng_;
-  std::shared_ptr<const set::Plan> plan_;
+  std::shared_ptr<const set::Plan> plan_;                // the first epoch's
+  std::vector<std::shared_ptr<const set::Plan>> plans_;  // every epoch, in order (plans_[e - 1])
+  std::vector<std::uint32_t> weights_;                   // the newest epoch's, by member id - 1
+  void random_epoch();
+  void deliver_epochs();
   std::vector<core::PoolConfig> pool_configs_;
   std::vector<std::unique_ptr<Node>> nodes_;  // index = member id - 1
   std::uint64_t now_ = 0;
