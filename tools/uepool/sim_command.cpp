@@ -81,7 +81,7 @@ int run_sim(const SimArgs& a) {
     }
   }
   const auto t0 = std::chrono::steady_clock::now();
-  std::uint64_t steps = 0, seeds = 0;
+  std::uint64_t steps = 0, seeds = 0, epochs = 0, moved = 0, leaked = 0;
   for (std::uint64_t seed = first;; ++seed) {
     const sim::SimParams p = sim::SimParams::derive(seed, mode, a.steps);
     if (!a.quiet) std::printf("params: %s\n", p.describe().c_str());
@@ -99,6 +99,9 @@ int run_sim(const SimArgs& a) {
     const sim::SimResult r = s.run();
     steps += r.steps_run;
     ++seeds;
+    epochs += r.stats.epochs;
+    moved += r.stats.blocks_moved;
+    leaked += r.stats.leaked;
     for (const std::string& line : r.watch_log) std::fprintf(stderr, "watch: %s\n", line.c_str());
     for (const std::string& line : r.notes) std::printf("note: %s\n", line.c_str());
     std::printf("trace-hash: %016llx\n", static_cast<unsigned long long>(r.trace_hash));
@@ -115,21 +118,26 @@ int run_sim(const SimArgs& a) {
       std::printf(
           "ok: %llu allocations, %llu releases, %llu claims, %llu moves, %llu crashes (%llu whole-set restarts), %llu "
           "takeovers, %llu frames "
-          "(%llu lost), %llu releases repeated, leaked %llu, audits freed %llu, rebuilds %llu\n",
+          "(%llu lost), %llu releases repeated, leaked %llu, audits freed %llu, rebuilds %llu, %llu epochs, %llu "
+          "blocks moved\n",
           static_cast<unsigned long long>(st.allocations), static_cast<unsigned long long>(st.releases),
           static_cast<unsigned long long>(st.claims), static_cast<unsigned long long>(st.moves),
           static_cast<unsigned long long>(st.crashes), static_cast<unsigned long long>(st.set_restarts),
           static_cast<unsigned long long>(st.takeovers), static_cast<unsigned long long>(st.frames_sent),
           static_cast<unsigned long long>(st.frames_lost), static_cast<unsigned long long>(st.rereleases),
           static_cast<unsigned long long>(st.leaked), static_cast<unsigned long long>(st.audit_freed),
-          static_cast<unsigned long long>(st.rebuilds));
+          static_cast<unsigned long long>(st.rebuilds), static_cast<unsigned long long>(st.epochs),
+          static_cast<unsigned long long>(st.blocks_moved));
     }
     if (seed == last) break;
   }
   std::fflush(stdout);
   const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-  std::fprintf(stderr, "%llu seeds passed, %llu steps, %.0f steps/s\n", static_cast<unsigned long long>(seeds),
-               static_cast<unsigned long long>(steps), secs > 0 ? static_cast<double>(steps) / secs : 0.0);
+  std::fprintf(stderr, "%llu seeds passed, %llu steps, %.0f steps/s; %llu membership epochs, %llu blocks moved%s, %llu units leaked\n",
+               static_cast<unsigned long long>(seeds), static_cast<unsigned long long>(steps),
+               secs > 0 ? static_cast<double>(steps) / secs : 0.0, static_cast<unsigned long long>(epochs),
+               static_cast<unsigned long long>(moved), mode == sim::Mode::kLiveness ? "" : " (counted in liveness mode)",
+               static_cast<unsigned long long>(leaked));
   return 0;
 }
 

@@ -217,7 +217,7 @@ ConfigLoad load_config(const std::string& text) {
         MemberConfig mc;
         const auto name = c.text(m, "name", true);
         const auto id = c.scalar<std::uint32_t>(m, "id", true, 1, UINT32_MAX);
-        const auto weight = c.scalar<std::uint32_t>(m, "weight", false, 1, 1'000'000);
+        const auto weight = c.scalar<std::uint32_t>(m, "weight", false, 0, 1'000'000);  // 0: standby
         const auto endpoint = c.text(m, "endpoint", true);
         const auto key = c.text(m, "public_key", cfg.curve);
         if (name && !names.insert(*name).second) c.error(m["name"], "name", "member '" + *name + "' is named twice");

@@ -14,6 +14,8 @@
 #include <chrono>
 #include <cstring>
 #include <limits>
+#include <set>
+#include <algorithm>
 
 #include "uepool/node/node.hpp"
 #include "uepool/wire/codec.hpp"
@@ -285,6 +287,10 @@ std::string Control::run(std::string_view line) {
             " audit_freed=" + std::to_string(v.counters.audit_freed) +
             " rebuilds=" + std::to_string(v.counters.rebuilds) +
             " stale_releases=" + std::to_string(v.counters.stale_releases) + " auditing=" + (m.auditing() ? "1" : "0") +
+            " epoch=" + std::to_string(v.epoch) + " target_epoch=" + std::to_string(v.target_epoch) +
+            " settled=" + (m.settled() ? "1" : "0") + " pending_blocks=" + std::to_string(v.pending_blocks) +
+            " blocks_moved=" + std::to_string(v.counters.blocks_moved) +
+            " blocks_lost=" + std::to_string(v.counters.blocks_lost) +
             " reason=" + (v.phase == set::MemberPhase::kReady ? "" : v.not_ready_reason);
     });
     if (!ran) return err("stopping", "the node is stopping");
@@ -353,9 +359,42 @@ std::string Control::run(std::string_view line) {
     return out;
   }
   if (cmd == "membership") {
-    return err("not_built",
-               "re-division is not built yet (docs/redivision.md): the membership is the configuration's and "
-               "cannot change while the set runs");
+    // membership EPOCH NAME=WEIGHT... — the next membership epoch: every
+    // member of the set by name, with its weight (0: standby). The set's
+    // members are fixed; a join gives a standby a weight, a leave sets 0.
+    const auto& members = node_.config().members;
+    if (w.size() != members.size() + 2)
+      return err("bad_request", "usage: membership EPOCH NAME=WEIGHT... (every member of the set, " +
+                                    std::to_string(members.size()) + ")");
+    std::uint64_t epoch = 0;
+    if (!parse_number(w[1], epoch)) return err("bad_membership", "the epoch is not a number");
+    std::vector<set::MemberSpec> specs;
+    std::set<std::string_view> named;
+    for (std::size_t i = 2; i < w.size(); ++i) {
+      const auto eq = w[i].find('=');
+      std::uint32_t weight = 0;
+      if (eq == std::string_view::npos || !parse_number(w[i].substr(eq + 1), weight))
+        return err("bad_membership", "'" + std::string(w[i]) + "' is not NAME=WEIGHT");
+      const std::string_view name = w[i].substr(0, eq);
+      auto it = std::find_if(members.begin(), members.end(), [&](const MemberConfig& mc) { return mc.name == name; });
+      if (it == members.end()) return err("bad_membership", "no member named '" + std::string(name) + "' in the set");
+      if (!named.insert(name).second) return err("bad_membership", "member '" + std::string(name) + "' named twice");
+      specs.push_back({it->id, weight});
+    }
+    Status s;
+    std::uint64_t target = 0;
+    if (!node_.run([&] {
+          auto plan = m.plan().reweighted(epoch, specs);
+          if (!plan.ok()) {
+            s = plan.status();
+            return;
+          }
+          s = m.set_membership(std::make_shared<const set::Plan>(std::move(plan.value())));
+          target = m.target_epoch();
+        }))
+      return err("stopping", "the node is stopping");
+    if (!s.ok()) return err("bad_membership", std::string(s.reason()));
+    return "ok target_epoch=" + std::to_string(target);
   }
   if (cmd == "help") {
     return "ok allocate allocate-dual release claim state held-wanted held held-end audit dump membership help";

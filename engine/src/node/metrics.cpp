@@ -212,6 +212,18 @@ std::string render_metrics(Node& node) {
   p.sample(kv("kind", "aborted"), c.audit_aborted);
   p.family("uepool_rebuilds_total", "counter", "rebuilds from the session store (replicas lost)");
   p.sample("", c.rebuilds);
+  p.family("uepool_member_epoch", "gauge", "the membership epoch this member's stream is in");
+  p.sample("", v.epoch);
+  p.family("uepool_member_target_epoch", "gauge", "the newest membership epoch this member was given");
+  p.sample("", v.target_epoch);
+  p.family("uepool_member_pending_blocks", "gauge", "blocks gained in the current epoch, not taken yet");
+  p.sample("", std::uint64_t{v.pending_blocks});
+  p.family("uepool_blocks_moved_total", "counter", "blocks taken from their previous owner (re-division)");
+  p.sample("", c.blocks_moved);
+  p.family("uepool_blocks_lost_total", "counter", "blocks handed to their next owner (re-division)");
+  p.sample("", c.blocks_lost);
+  p.family("uepool_units_handed_over_total", "counter", "units in use in the blocks taken");
+  p.sample("", c.units_handed_over);
   p.family("uepool_held_lists_read_total", "counter", "held lists read from the control interface's session store");
   p.sample("", node.held_lists() == nullptr ? std::uint64_t{0} : node.held_lists()->lists_read());
 

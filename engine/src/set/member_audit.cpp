@@ -344,25 +344,6 @@ void Member::restart_query(std::uint32_t floor) {
 
 void Member::begin_rebuild() {
   phase_ = MemberPhase::kRebuilding;
-  // The newest epoch we were given: its blocks are rebuilt from the store.
-  // Blocks gained in it wait for their previous owner's handover (it may
-  // still allocate there until its mark); blocks we owned in an earlier
-  // epoch are kept frozen for their taker, from the store too (we may have
-  // been the owner that has not handed them over).
-  plan_ = book_->find(target_epoch_);
-  pending_.clear();
-  frozen_.assign(pools_.size(), ::Roaring());
-  const std::shared_ptr<const Plan> prev = book_->find(target_epoch_ - 1);
-  for (std::uint32_t i = 0; i < pools_.size(); ++i) {
-    const std::uint64_t bu = plan_->block_units(i);
-    for (std::uint64_t b = 0; b < plan_->blocks(i); ++b) {
-      const bool ours = plan_->owner(i, b * bu) == id_;
-      if (ours && prev != nullptr && prev->owner(i, b * bu) != id_) pending_[{i, b}] = prev->owner(i, b * bu);
-      if (ours) continue;
-      for (const auto& [e, plan] : book_->plans())
-        if (e < target_epoch_ && plan->owner(i, b * bu) == id_) frozen_[i].add(static_cast<std::uint32_t>(b));
-    }
-  }
   audit_->know_us.clear();
   audit_->fenced_at = 0;
   for (auto& [pid, p] : peers_) {
@@ -373,14 +354,6 @@ void Member::begin_rebuild() {
 
 void Member::rebuild_tick() {
   AuditState& a = *audit_;
-  // Blocks gained in our epoch: their previous owner's handover first (it
-  // no longer allocates there), so that the store read below lists its sessions.
-  for (const auto& [key, from] : pending_) {
-    const Peer* p = peers_.at(from).get();
-    if (!p->replica.complete() || p->replica.epoch() < plan_->epoch() ||
-        (p->replica.epoch() == plan_->epoch() && !p->replica.handover()))
-      return;
-  }
   if (a.fenced_at == 0) {
     const std::size_t need = options_.rules.rebuild_fence_quorum ? answer_quorum_ : 0;
     if (a.know_us.size() < need) return;
@@ -432,6 +405,26 @@ void Member::restart_read() {
 }
 
 void Member::finish_rebuild() {
+  // The newest epoch we know (by now our peers' bulk copies taught us the
+  // epochs they are in): its blocks are rebuilt from the store,
+  // except those gained in it (pending: see below); blocks we
+  // owned in an earlier epoch are kept frozen for their taker, from the
+  // store too (we may have been the owner that has not handed them over).
+  target_epoch_ = std::max(target_epoch_, book_->newest());
+  plan_ = book_->find(target_epoch_);
+  pending_.clear();
+  frozen_.assign(pools_.size(), ::Roaring());
+  const std::shared_ptr<const Plan> prev = book_->find(target_epoch_ - 1);
+  for (std::uint32_t i = 0; i < pools_.size(); ++i) {
+    const std::uint64_t bu = plan_->block_units(i);
+    for (std::uint64_t b = 0; b < plan_->blocks(i); ++b) {
+      const bool ours = plan_->owner(i, b * bu) == id_;
+      if (ours && prev != nullptr && prev->owner(i, b * bu) != id_) pending_[{i, b}] = prev->owner(i, b * bu);
+      if (ours) continue;
+      for (const auto& [e, plan] : book_->plans())
+        if (e < target_epoch_ && plan->owner(i, b * bu) == id_) frozen_[i].add(static_cast<std::uint32_t>(b));
+    }
+  }
   std::vector<::Roaring> held;
   std::vector<Lease> listed;
   if (!audit_read(held, &listed)) return;  // tried again next tick
@@ -450,10 +443,20 @@ void Member::finish_rebuild() {
           !pools_[l.pool]->pool->is_excluded(l.unit))
         restore_in_use(l.pool, l.unit, touched[l.pool]);
   }
+  // Blocks gained in our epoch stay pending: their previous owner may still
+  // allocate there (it may not have reached our epoch). They are taken
+  // from its handover as usual, together with what the store lists there
+  // now: an older incarnation of ours may have taken them and allocated.
+  rebuild_listed_.assign(pools_.size(), ::Roaring());
   for (std::uint32_t i = 0; i < pools_.size(); ++i) {
     PoolState& ps = *pools_[i];
     for (std::uint32_t u : held[i]) {
-      if (!ps.pool->is_excluded(u)) restore_in_use(i, u, touched[i]);
+      if (ps.pool->is_excluded(u)) continue;
+      if (is_pending(i, u)) {
+        rebuild_listed_[i].add(u);
+        continue;
+      }
+      restore_in_use(i, u, touched[i]);
     }
     // Releases of this pool may have been lost while the member was down,
     // and their hold-downs with them: nothing is handed out before one
@@ -468,9 +471,7 @@ void Member::finish_rebuild() {
   audit_->restart_read = false;
   stream_seq_ = 0;
   for (auto& [pid, p] : peers_) p->needs_seed = true;  // our rebuilt state
-  // Every block of our epoch is rebuilt (gained ones included); our mark
-  // of it is handed over once A peers hold the re-seed.
-  pending_.clear();
+  // Our mark of our epoch is handed over once A peers hold the re-seed.
   handover_ = false;
   epoch_seq_ = 0;
   last_take_seq_ = 0;

@@ -171,7 +171,10 @@ void Member::take_block(std::uint32_t pool, std::uint64_t block, const Replica& 
   for (std::uint64_t u = begin; u < end; ++u) {
     if (ps.pool->is_excluded(u)) continue;
     const auto u32 = static_cast<std::uint32_t>(u);
-    const bool used = from.in_use(pool, u);
+    // In use there, or listed by the store at our rebuild (an older
+    // incarnation of ours may have taken the block and allocated in it).
+    const bool used =
+        from.in_use(pool, u) || (pool < rebuild_listed_.size() && rebuild_listed_[pool].contains(u32));
     const bool holding = !used && from.held(pool, u, now_local_);
     const bool have = ps.pool->test(u);
     if (ps.pool->is_static(u)) {
@@ -224,6 +227,11 @@ void Member::take_block(std::uint32_t pool, std::uint64_t block, const Replica& 
       (void)ps.pool->release(*msg_workers_[pool], u, 0);  // a stale bit of an earlier time here; nobody holds it
     }
   }
+  if (pool < rebuild_listed_.size() && !rebuild_listed_[pool].isEmpty()) {
+    ::Roaring range;
+    range.addRange(begin, end);
+    rebuild_listed_[pool] -= range;
+  }
   for (std::uint64_t w = begin >> 6; w < (end + 63) >> 6; ++w) diff_word(pool, w);
   for (std::uint64_t u : held) emit_stream(record::Free{.pool = pool, .unit = u});
   last_take_seq_ = emit_stream(record::Take{.stream_seq = 0, .pool = pool, .block = block});
@@ -256,13 +264,16 @@ void Member::take_blocks() {
   for (std::uint32_t i = 0; i < pools_.size(); ++i)
     if (touched[i]) set_owned(i);
   publish_owner_table();
-  // Which lease holds each taken unit is known only from the store, as
-  // after a restart: releases of those allocations wait for one read, once
-  // every allocation the previous owner made there was stored (restart_read).
-  if (options_.store != nullptr && options_.rules.restored_releases_exact) {
-    audit_->restart_read = true;
-    audit_->not_before = std::max(audit_->not_before, now_local_ + options_.audit_grace + options_.retransmit);
-  }
+  // An older incarnation of the previous owner (a zombie) may still
+  // allocate in the windows it had open there until their leases end, and
+  // store those sessions up to audit_grace later: its units are in use in
+  // the frozen copy (quarantined there), and no audit frees them before
+  // then (as after our own recovery). Which lease holds each taken unit is
+  // known only from the store: releases of those allocations wait for one
+  // read at that time (restart_read).
+  audit_->not_before =
+      std::max(audit_->not_before, now_local_ + options_.lease + options_.audit_grace + options_.retransmit);
+  if (options_.store != nullptr && options_.rules.restored_releases_exact) audit_->restart_read = true;
   reroute_parked();
 }
 

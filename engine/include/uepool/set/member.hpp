@@ -70,8 +70,12 @@
 //   from its replica and takes again what its stream did not show taken.
 //   Known limits: a block whose previous owner is gone for good (and never
 //   restarts) is not taken: the owner must run (or restart) until its lost
-//   blocks are taken. A rebuild (replicas lost) in the middle of a
-//   transition waits for the previous owners' handovers too.
+//   blocks are taken. A block that comes back to a member keeps the serials
+//   it had there, moved on by one (member_redivision.cpp); a unit restored
+//   there and freed since starts again at 0, like a restored unit after a
+//   restart: a repeat of a release of that member's allocation made with
+//   serial 0 before the block left is refused only if it arrives within the
+//   release_repeat_window contract.
 //
 // Bulk copies are one frame each; the wire layer cuts a frame above 64 KiB
 //   into fragments (wire/codec.hpp), up to 16 MiB a message.
@@ -669,6 +673,9 @@ class Member {
   std::map<std::pair<std::uint32_t, std::uint64_t>, std::uint32_t> pending_;  // (pool, block) -> taken from
   std::vector<::Roaring> frozen_;                                             // per pool: blocks lost, usage kept
   std::vector<RingItem> parked_;  // releases and claims for blocks not ours yet
+  // rebuild_listed_ — per pool: units of blocks still pending at a rebuild
+  // that the store listed then; in use when the block is taken.
+  std::vector<::Roaring> rebuild_listed_;
 };
 
 }  // namespace uepool::set
