@@ -219,3 +219,81 @@ TEST(Redivision, EpochsInOrderAndARestartKeepsTheEpoch) {
 
 }  // namespace
 }  // namespace uepool::set
+
+namespace uepool::set {
+namespace {
+
+// Store — the sessions the test holds, as a session store (the audit reads it).
+struct Store final : SessionStore {
+  const std::map<std::uint64_t, Lease>* held = nullptr;
+  bool read_held(std::uint32_t owner, const Plan& plan, std::vector<Lease>& out) override {
+    for (const auto& [unit, lease] : *held)
+      if (plan.owner(0, unit) == owner) out.push_back(lease);
+    return true;
+  }
+};
+
+// Churn goes on through a join: sessions end at any member, before, during
+// and after the taking. Nothing leaks: the final audit frees nothing.
+TEST(Redivision, ChurnThroughAJoinLeaksNothing) {
+  Store store;
+  testing::LoopbackOptions lo;
+  lo.plan = plan(1, {1, 1, 1, 0});
+  lo.pools = {pool()};
+  lo.tune = [&store](MemberOptions& o) {
+    o.lease = 200;
+    o.window_units = 64;
+    o.store = &store;
+    o.audit_grace = 5;
+    o.stream_interval = 7;
+  };
+  auto created = testing::LoopbackSet::create(lo);
+  ASSERT_TRUE(created.ok());
+  std::unique_ptr<testing::LoopbackSet> set = std::move(created.value());
+  std::map<std::uint64_t, Lease> held;
+  store.held = &held;
+  std::uint64_t now = 0, x = 12345;
+  auto rnd = [&x](std::uint64_t n) {
+    x = x * 6364136223846793005ULL + 1442695040888963407ULL;
+    return (x >> 33) % n;
+  };
+  std::vector<std::uint32_t> serving = {1, 2, 3};
+  for (int step = 0; step < 3000; ++step) {
+    set->pump(++now);
+    if (step == 1000) {
+      for (std::uint32_t id : set->ids()) ASSERT_TRUE(set->member(id)->set_membership(plan(2, {1, 1, 1, 1})).ok());
+      serving.push_back(4);
+    }
+    for (int k = 0; k < 4; ++k) {
+      if (held.size() < 2000 && rnd(2) == 0) {
+        const std::uint32_t id = serving[rnd(serving.size())];
+        const MemberAllocation a = set->member(id)->allocate(*set->worker(id), 0);
+        if (a.ok()) {
+          ASSERT_TRUE(held.emplace(a.lease.unit, a.lease).second) << "unit handed out twice";
+        }
+      } else if (!held.empty()) {
+        auto it = held.begin();
+        std::advance(it, static_cast<std::ptrdiff_t>(rnd(held.size())));
+        const auto at = static_cast<std::uint32_t>(1 + rnd(4));
+        set->member(at)->release(*set->worker(at), it->second);
+        held.erase(it);
+      }
+    }
+  }
+  for (int step = 0; step < 1000; ++step) set->pump(++now);
+  for (std::uint32_t id : set->ids()) ASSERT_TRUE(set->member(id)->audit_now().ok());
+  for (int step = 0; step < 3000; ++step) set->pump(++now);
+  for (std::uint32_t id : set->ids()) {
+    const MemberCounters& c = set->member(id)->counters();
+    EXPECT_TRUE(set->member(id)->settled());
+    EXPECT_GE(c.audits, 1u);
+    EXPECT_EQ(c.audit_freed, 0u) << "member " << id << " leaked (handed over " << c.units_handed_over
+                                 << "; deferred " << c.releases_deferred << ", applied " << c.releases_applied
+                                 << ", received " << c.releases_received << ", parked " << c.requests_parked
+                                 << ", double " << c.double_releases << ", gone " << c.releases_dropped_gone << ")";
+    EXPECT_EQ(c.stale_releases, 0u) << id;
+  }
+}
+
+}  // namespace
+}  // namespace uepool::set

@@ -8,18 +8,20 @@ it creates dual-stack PDU sessions (an IPv4 address and an IPv6 /64) at any
 SMF, moves sessions between SMFs (takeovers) and ends them wherever they are
 (the release travels to the owner), answers each node's held-list requests
 from its own session table, kills one SMF a third of the way through (its
-sessions are taken over, it restarts and recovers), then goes quiet, runs an
-audit everywhere and checks: no unit ever handed to a session while another
-held it, every node ready, nothing leaked (at every node the units in use
-are the units the stored sessions hold, held-down units aside).
+sessions are taken over, it restarts and recovers), lets a standby SMF join
+(it was started with weight 0: it owns nothing until a new membership epoch
+gives it a weight) and another SMF leave (weight 0: its blocks move, it
+keeps serving the sessions it controls), then goes quiet, runs an audit
+everywhere and checks: no unit ever handed to a session while another held
+it, every node ready and settled at the last epoch, nothing leaked (the
+units in use across the set are the units the stored sessions hold,
+held-down units aside).
 
 Prints a live progress line (plain lines when stdout is not a terminal), a
 report, and writes an SVG chart of utilization and throughput per SMF over
-time with the kill and the recovery marked. Exit status 0 only when every
-check held; 2 for a usage error. Everything it starts it stops, on Ctrl-C too.
-
-Not yet: joining and leaving SMFs (re-division is not built, issue 12); the
-report says so.
+time with the kill, the recovery, the join and the leave marked. Exit
+status 0 only when every check held; 2 for a usage error. Everything it
+starts it stops, on Ctrl-C too.
 
   uepool demo [--members 4] [--sessions 2000] [--duration 20] [--config FILE]
 """
@@ -98,7 +100,11 @@ pools:
 class Demo:
     def __init__(self, args, work):
         self.args, self.work = args, work
-        self.n = args.members
+        self.active = args.members  # with a weight from the start
+        self.n = args.members + 1  # and one standby (weight 0), which joins
+        self.weights = [1] * self.active + [0]
+        self.epoch = 1
+        self.moves = []  # (what, seconds to settle, blocks moved)
         self.rng = random.Random(args.seed)
         self.procs = [None] * self.n
         self.ctl = [Ctl(f"{work}/smf{i + 1}.sock") for i in range(self.n)]
@@ -135,7 +141,8 @@ class Demo:
             with open(f"{self.work}/smf{i + 1}.key", "w") as f:
                 f.write(sec + "\n")
             os.makedirs(f"{self.work}/smf{i + 1}", exist_ok=True)
-            text += (f"  - {{name: smf{i + 1}, id: {i + 1}, endpoint: \"tcp://127.0.0.1:{free_port()}\", "
+            text += (f"  - {{name: smf{i + 1}, id: {i + 1}, weight: {self.weights[i]}, "
+                     f"endpoint: \"tcp://127.0.0.1:{free_port()}\", "
                      f"public_key: \"{pub}\", secret_key_file: \"{self.work}/smf{i + 1}.key\"}}\n")
         with open(f"{self.work}/set.yaml", "w") as f:
             f.write(text)
@@ -171,6 +178,10 @@ class Demo:
 
     def live(self):
         return [i for i in range(self.n) if self.alive(i)]
+
+    def serving(self):
+        """The SMFs that allocate: alive and with a weight (a standby or a member that left owns nothing)."""
+        return [i for i in self.live() if self.weights[i] > 0]
 
     def now(self):
         return time.monotonic() - self.t0
@@ -221,10 +232,11 @@ class Demo:
 
     def churn(self, ops):
         live = self.live()
+        serving = self.serving()
         for _ in range(ops):
             x = self.rng.random()
             if len(self.sessions) < self.args.sessions and (x < 0.6 or len(self.sessions) < self.args.sessions // 2):
-                self.create(self.rng.choice(live))
+                self.create(self.rng.choice(serving))
             elif x < 0.9 and self.sessions:
                 self.release(self.rng.choice(list(self.sessions)))
             elif self.sessions:
@@ -278,6 +290,32 @@ class Demo:
             time.sleep(0.05)
         return False
 
+    def change_membership(self, what, weights):
+        """A new membership epoch, given to every SMF (as its configuration would be)."""
+        self.weights = weights
+        self.epoch += 1
+        line = f"membership {self.epoch} " + " ".join(f"smf{i + 1}={w}" for i, w in enumerate(weights))
+        for i in self.live():
+            r = self.ctl[i].call(line)
+            if r is None or not r.startswith("ok"):
+                raise SystemExit(f"demo: smf{i + 1} refused '{line}': {r}")
+        self.events.append((self.now(), what))
+        self.pending_move = (what, self.now(), self.epoch)
+
+    def check_settled(self):
+        """Once every SMF settled at the epoch last given: the move is done (time and blocks moved)."""
+        if self.pending_move is None:
+            return
+        what, began, epoch = self.pending_move
+        states = self.states()
+        if not all(s is not None and int(s["epoch"]) == epoch and s["settled"] == "1" for s in states):
+            return
+        moved = sum(int(s["blocks_moved"]) for s in states) - self.moved_before
+        self.moved_before += moved
+        self.moves.append((what, self.now() - began, moved))
+        self.events.append((self.now(), what.split()[0] + " settled"))
+        self.pending_move = None
+
     def run(self):
         self.config()
         for i in range(self.n):
@@ -290,6 +328,10 @@ class Demo:
         print(f"demo: every SMF ready after {time.monotonic() - began:.2f} s", flush=True)
         duration = self.args.duration
         kill_at = self.now() + duration / 3
+        join_at = self.now() + duration * 0.55
+        leave_at = self.now() + duration * 0.75
+        self.pending_move, self.moved_before = None, 0
+        joined = left = False
         end = self.now() + duration
         last_sample, last_created, last_print, rate = self.now(), 0, 0.0, 0.0
         churn_start, created_at_start = self.now(), self.c["created"]
@@ -317,6 +359,18 @@ class Demo:
                 if s is not None and s["phase"] == "ready":
                     self.recovery = self.now() - self.restart_time
                     self.events.append((self.now(), f"smf{self.killed + 1} recovered"))
+            if not joined and self.now() >= join_at and self.pending_move is None:
+                joined = True
+                w = list(self.weights)
+                w[self.n - 1] = 1
+                self.change_membership(f"smf{self.n} joins", w)
+            if joined and not left and self.now() >= leave_at and self.pending_move is None:
+                left = True
+                self.leaver = next(i for i in range(self.n) if i != self.killed and self.weights[i] > 0)
+                w = list(self.weights)
+                w[self.leaver] = 0
+                self.change_membership(f"smf{self.leaver + 1} leaves", w)
+            self.check_settled()
             for i in self.live():
                 self.answer_held(i)
             self.churn(50)
@@ -344,25 +398,24 @@ class Demo:
         while time.monotonic() < deadline:
             for i in range(self.n):
                 self.answer_held(i)
+            self.check_settled()
             states = self.states()
-            if all(s is not None and s["phase"] == "ready" for s in states):
+            if all(s is not None and s["phase"] == "ready" and s["settled"] == "1" and int(s["epoch"]) == self.epoch
+                   for s in states):
                 for i in range(self.n):
                     if i not in audited and self.ctl[i].call("audit") == "ok":
                         audited.add(i)
-                held = [0] * self.n
-                for _, owner in self.holder.values():
-                    held[owner] += 1
-                diffs = [int(s["in_use"]) - int(s["held_down"]) - int(s["wrap_held"]) - held[i]
-                         for i, s in enumerate(states)]
+                # The units in use across the set (held-down ones aside) are the units the sessions hold.
+                in_use = sum(int(s["in_use"]) - int(s["held_down"]) - int(s["wrap_held"]) for s in states)
                 done = all(int(s["audits"]) >= 1 and s["auditing"] == "0" for s in states)
-                last = diffs
-                good = good + 1 if done and diffs == [0] * self.n else 0
+                last = in_use - len(self.holder)
+                good = good + 1 if done and last == 0 else 0
                 if good >= 3:
                     return self.report(states)
             if self.now() - self.samples[-1][0] >= 0.5 if self.samples else True:
                 self.sample(self.c["created"], 0.5)
             time.sleep(0.1)
-        return self.fail(f"not settled in 60 s: units in use minus units sessions hold, per SMF: {last}")
+        return self.fail(f"not settled in 60 s: units in use minus units sessions hold, across the set: {last}")
 
     def report(self, states):
         self.events.append((self.now(), "checks done"))
@@ -391,11 +444,15 @@ class Demo:
                    f"{self.recovery:.2f} s" if self.recovery is not None else
                    f"smf{self.killed + 1} killed; recovered during the quiet phase")
         print(f"  recovery              {rec}")
-        print("  blocks moved          none: joining and leaving SMFs needs re-division, not built yet (issue 12)")
+        for what, secs, moved in self.moves:
+            print(f"  blocks moved          {moved} when {what} (every SMF settled at the new epoch after {secs:.2f} s)")
+        if len(self.moves) < 2:
+            print("  blocks moved          a membership change had not settled when the churn ended (see above)")
         for i, s in enumerate(states):
             waiting = int(s["held_down"]) + int(s["wrap_held"])
             held = int(s["in_use"]) - waiting
-            print(f"  smf{i + 1}                  generation {s['generation']}, {s['owned']} units owned, {held} held "
+            role = " (left)" if self.weights[i] == 0 else (" (joined)" if i == self.n - 1 else "")
+            print(f"  smf{i + 1}{role:<18} generation {s['generation']}, {s['owned']} units owned, {held} held "
                   f"by sessions ({100 * held / max(1, int(s['owned'])):.2f} %), {waiting} waiting out a hold-down "
                   f"or the release repeat window, audits {s['audits']}, audit freed {s['audit_freed']}, stale "
                   f"releases refused {s['stale_releases']}")
@@ -403,7 +460,8 @@ class Demo:
         print(f"  allocations refused   {self.c['refused']} (not ready: mostly the killed SMF's own clients)")
         chart = self.chart()
         print(f"  chart                 {chart}")
-        print("  checks                no unit held twice: yes; every SMF ready: yes; nothing leaked: yes")
+        print("  checks                no unit held twice: yes; every SMF ready and settled at the last epoch: yes; "
+              "nothing leaked: yes")
         return 0
 
     def chart(self):
@@ -472,7 +530,7 @@ class Demo:
 def main():
     ap = argparse.ArgumentParser(prog="uepool demo", description=__doc__.split("\n\n")[0])
     ap.add_argument("--bin", required=True, help="the uepool program")
-    ap.add_argument("--members", type=int, default=4, help="SMFs in the set (2..8)")
+    ap.add_argument("--members", type=int, default=4, help="SMFs serving from the start (2..7); one more joins")
     ap.add_argument("--sessions", type=int, default=2000, help="sessions held at once, at most")
     ap.add_argument("--duration", type=float, default=20.0, help="seconds of churn")
     ap.add_argument("--config", help="a set configuration whose pools (and settings) to use; members are the demo's")
@@ -480,8 +538,8 @@ def main():
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--keep", action="store_true", help="keep the nodes' folder (logs, configuration)")
     args = ap.parse_args()
-    if not 2 <= args.members <= 8 or args.sessions < 10 or args.duration < 3:
-        print("uepool demo: --members 2..8, --sessions at least 10, --duration at least 3", file=sys.stderr)
+    if not 2 <= args.members <= 7 or args.sessions < 10 or args.duration < 3:
+        print("uepool demo: --members 2..7, --sessions at least 10, --duration at least 3", file=sys.stderr)
         return 2
     if args.config and not os.path.isfile(args.config):
         print(f"uepool demo: {args.config}: no such file", file=sys.stderr)

@@ -179,6 +179,7 @@ void warn_no_dynamic_units(const std::string& path, const node::NodeConfig& cfg)
       }
     }
     for (const node::MemberConfig& m : cfg.members) {
+      if (m.weight == 0) continue;  // a standby owns nothing by design (it joins with a weight)
       const std::uint64_t owned = plan.units_of(i, m.id);
       if (owned <= reserved[m.id])
         std::printf(

@@ -106,6 +106,7 @@ Result<std::unique_ptr<Member>> Member::create(const MemberOptions& options) {
   m->book_ = std::move(book);
   m->target_epoch_ = m->book_->newest();
   m->frozen_.assign(options.pools.size(), ::Roaring());
+  m->returning_.assign(options.pools.size(), ::Roaring());
   m->ack_quorum_ = a;
   m->answer_quorum_ = r;
   for (std::size_t i = 0; i < options.pools.size(); ++i) {

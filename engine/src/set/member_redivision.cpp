@@ -117,6 +117,42 @@ void Member::begin_epoch(const std::shared_ptr<const Plan>& next) {
       });
     }
   }
+  // Releases that workers applied on the hot path since the last stream
+  // tick (dirty words) and those waiting in their rings go into the stream
+  // now, under the old plan: after the mark, a word of a lost block is
+  // never streamed again, and its frees would be lost to the taker (a leak
+  // its audit repairs; the demo showed one in 40 moved units so lost). A
+  // release racing the switch below still can be (HotPool::run_owner).
+  drain_rings(true);
+  {
+    const DiffBatch batch(*this);
+    for (std::uint32_t i = 0; i < pools_.size(); ++i) {
+      const std::uint64_t bu = old.block_units(i);
+      for (std::uint64_t b = 0; b < old.blocks(i); ++b)
+        if (old.owner(i, b * bu) == id_ && next->owner(i, b * bu) != id_)
+          for (std::uint64_t w = (b * bu) >> 6; w < std::min((b + 1) * bu, old.units(i)) >> 6; ++w) diff_word(i, w);
+    }
+  }
+  // Units of lost blocks waiting out the release repeat window (their
+  // serial wrapped) hold no allocation: they go to the taker free. The
+  // window guards our next allocation of the unit against a repeat of a
+  // release of our earlier one; the taker's allocations carry its own
+  // nonce, which no lease of ours names (and a block coming back to us
+  // moves its serials on: take_block).
+  std::erase_if(wrap_holds_, [&](const HoldDown& h) {
+    if (old.owner(h.pool, h.unit) != id_ || next->owner(h.pool, h.unit) == id_) return false;
+    PoolState& ps = *pools_[h.pool];
+    const std::uint64_t word = h.unit >> 6;
+    ps.mirror.set(word, ps.mirror.get(word) & ~(std::uint64_t{1} << (h.unit & 63)));
+    if (ps.hold_down > 0) {
+      // Its hold-down may not be over: timed from now (later, never
+      // sooner), so that our bulk copies show it held as the replicas do.
+      ps.set_held(h.unit, true);
+      hold_.insert({now_local_ + ps.hold_down, h.pool, h.unit});
+    }
+    emit_stream(record::Free{.pool = h.pool, .unit = h.unit});
+    return true;
+  });
   // An audit running counted units of blocks we may lose: it starts again later.
   if (audit_->stage != AuditState::Stage::kIdle) {
     audit_->stage = AuditState::Stage::kIdle;
@@ -136,6 +172,7 @@ void Member::begin_epoch(const std::shared_ptr<const Plan>& next) {
         ++counters_.blocks_lost;
       } else if (now == id_ && was != id_) {
         pending_[{i, b}] = was;
+        if (frozen_[i].contains(static_cast<std::uint32_t>(b))) returning_[i].add(static_cast<std::uint32_t>(b));
         frozen_[i].remove(static_cast<std::uint32_t>(b));
       }
     }
@@ -162,6 +199,13 @@ void Member::take_block(std::uint32_t pool, std::uint64_t block, const Replica& 
   const std::uint64_t end = std::min(begin + bu, ps.pool->size());
   std::uint64_t handed = 0;
   std::vector<std::uint64_t> held;
+  // The previous owner rebuilt from the session store a short while ago:
+  // releases it lost while down may still be in their hold-down, so none
+  // of its free units may be handed out before that hold ends (found by the
+  // simulator: liveness seed 165). Held down here for a whole hold-down.
+  const bool pool_held = from.pool_held(pool, now_local_);
+  const bool returning = returning_[pool].contains(static_cast<std::uint32_t>(block));
+  returning_[pool].remove(static_cast<std::uint32_t>(block));
   // Timers of an earlier time we owned the block would free units of its
   // new state: they go (its state is the previous owner's).
   auto in_block = [&](std::uint32_t p, std::uint64_t u) { return p == pool && u >= begin && u < end; };
@@ -175,7 +219,7 @@ void Member::take_block(std::uint32_t pool, std::uint64_t block, const Replica& 
     // incarnation of ours may have taken the block and allocated in it).
     const bool used =
         from.in_use(pool, u) || (pool < rebuild_listed_.size() && rebuild_listed_[pool].contains(u32));
-    const bool holding = !used && from.held(pool, u, now_local_);
+    const bool holding = !used && (from.held(pool, u, now_local_) || (pool_held && ps.hold_down > 0));
     const bool have = ps.pool->test(u);
     if (ps.pool->is_static(u)) {
       if (used) {
@@ -203,21 +247,24 @@ void Member::take_block(std::uint32_t pool, std::uint64_t block, const Replica& 
       ++handed;
       continue;
     }
-    // Free (or held down) there. Our serial of it is what it was when we
-    // last owned the block, and an allocation of ours made then may have
-    // ended elsewhere since: its lease names that serial. It moves on, so
-    // that no release of an allocation before the taking matches the next
-    // one; a serial that wraps holds the unit for the repeat window, and
-    // kRestored (an allocation someone else made) starts again at 0.
-    std::uint8_t serial = 0;
-    if (ps.serials->ensure(u, u + 1)) serial = ps.serials->get(u);
-    if (serial == detail::UnitSerials::kLast || serial == detail::UnitSerials::kWrapHeld) {
-      if (!have) (void)ps.pool->claim(*msg_workers_[pool], u);
-      ps.serials->set(u, detail::UnitSerials::kWrapHeld);
-      wrap_holds_.push_back({now_local_ + std::max(options_.release_repeat_window, ps.hold_down), pool, u});
-      continue;
+    // Free (or held down) there. If this incarnation owned the block before
+    // (it comes back), our serial of the unit is what it was then, and an
+    // allocation of ours made then may have ended elsewhere since: its lease
+    // names that serial. It moves on, so that no release of an allocation
+    // before the taking matches the next one; a serial that wraps holds the
+    // unit for the repeat window, and kRestored (an allocation someone else
+    // made) starts again at 0. A block new to this incarnation has no lease
+    // of ours (its serials stay: 1 in 14 would wait out the window).
+    if (returning && ps.serials->ensure(u, u + 1)) {
+      const std::uint8_t serial = ps.serials->get(u);
+      if (serial == detail::UnitSerials::kLast || serial == detail::UnitSerials::kWrapHeld) {
+        if (!have) (void)ps.pool->claim(*msg_workers_[pool], u);
+        ps.serials->set(u, detail::UnitSerials::kWrapHeld);
+        wrap_holds_.push_back({now_local_ + std::max(options_.release_repeat_window, ps.hold_down), pool, u});
+        continue;
+      }
+      ps.serials->set(u, serial == detail::UnitSerials::kRestored ? 0 : static_cast<std::uint8_t>(serial + 1));
     }
-    ps.serials->set(u, serial == detail::UnitSerials::kRestored ? 0 : static_cast<std::uint8_t>(serial + 1));
     if (holding) {
       if (!have) (void)ps.pool->claim(*msg_workers_[pool], u);
       ps.set_held(u, true);  // freed there, its hold-down not over: held down here from now

@@ -672,6 +672,7 @@ class Member {
   bool handover_ = true;             // our mark of the current epoch is acknowledged (Handover streamed)
   std::map<std::pair<std::uint32_t, std::uint64_t>, std::uint32_t> pending_;  // (pool, block) -> taken from
   std::vector<::Roaring> frozen_;                                             // per pool: blocks lost, usage kept
+  std::vector<::Roaring> returning_;  // per pool: pending blocks this incarnation owned before (take_block)
   std::vector<RingItem> parked_;  // releases and claims for blocks not ours yet
   // rebuild_listed_ — per pool: units of blocks still pending at a rebuild
   // that the store listed then; in use when the block is taken.

@@ -110,6 +110,11 @@ class Replica {
   }
   // in_use — the unit is in use as far as the replica knows (dynamic or static).
   [[nodiscard]] bool in_use(std::uint32_t pool, std::uint64_t unit) const noexcept;
+  // pool_held — no unit of `pool` may be handed out before a time after
+  // `now` (the owner rebuilt from the session store: UsageSnapshot::pool_hold).
+  [[nodiscard]] bool pool_held(std::uint32_t pool, std::uint64_t now) const noexcept {
+    return pool < pool_hold_until_.size() && pool_hold_until_[pool] > now;
+  }
   // held — the unit is in its hold-down at `now`.
   [[nodiscard]] bool held(std::uint32_t pool, std::uint64_t unit, std::uint64_t now) const noexcept;
   // snapshot — the replica as a UsageSnapshot (leases and hold-downs as time left at `now`).
