@@ -86,10 +86,24 @@ with tempfile.TemporaryDirectory() as d:
     moves = re.findall(r"^\s+(smf\d+)\s+-> (smf\d+)\s+([\d,]+) blocks", r.stdout, re.M)
     check(r.returncode == 0 and moves and all(fr == "smf2" for fr, _, _ in moves),
           f"a leave moves only the leaver's blocks: {moves}")
+    check("membership 2 smf1=1 smf2=0 smf3=2" in r.stdout,
+          f"a leave prints the control-socket line that applies it (smf2=0): {r.stdout[-300:]}")
+    # The leaver, now a standby, joins back: its blocks come back to it.
+    with open(path) as f:
+        standby = f.read().replace('name: smf2, id: 2, endpoint: "tcp://127.0.0.1:7102"',
+                                   'name: smf2, id: 2, endpoint: "tcp://127.0.0.1:7102", weight: 0')
+    check("weight: 0" in standby, "the test configuration names smf2 as expected")
+    spath = os.path.join(d, "standby.yaml")
+    with open(spath, "w") as f:
+        f.write(standby)
+    r = run("--config", spath, "--join", "smf2")
+    moves = re.findall(r"^\s+(smf\d+)\s+-> (smf\d+)\s+([\d,]+) blocks", r.stdout, re.M)
+    check(r.returncode == 0 and moves and all(to == "smf2" for _, to, _ in moves) and
+          "membership 2 smf1=1 smf2=1 smf3=2" in r.stdout, f"a standby joins: {moves} {r.stderr}")
 
     for bad, msg in ((["--leave", "smf9"], "not a member"), (["--join", "smf1"], "already a member"),
                      (["--weight", "smf1:x"], "NAME:WEIGHT"), (["--join", "smf5:0"], "positive integer"),
-                     (["--leave", "smf1", "--leave", "smf2", "--leave", "smf3"], "no members")):
+                     (["--leave", "smf1", "--leave", "smf2", "--leave", "smf3"], "nobody owns a block")):
         r = run("--config", path, *bad)
         check(r.returncode == 2 and msg in r.stderr and r.stdout == "", f"{bad}: exit 2 naming '{msg}', no table "
               f"({r.returncode}: {r.stderr.strip()})")

@@ -39,6 +39,7 @@ std::shared_ptr<const set::UsageSnapshot> snapshot() {
   s->pending = {{0, 2, 1}, {2, kMax64, kMax32}};
   s->frozen.resize(3);
   s->frozen[1].add(7);
+  s->history = {{1, {{1, 1}, {2, 0}, {kMax32, 1}}}, {2, {{1, 1}, {2, 1}, {kMax32, 1}}}};
   return s;
 }
 
@@ -354,6 +355,9 @@ TEST(Codec, FieldsSurviveExactly) {
   EXPECT_EQ(seed.snapshot->pending, want.pending);
   ASSERT_EQ(seed.snapshot->frozen.size(), 3u);
   EXPECT_TRUE(seed.snapshot->frozen[1] == want.frozen[1]);
+  ASSERT_EQ(seed.snapshot->history.size(), 2u);
+  EXPECT_EQ(seed.snapshot->history[1].epoch, 2u);
+  EXPECT_EQ(seed.snapshot->history[0].members[1].weight, 0u);
   const auto& ep = std::get<record::Epoch>(data->records[8]);
   EXPECT_EQ(ep.epoch, kMax64);
   ASSERT_EQ(ep.members.size(), 2u);
@@ -468,7 +472,7 @@ std::vector<std::uint8_t> recover_answer_with(const std::vector<std::uint8_t>& r
   body.push_back(static_cast<std::uint8_t>(roaring.size()));
   body.insert(body.end(), roaring.begin(), roaring.end());
   body.insert(body.end(), {0, 0, 0});  // no windows, no held units, no pool holds
-  body.insert(body.end(), {0, 0, 0, 0, 0});  // epoch 0, no members, no handover, nothing pending or frozen
+  body.insert(body.end(), {0, 0, 0, 0, 0, 0});  // epoch 0, no members, no handover, nothing pending, frozen, history
   b.insert(b.end(), body.begin(), body.end());
   b.resize(b.size() + 4);
   reseal(b);

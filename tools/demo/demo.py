@@ -294,6 +294,15 @@ class Demo:
         """A new membership epoch, given to every SMF (as its configuration would be)."""
         self.weights = weights
         self.epoch += 1
+        # The configuration file first, as an operator would: a node that
+        # restarts reads the new epoch and weights from it.
+        with open(f"{self.work}/set.yaml") as f:
+            text = f.read()
+        text = re.sub(r"(?m)^epoch: \d+$", f"epoch: {self.epoch}", text)
+        for i, w in enumerate(weights):
+            text = re.sub(rf"(name: smf{i + 1}, id: {i + 1}, weight: )\d+", rf"\g<1>{w}", text)
+        with open(f"{self.work}/set.yaml", "w") as f:
+            f.write(text)
         line = f"membership {self.epoch} " + " ".join(f"smf{i + 1}={w}" for i, w in enumerate(weights))
         for i in self.live():
             r = self.ctl[i].call(line)

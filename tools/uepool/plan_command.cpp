@@ -6,8 +6,11 @@
 // hashing over runs of blocks), so this is what the nodes will do.
 // Exit status: 0 ok, 2 usage or a configuration error.
 //
-// A change only prints what would move: re-division of running nodes is
-// not built yet (issue 12; a node refuses a newer epoch).
+// A join gives a standby member (weight 0) a weight, a leave sets one to 0
+// (running sets keep their members: set/member.hpp, Re-division); the
+// change is printed with the control-socket line that applies it. A joiner
+// not in the configuration is modelled too, with a note: it needs a
+// restart of the set.
 #include "plan_command.hpp"
 
 #include <algorithm>
@@ -110,18 +113,25 @@ int run_plan(const PlanArgs& a) {
     return std::find_if(after.begin(), after.end(), [&](const Member& m) { return m.name == name; });
   };
   std::string what;
+  std::vector<std::string> added;  // joiners that are not in the configuration
   for (const std::string& j : a.join) {
     Member m;
     if (!split_weight(j, m.name, m.weight, false)) {
       std::fprintf(stderr, "error: --join %s: give NAME or NAME:WEIGHT (a positive integer)\n", j.c_str());
       return 2;
     }
-    if (find(m.name) != after.end()) {
-      std::fprintf(stderr, "error: --join %s: already a member\n", m.name.c_str());
-      return 2;
+    if (auto it = find(m.name); it != after.end()) {
+      if (it->weight != 0) {
+        std::fprintf(stderr, "error: --join %s: already a member (with weight %u)\n", m.name.c_str(), it->weight);
+        return 2;
+      }
+      it->weight = m.weight;  // a standby joins: it gets a weight
+      what += " join " + m.name + " (standby, weight " + std::to_string(m.weight) + ")";
+      continue;
     }
     m.id = ++next_id;
     after.push_back(m);
+    added.push_back(m.name);
     what += " join " + m.name + " (id " + std::to_string(m.id) + ", weight " + std::to_string(m.weight) + ")";
   }
   for (const std::string& l : a.leave) {
@@ -130,7 +140,7 @@ int run_plan(const PlanArgs& a) {
       std::fprintf(stderr, "error: --leave %s: not a member\n", l.c_str());
       return 2;
     }
-    after.erase(it);
+    it->weight = 0;  // it stays a member (a peer), owning nothing: a standby
     what += " leave " + l;
   }
   for (const std::string& w : a.weight) {
@@ -189,8 +199,18 @@ int run_plan(const PlanArgs& a) {
       std::printf("    %-12s -> %-12s %8s blocks\n", names[ft.first].c_str(), names[ft.second].c_str(),
                   with_commas(n).c_str());
   }
-  std::printf("\n(re-division of running nodes is not built yet: a node refuses epoch %llu; see issue 12)\n",
-              static_cast<unsigned long long>(c.epoch) + 1);
+  if (!added.empty()) {
+    std::printf("\nA running set's members are fixed: %s is not in the configuration. Add it to every member's\n"
+                "configuration as a standby (weight 0) and restart the set; then it joins by getting a weight.\n",
+                added.front().c_str());
+    return 0;
+  }
+  // How to apply it to a running set: the next epoch, to every node.
+  std::string line = "membership " + std::to_string(c.epoch + 1);
+  for (const Member& m : after) line += " " + m.name + "=" + std::to_string(m.weight);
+  std::printf("\nTo apply it to a running set, send every node this line on its control socket\n"
+              "(and set epoch: %llu and the weights in the configuration file, for restarts):\n  %s\n",
+              static_cast<unsigned long long>(c.epoch) + 1, line.c_str());
   return 0;
 }
 

@@ -325,6 +325,10 @@ void Member::take_blocks() {
 }
 
 void Member::redivision_tick() {
+  // A newer epoch our peers are in (their marks and bulk copies name it):
+  // we go there too. Epochs come from outside, but a member that missed
+  // its configuration's change (it was down) must not hold the set back.
+  target_epoch_ = std::max(target_epoch_, book_->newest());
   if (!pending_.empty()) take_blocks();
   if (!handover_ && acks_for(epoch_seq_) >= ack_quorum_) {
     (void)emit_stream(record::Handover{.stream_seq = 0, .epoch = plan_->epoch()});
@@ -336,6 +340,7 @@ void Member::redivision_tick() {
 }
 
 void Member::adopt_epoch_state(const UsageSnapshot& s) {
+  for (const UsageSnapshot::EpochMembers& h : s.history) (void)book_->get(h.epoch, h.members);
   std::shared_ptr<const Plan> p = s.members.empty() ? plan_ : book_->get(s.epoch, s.members);
   if (p == nullptr) p = plan_;  // answers were checked as replicas: not expected
   plan_ = p;

@@ -51,6 +51,8 @@ Replica::Outcome Replica::seed(const Incarnation& of, const record::Seed& r, std
   if (s == nullptr || s->in_use.size() != pools_.size()) return refuse();
   // The snapshot's epoch first: what the owner owns, has pending and keeps frozen there.
   plan_ = start_plan_;
+  for (const UsageSnapshot::EpochMembers& h : s->history)  // epochs this replica's member may have missed
+    if (book_->get(h.epoch, h.members) == nullptr) return refuse();
   if (!s->members.empty()) plan_ = book_->get(s->epoch, s->members);
   if (plan_ == nullptr) {
     plan_ = start_plan_;
@@ -263,6 +265,11 @@ std::shared_ptr<const UsageSnapshot> Replica::snapshot(std::uint64_t now) const 
   for (const auto& [key, from] : pending_) s->pending.push_back({key.first, key.second, from});
   s->frozen = frozen_;
   s->frozen.resize(pools_.size());
+  for (auto it = book_->plans().lower_bound(plan_->epoch() > UsageSnapshot::kMaxHistory
+                                                ? plan_->epoch() - UsageSnapshot::kMaxHistory
+                                                : 0);
+       it != book_->plans().end() && it->first < plan_->epoch(); ++it)
+    s->history.push_back({it->first, {it->second->members().begin(), it->second->members().end()}});
   return s;
 }
 

@@ -100,6 +100,14 @@ Status put_snapshot(Writer& w, const set::UsageSnapshot& s) {
         .with_number(s.frozen.size(), "pools");
   w.varint(s.frozen.size());
   for (const ::Roaring& r : s.frozen) put_roaring(w, r);
+  if (s.history.size() > set::UsageSnapshot::kMaxHistory)
+    return Status(StatusCode::kInvalidArgument, "snapshot has more epochs of history than the wire carries")
+        .with_number(s.history.size(), "epochs");
+  w.varint(s.history.size());
+  for (const set::UsageSnapshot::EpochMembers& h : s.history) {
+    w.varint(h.epoch);
+    put_members(w, h.members);
+  }
   return Status::ok_status();
 }
 
@@ -421,6 +429,12 @@ bool read_snapshot(Reader& rd, set::UsageSnapshot& s) {
   s.frozen.resize(n);
   for (auto& r : s.frozen)
     if (!read_roaring(rd, r)) return false;
+  if (!rd.count(n, 2, "snapshot history count above the bytes left")) return false;
+  if (n > set::UsageSnapshot::kMaxHistory)
+    return rd.fail(StatusCode::kOutOfRange, "snapshot has more epochs of history than the wire carries", n, "epochs");
+  s.history.resize(n);
+  for (set::UsageSnapshot::EpochMembers& h : s.history)
+    if (!rd.varint(h.epoch) || !read_members(rd, h.members)) return false;
   return true;
 }
 

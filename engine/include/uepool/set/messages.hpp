@@ -80,6 +80,16 @@ struct UsageSnapshot {
   };
   std::vector<PendingBlock> pending;
   std::vector<::Roaring> frozen;
+  // history — earlier epochs' members and weights the owner knows (the last
+  // kMaxHistory before `epoch`): a member that missed an epoch (it was down
+  // when the configuration changed) learns its plan here, and applies the
+  // epochs in order.
+  static constexpr std::size_t kMaxHistory = 64;
+  struct EpochMembers {
+    std::uint64_t epoch = 0;
+    std::vector<MemberSpec> members;
+  };
+  std::vector<EpochMembers> history;
 };
 
 // ---------------------------------------------------------------- records
