@@ -107,6 +107,15 @@ with tempfile.TemporaryDirectory() as d:
         r = run("--config", path, *bad)
         check(r.returncode == 2 and msg in r.stderr and r.stdout == "", f"{bad}: exit 2 naming '{msg}', no table "
               f"({r.returncode}: {r.stderr.strip()})")
+    # The README's example set: valid, and its standby's join is a real one.
+    example = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "tools", "examples", "set.yaml")
+    r = subprocess.run([sys.argv[1], "check", "--config", example], capture_output=True, text=True)
+    check(r.returncode == 0 and "ok: 2 pools, 4 members, epoch 1" in r.stdout and "warning" not in r.stdout,
+          f"tools/examples/set.yaml checks clean ({r.stdout} {r.stderr})")
+    r = run("--config", example, "--join", "smf4")
+    moves = re.findall(r"^\s+(smf\d+)\s+-> (smf\d+)\s+([\d,]+) blocks", r.stdout, re.M)
+    check(r.returncode == 0 and moves and all(to == "smf4" for _, to, _ in moves) and
+          "membership 2 smf1=1 smf2=1 smf3=2 smf4=1" in r.stdout, f"the example's standby joins: {r.stdout[-400:]}")
     with open(path, "a") as f:
         f.write("bogus_key: 1\n")
     r = run("--config", path)

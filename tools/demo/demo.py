@@ -487,8 +487,8 @@ class Demo:
 
         out = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{w}" height="{h}" font-family="sans-serif" '
                f'font-size="12"><rect width="{w}" height="{h}" fill="white"/>',
-               f'<text x="{left}" y="18" font-size="13">uepool demo, {self.n} SMFs: units held by sessions / units owned, '
-               f'per SMF (a gap: down or recovering), and sessions created per second</text>']
+               f'<text x="{left}" y="18" font-size="13">uepool demo, {self.n} SMFs: units held / units owned per SMF '
+               f'(a gap: down or recovering); sessions created per second</text>']
         for k, (label, y0, vmax, fmt) in enumerate([("utilization", top, umax, "{:.2%}"),
                                                     ("sessions/s", top + ph + 40, rmax, "{:.0f}")]):
             out.append(f'<rect x="{left}" y="{y0}" width="{w - left - right}" height="{ph}" fill="none" '

@@ -62,7 +62,9 @@
 // decodes the whole, at most kMaxMessageBytes. Every fragment field is
 // checked against the others before anything is allocated.
 //
-// Not built yet: the records of re-division (issue 12).
+// Version 2 carries re-division: the Epoch, Take and Handover records and
+// the snapshot's epoch, weights, pending and frozen blocks and epoch history
+// (docs/protocol.md, section 2.2).
 #pragma once
 
 #include <cstddef>
