@@ -419,8 +419,11 @@ void Member::finish_rebuild() {
     const std::uint64_t bu = plan_->block_units(i);
     for (std::uint64_t b = 0; b < plan_->blocks(i); ++b) {
       const bool ours = plan_->owner(i, b * bu) == id_;
-      if (ours && prev != nullptr && prev->owner(i, b * bu) != id_) pending_[{i, b}] = prev->owner(i, b * bu);
-      if (ours) continue;
+      const bool gained = ours && prev != nullptr && prev->owner(i, b * bu) != id_;
+      if (gained) pending_[{i, b}] = prev->owner(i, b * bu);
+      if (ours && !gained) continue;
+      // Ours in an earlier epoch (and not now, or gained back and not taken
+      // yet): frozen, for a member that may still take it from us.
       for (const auto& [e, plan] : book_->plans())
         if (e < target_epoch_ && plan->owner(i, b * bu) == id_) frozen_[i].add(static_cast<std::uint32_t>(b));
     }
@@ -454,7 +457,7 @@ void Member::finish_rebuild() {
       if (ps.pool->is_excluded(u)) continue;
       if (is_pending(i, u)) {
         rebuild_listed_[i].add(u);
-        continue;
+        if (!is_frozen(i, u)) continue;  // frozen too: the store's list is its frozen copy (below)
       }
       restore_in_use(i, u, touched[i]);
     }

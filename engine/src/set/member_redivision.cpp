@@ -171,9 +171,12 @@ void Member::begin_epoch(const std::shared_ptr<const Plan>& next) {
         frozen_[i].add(static_cast<std::uint32_t>(b));
         ++counters_.blocks_lost;
       } else if (now == id_ && was != id_) {
+        // A block we lost earlier and gain back stays frozen until we take
+        // it: the member we lost it to may not have taken it yet (it may lag
+        // epochs behind), and it reads our frozen copy then (found by the
+        // simulator: liveness seed 777000048).
         pending_[{i, b}] = was;
         if (frozen_[i].contains(static_cast<std::uint32_t>(b))) returning_[i].add(static_cast<std::uint32_t>(b));
-        frozen_[i].remove(static_cast<std::uint32_t>(b));
       }
     }
   }
@@ -274,6 +277,7 @@ void Member::take_block(std::uint32_t pool, std::uint64_t block, const Replica& 
       (void)ps.pool->release(*msg_workers_[pool], u, 0);  // a stale bit of an earlier time here; nobody holds it
     }
   }
+  frozen_[pool].remove(static_cast<std::uint32_t>(block));  // ours again: its usage is the one just taken
   if (pool < rebuild_listed_.size() && !rebuild_listed_[pool].isEmpty()) {
     ::Roaring range;
     range.addRange(begin, end);

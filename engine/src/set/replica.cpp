@@ -69,8 +69,9 @@ Replica::Outcome Replica::seed(const Incarnation& of, const record::Seed& r, std
   }
   if (s->frozen.size() > pools_.size()) return refuse();
   for (std::uint32_t i = 0; i < s->frozen.size(); ++i) {
-    for (std::uint32_t b : s->frozen[i])
-      if (b >= plan_->blocks(i) || owns(i, std::uint64_t{b} * plan_->block_units(i))) return refuse();
+    for (std::uint32_t b : s->frozen[i])  // not owned, or owned again but not taken yet
+      if (b >= plan_->blocks(i) || (owns(i, std::uint64_t{b} * plan_->block_units(i)) && !pending(i, b)))
+        return refuse();
     frozen_[i] = s->frozen[i];
   }
   for (std::uint32_t i = 0; i < s->in_use.size(); ++i)
@@ -208,10 +209,7 @@ bool Replica::on_epoch(const record::Epoch& r) {
     for (std::uint64_t b = 0; b < old.blocks(i); ++b) {
       const std::uint32_t was = old.owner(i, b * bu), now = next->owner(i, b * bu);
       if (was == owner_ && now != owner_) frozen_[i].add(static_cast<std::uint32_t>(b));
-      if (now == owner_ && was != owner_) {
-        pending_[{i, b}] = was;
-        frozen_[i].remove(static_cast<std::uint32_t>(b));
-      }
+      if (now == owner_ && was != owner_) pending_[{i, b}] = was;  // frozen (if it was) until its Take
     }
   }
   plan_ = std::move(next);
@@ -219,7 +217,10 @@ bool Replica::on_epoch(const record::Epoch& r) {
   return true;
 }
 
-void Replica::on(const record::Take& r, std::uint64_t) { pending_.erase({r.pool, r.block}); }
+void Replica::on(const record::Take& r, std::uint64_t) {
+  pending_.erase({r.pool, r.block});
+  if (r.pool < frozen_.size()) frozen_[r.pool].remove(static_cast<std::uint32_t>(r.block));
+}
 
 void Replica::on(const record::Handover&, std::uint64_t) { handover_ = true; }
 
