@@ -222,6 +222,9 @@ type Stats struct {
 	ReleasesForwarded, ReleasesReceived, ReleasesApplied                   uint64
 	StaleReleases, DoubleReleases, Audits, AuditFreed, Rebuilds            uint64
 	FramesSent, FramesReceived, BadFrames                                  uint64
+	Epoch, TargetEpoch                                                     uint64 // membership epochs (re-division)
+	Settled                                                                bool   // at TargetEpoch, every gained block taken
+	BlocksMoved, BlocksLost                                                uint64
 }
 
 // PhaseReady is Stats.Phase of a member that serves allocations.
@@ -238,7 +241,30 @@ func (m *Member) Stats() (Stats, error) {
 		uint32(c.peers_acking), uint64(c.releases_forwarded), uint64(c.releases_received),
 		uint64(c.releases_applied), uint64(c.stale_releases), uint64(c.double_releases), uint64(c.audits),
 		uint64(c.audit_freed), uint64(c.rebuilds), uint64(c.frames_sent), uint64(c.frames_received),
-		uint64(c.bad_frames)}, nil
+		uint64(c.bad_frames), uint64(c.epoch), uint64(c.target_epoch), c.settled != 0, uint64(c.blocks_moved),
+		uint64(c.blocks_lost)}, nil
+}
+
+// SetMembership gives the member the next membership epoch: every member of
+// the set by id, with its weight (0: a standby; a join gives one a weight,
+// a leave sets 0). The set's members are fixed. Stats().Settled says when
+// the blocks have moved.
+func (m *Member) SetMembership(epoch uint64, weights map[uint32]uint32) error {
+	ids := make([]C.uint32_t, 0, len(weights))
+	ws := make([]C.uint32_t, 0, len(weights))
+	for id, w := range weights {
+		ids = append(ids, C.uint32_t(id))
+		ws = append(ws, C.uint32_t(w))
+	}
+	if len(ids) == 0 {
+		return fmt.Errorf("uepool: %w: no members", ErrBadArgument)
+	}
+	var errText [512]C.char
+	if s := C.uepool_set_membership(m.c, C.uint64_t(epoch), &ids[0], &ws[0], C.size_t(len(ids)), &errText[0],
+		C.size_t(len(errText))); s != C.UEPOOL_OK {
+		return fmt.Errorf("uepool: %w: %s", Status(s), C.GoString(&errText[0]))
+	}
+	return nil
 }
 
 // Lease is what the SMF stores with the session and hands to Release.

@@ -253,3 +253,57 @@ func TestPoolHasLazyReusePoolsBehaviour(t *testing.T) {
 		t.Fatal("reserving outside the pool")
 	}
 }
+
+// A member leaves (weight 0) and a standby-to-be rejoins: blocks move, the
+// sessions stay, and bad input names what was wrong.
+func TestSetMembershipMovesBlocks(t *testing.T) {
+	s := newSet(t)
+	s.ready()
+	w, err := s.m[2].NewWorker()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var leases []Lease
+	for len(leases) < 10 {
+		l, _, err := w.Allocate(0)
+		if errors.Is(err, ErrNotReady) {
+			s.round()
+			continue
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		leases = append(leases, l)
+	}
+	if err := s.m[0].SetMembership(2, map[uint32]uint32{1: 1, 2: 1, 9: 1}); err == nil ||
+		!strings.Contains(err.Error(), "other members") {
+		t.Fatalf("a plan naming another member: %v", err)
+	}
+	for _, m := range s.m {
+		if err := m.SetMembership(2, map[uint32]uint32{1: 1, 2: 1, 3: 0}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	s.until("every member settled at epoch 2", func() bool {
+		for _, m := range s.m {
+			st, err := m.Stats()
+			if err != nil || !st.Settled || st.Epoch != 2 {
+				return false
+			}
+		}
+		return true
+	})
+	st0, _ := s.m[0].Stats()
+	st1, _ := s.m[1].Stats()
+	st2, _ := s.m[2].Stats()
+	if st2.OwnedUnits != 0 || st2.BlocksLost == 0 || st0.BlocksMoved+st1.BlocksMoved != st2.BlocksLost {
+		t.Fatalf("the leaver's blocks: lost %d, taken %d + %d, still owns %d", st2.BlocksLost, st0.BlocksMoved,
+			st1.BlocksMoved, st2.OwnedUnits)
+	}
+	if st0.InUseUnits+st1.InUseUnits < uint64(len(leases)) {
+		t.Fatalf("%d sessions, %d units in use at the new owners", len(leases), st0.InUseUnits+st1.InUseUnits)
+	}
+	if _, _, err := w.Allocate(0); !errors.Is(err, ErrNoneFree) {
+		t.Fatalf("the leaver allocates: %v", err)
+	}
+}

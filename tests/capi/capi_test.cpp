@@ -295,6 +295,52 @@ TEST(CApi, ThreeMembersOverTheEmbeddingsOwnTransport) {
   EXPECT_EQ(uepool_start(set.m[0]), UEPOOL_UNSUPPORTED);
 }
 
+// Re-division through the C API: smf3 leaves (weight 0); the sessions it
+// allocated stay in use at the members that take its blocks, it hands out
+// nothing more, and bad input is refused with a reason.
+TEST(CApi, ALeaveMovesBlocksAndKeepsSessions) {
+  Set set;
+  ASSERT_TRUE(set.ready());
+  std::vector<uepool_lease> leases;
+  for (int i = 0; i < 10; ++i) {
+    uepool_lease l;
+    ASSERT_EQ(set.allocate(2, 0, &l, nullptr), UEPOOL_OK);
+    leases.push_back(l);
+  }
+  const std::uint32_t ids[] = {1, 2, 3};
+  const std::uint32_t leave[] = {1, 1, 0};
+  char error[200] = "";
+  EXPECT_EQ(uepool_set_membership(set.m[0], 1, ids, leave, 3, error, sizeof error), UEPOOL_BAD_ARGUMENT);
+  EXPECT_NE(std::string(error).find("another plan for this epoch"), std::string::npos) << error;
+  const std::uint32_t none[] = {0, 0, 0};
+  EXPECT_EQ(uepool_set_membership(set.m[0], 2, ids, none, 3, error, sizeof error), UEPOOL_BAD_ARGUMENT);
+  EXPECT_NE(std::string(error).find("every member weight is zero"), std::string::npos) << error;
+  const std::uint32_t four[] = {1, 2, 3, 4};
+  const std::uint32_t ones[] = {1, 1, 1, 1};
+  EXPECT_EQ(uepool_set_membership(set.m[0], 2, four, ones, 4, error, sizeof error), UEPOOL_BAD_ARGUMENT);
+  EXPECT_NE(std::string(error).find("other members"), std::string::npos) << error;
+  EXPECT_EQ(uepool_set_membership(set.m[0], 2, nullptr, leave, 3, error, sizeof error), UEPOOL_BAD_ARGUMENT);
+  for (int i = 0; i < 3; ++i)
+    ASSERT_EQ(uepool_set_membership(set.m[i], 2, ids, leave, 3, error, sizeof error), UEPOOL_OK) << error;
+  ASSERT_TRUE(set.until([&] {
+    for (int i = 0; i < 3; ++i)
+      if (set.stats(i).settled != 1 || set.stats(i).epoch != 2) return false;
+    return true;
+  }));
+  EXPECT_EQ(set.stats(2).owned_units, 0u);
+  EXPECT_GT(set.stats(2).blocks_lost, 0u);
+  EXPECT_EQ(set.stats(0).blocks_moved + set.stats(1).blocks_moved, set.stats(2).blocks_lost);
+  EXPECT_EQ(set.stats(0).in_use_units + set.stats(1).in_use_units, leases.size());
+  uepool_lease more;
+  EXPECT_EQ(set.allocate(2, 0, &more, nullptr), UEPOOL_NONE_FREE);
+  for (const uepool_lease& l : leases) EXPECT_EQ(uepool_release(set.w[2], &l), UEPOOL_OK);  // at the leaver
+  ASSERT_TRUE(set.until([&] {
+    return set.stats(0).in_use_units - set.stats(0).wrap_held_units + set.stats(1).in_use_units -
+               set.stats(1).wrap_held_units ==
+           0;
+  }));
+}
+
 TEST(CApi, TheAuditFreesWhatNoStoredSessionHolds) {
   Set set;
   ASSERT_TRUE(set.ready());

@@ -200,7 +200,8 @@ TEST(Control, ServesAllocateReleaseClaimAndTheAudit) {
   EXPECT_TRUE(c1.execute("").starts_with("err bad_request"));
   EXPECT_TRUE(c1.execute("membership 2").starts_with("err bad_request usage: membership EPOCH NAME=WEIGHT"));
   EXPECT_TRUE(c1.execute("membership 2 smf1=1 smf2=1 smf9=1").starts_with("err bad_membership no member named 'smf9'"));
-  EXPECT_TRUE(c1.execute("membership 2 smf1=1 smf1=1 smf2=1").starts_with("err bad_membership member 'smf1' named twice"));
+  EXPECT_TRUE(
+      c1.execute("membership 2 smf1=1 smf1=1 smf2=1").starts_with("err bad_membership member 'smf1' named twice"));
   EXPECT_TRUE(c1.execute("membership 2 smf1=1 smf2=x smf3=1").starts_with("err bad_membership 'smf2=x'"));
   EXPECT_TRUE(c1.execute("membership 1 smf1=2 smf2=1 smf3=1").starts_with("err bad_membership another plan"));
   EXPECT_TRUE(c1.execute("membership 2 smf1=0 smf2=0 smf3=0").starts_with("err bad_membership every member weight"));
@@ -290,8 +291,7 @@ TEST(Control, MembershipMovesBlocksBetweenNodes) {
     ASSERT_TRUE(r.starts_with("ok ")) << r;
     leases.push_back(words(r)[1]);
   }
-  for (auto& ctl : c)
-    ASSERT_EQ(ctl->execute("membership 2 smf1=0 smf2=1 smf3=1"), "ok target_epoch=2");
+  for (auto& ctl : c) ASSERT_EQ(ctl->execute("membership 2 smf1=0 smf2=1 smf3=1"), "ok target_epoch=2");
   std::vector<std::string> st(3);
   for (int i = 0; i < 3; ++i) {
     st[i] = until(*c[i], "state", "ok member=");

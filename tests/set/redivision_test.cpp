@@ -287,10 +287,10 @@ TEST(Redivision, ChurnThroughAJoinLeaksNothing) {
     const MemberCounters& c = set->member(id)->counters();
     EXPECT_TRUE(set->member(id)->settled());
     EXPECT_GE(c.audits, 1u);
-    EXPECT_EQ(c.audit_freed, 0u) << "member " << id << " leaked (handed over " << c.units_handed_over
-                                 << "; deferred " << c.releases_deferred << ", applied " << c.releases_applied
-                                 << ", received " << c.releases_received << ", parked " << c.requests_parked
-                                 << ", double " << c.double_releases << ", gone " << c.releases_dropped_gone << ")";
+    EXPECT_EQ(c.audit_freed, 0u) << "member " << id << " leaked (handed over " << c.units_handed_over << "; deferred "
+                                 << c.releases_deferred << ", applied " << c.releases_applied << ", received "
+                                 << c.releases_received << ", parked " << c.requests_parked << ", double "
+                                 << c.double_releases << ", gone " << c.releases_dropped_gone << ")";
     EXPECT_EQ(c.stale_releases, 0u) << id;
   }
 }

@@ -195,7 +195,6 @@ TEST(MemberStress, HotPathAgainstMessageThread) {
       static_cast<unsigned long long>(owner->counters().stale_releases));
 }
 
-
 // Re-division under the hot path: two members' worker threads allocate and
 // release (each at its own member, the lease's owner anywhere) while the
 // message thread moves blocks between them and a standby, epoch after

@@ -471,7 +471,7 @@ std::vector<std::uint8_t> recover_answer_with(const std::vector<std::uint8_t>& r
   std::vector<std::uint8_t> body = {1, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1};
   body.push_back(static_cast<std::uint8_t>(roaring.size()));
   body.insert(body.end(), roaring.begin(), roaring.end());
-  body.insert(body.end(), {0, 0, 0});  // no windows, no held units, no pool holds
+  body.insert(body.end(), {0, 0, 0});           // no windows, no held units, no pool holds
   body.insert(body.end(), {0, 0, 0, 0, 0, 0});  // epoch 0, no members, no handover, nothing pending, frozen, history
   b.insert(b.end(), body.begin(), body.end());
   b.resize(b.size() + 4);

@@ -200,17 +200,19 @@ int run_plan(const PlanArgs& a) {
                   with_commas(n).c_str());
   }
   if (!added.empty()) {
-    std::printf("\nA running set's members are fixed: %s is not in the configuration. Add it to every member's\n"
-                "configuration as a standby (weight 0) and restart the set; then it joins by getting a weight.\n",
-                added.front().c_str());
+    std::printf(
+        "\nA running set's members are fixed: %s is not in the configuration. Add it to every member's\n"
+        "configuration as a standby (weight 0) and restart the set; then it joins by getting a weight.\n",
+        added.front().c_str());
     return 0;
   }
   // How to apply it to a running set: the next epoch, to every node.
   std::string line = "membership " + std::to_string(c.epoch + 1);
   for (const Member& m : after) line += " " + m.name + "=" + std::to_string(m.weight);
-  std::printf("\nTo apply it to a running set, send every node this line on its control socket\n"
-              "(and set epoch: %llu and the weights in the configuration file, for restarts):\n  %s\n",
-              static_cast<unsigned long long>(c.epoch) + 1, line.c_str());
+  std::printf(
+      "\nTo apply it to a running set, send every node this line on its control socket\n"
+      "(and set epoch: %llu and the weights in the configuration file, for restarts):\n  %s\n",
+      static_cast<unsigned long long>(c.epoch) + 1, line.c_str());
   return 0;
 }
 

@@ -133,11 +133,13 @@ int run_sim(const SimArgs& a) {
   }
   std::fflush(stdout);
   const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-  std::fprintf(stderr, "%llu seeds passed, %llu steps, %.0f steps/s; %llu membership epochs, %llu blocks moved%s, %llu units leaked\n",
-               static_cast<unsigned long long>(seeds), static_cast<unsigned long long>(steps),
-               secs > 0 ? static_cast<double>(steps) / secs : 0.0, static_cast<unsigned long long>(epochs),
-               static_cast<unsigned long long>(moved), mode == sim::Mode::kLiveness ? "" : " (counted in liveness mode)",
-               static_cast<unsigned long long>(leaked));
+  std::fprintf(
+      stderr,
+      "%llu seeds passed, %llu steps, %.0f steps/s; %llu membership epochs, %llu blocks moved%s, %llu units leaked\n",
+      static_cast<unsigned long long>(seeds), static_cast<unsigned long long>(steps),
+      secs > 0 ? static_cast<double>(steps) / secs : 0.0, static_cast<unsigned long long>(epochs),
+      static_cast<unsigned long long>(moved), mode == sim::Mode::kLiveness ? "" : " (counted in liveness mode)",
+      static_cast<unsigned long long>(leaked));
   return 0;
 }
 

@@ -226,6 +226,16 @@ uepool_status uepool_held_add(uepool_held_list* list, const uepool_lease* lease)
  * without read_held, or while one runs. */
 uepool_status uepool_audit(uepool_member* u);
 
+/* uepool_set_membership — the next membership epoch (re-division: from the
+ * configuration or the NRF): every member of the set by id, with its
+ * weight (0: a standby that owns nothing; a join gives one a weight, a
+ * leave sets 0). The set's members are fixed. The member moves to it once
+ * its earlier takings are acknowledged; uepool_stats says when it settled.
+ * UEPOOL_BAD_ARGUMENT, with `error` naming why: an older epoch, other
+ * members, every weight 0, another plan for a known epoch. */
+uepool_status uepool_set_membership(uepool_member* u, uint64_t epoch, const uint32_t* member_ids,
+                                    const uint32_t* weights, size_t count, char* error, size_t error_size);
+
 typedef enum uepool_phase {
   UEPOOL_PHASE_QUERYING_GENERATION = 0,
   UEPOOL_PHASE_RECOVERING = 1,
@@ -256,7 +266,12 @@ typedef struct uepool_stats {
   uint64_t rebuilds;
   uint64_t frames_sent;
   uint64_t frames_received;
-  uint64_t bad_frames; /* decode errors, impostors and frames for another member */
+  uint64_t bad_frames;   /* decode errors, impostors and frames for another member */
+  uint64_t epoch;        /* the membership epoch this member is in */
+  uint64_t target_epoch; /* the newest it was given */
+  uint32_t settled;      /* 1: at target_epoch, every gained block taken, its marks acknowledged */
+  uint64_t blocks_moved; /* blocks taken from their previous owner */
+  uint64_t blocks_lost;  /* blocks handed to their next owner */
 } uepool_stats;
 
 uepool_status uepool_stats_get(uepool_member* u, uepool_stats* stats);

@@ -530,6 +530,31 @@ uepool_status uepool_audit(uepool_member* u) {
   });
 }
 
+uepool_status uepool_set_membership(uepool_member* u, uint64_t epoch, const uint32_t* member_ids,
+                                    const uint32_t* weights, size_t count, char* error, size_t error_size) {
+  return guarded([&]() -> uepool_status {
+    if (u == nullptr || (count > 0 && (member_ids == nullptr || weights == nullptr))) {
+      write_error(error, error_size, "member, member_ids and weights are required");
+      return UEPOOL_BAD_ARGUMENT;
+    }
+    std::vector<set::MemberSpec> specs;
+    specs.reserve(count);
+    for (std::size_t i = 0; i < count; ++i) specs.push_back({member_ids[i], weights[i]});
+    Status s;
+    const bool ran = u->on_message_side([&] {
+      set::Member& m = u->node->member();
+      auto plan = m.plan().reweighted(epoch, specs);
+      s = plan.ok() ? m.set_membership(std::make_shared<const set::Plan>(std::move(plan.value()))) : plan.status();
+    });
+    if (!ran) return UEPOOL_STOPPED;
+    if (!s.ok()) {
+      write_error(error, error_size, s.to_string());
+      return UEPOOL_BAD_ARGUMENT;
+    }
+    return UEPOOL_OK;
+  });
+}
+
 uepool_status uepool_stats_get(uepool_member* u, uepool_stats* stats) {
   return guarded([&]() -> uepool_status {
     if (u == nullptr || stats == nullptr) return UEPOOL_BAD_ARGUMENT;
@@ -561,6 +586,11 @@ uepool_status uepool_stats_get(uepool_member* u, uepool_stats* stats) {
       s.frames_received = ns.frames_received;
       const transport::TransportCounters tc = u->node->transport().counters();
       s.bad_frames = tc.decode_errors + tc.impostors + tc.wrong_destination;
+      s.epoch = v.epoch;
+      s.target_epoch = v.target_epoch;
+      s.settled = u->node->member().settled() ? 1 : 0;
+      s.blocks_moved = c.blocks_moved;
+      s.blocks_lost = c.blocks_lost;
     });
     if (!ran) return UEPOOL_STOPPED;
     *stats = s;

@@ -9,13 +9,13 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <charconv>
 #include <chrono>
 #include <cstring>
 #include <limits>
 #include <set>
-#include <algorithm>
 
 #include "uepool/node/node.hpp"
 #include "uepool/wire/codec.hpp"

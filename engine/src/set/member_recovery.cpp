@@ -207,8 +207,8 @@ void Member::finish_recovery() {
     for (const HeldUnit& h : best->held) {
       if (h.pool >= pools_.size()) continue;
       PoolState& ps = *pools_[h.pool];
-      if (h.unit >= ps.pool->size() || ps.pool->test(h.unit) || !kept(h.pool, h.unit) ||
-          ps.pool->is_excluded(h.unit) || ps.pool->is_static(h.unit))
+      if (h.unit >= ps.pool->size() || ps.pool->test(h.unit) || !kept(h.pool, h.unit) || ps.pool->is_excluded(h.unit) ||
+          ps.pool->is_static(h.unit))
         continue;
       (void)ps.pool->claim(*msg_workers_[h.pool], h.unit);  // not allocatable until its hold-down ends
       if (is_frozen(h.pool, h.unit)) {

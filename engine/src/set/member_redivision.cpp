@@ -220,8 +220,7 @@ void Member::take_block(std::uint32_t pool, std::uint64_t block, const Replica& 
     const auto u32 = static_cast<std::uint32_t>(u);
     // In use there, or listed by the store at our rebuild (an older
     // incarnation of ours may have taken the block and allocated in it).
-    const bool used =
-        from.in_use(pool, u) || (pool < rebuild_listed_.size() && rebuild_listed_[pool].contains(u32));
+    const bool used = from.in_use(pool, u) || (pool < rebuild_listed_.size() && rebuild_listed_[pool].contains(u32));
     const bool holding = !used && (from.held(pool, u, now_local_) || (pool_held && ps.hold_down > 0));
     const bool have = ps.pool->test(u);
     if (ps.pool->is_static(u)) {

@@ -88,7 +88,7 @@ Result<Plan> Plan::create(std::uint64_t epoch, std::span<const MemberSpec> membe
         const std::uint64_t l = detail::neg_log2_q32((h >> 11) | 1);
         // Smallest l / weight wins: compare l_m * w_best < l_best * w_m exactly.
         if (best == SIZE_MAX || static_cast<unsigned __int128>(l) * plan.members_[best].weight <
-                          static_cast<unsigned __int128>(best_l) * plan.members_[m].weight) {
+                                    static_cast<unsigned __int128>(best_l) * plan.members_[m].weight) {
           best = m;
           best_l = l;
         }

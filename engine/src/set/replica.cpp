@@ -222,7 +222,9 @@ void Replica::on(const record::Take& r, std::uint64_t) {
   if (r.pool < frozen_.size()) frozen_[r.pool].remove(static_cast<std::uint32_t>(r.block));
 }
 
-void Replica::on(const record::Handover&, std::uint64_t) { handover_ = true; }
+void Replica::on(const record::Handover&, std::uint64_t) {
+  handover_ = true;
+}
 
 void Replica::expire(std::uint64_t now) {
   std::erase_if(held_, [&](const auto& kv) { return kv.second <= now; });
@@ -266,9 +268,8 @@ std::shared_ptr<const UsageSnapshot> Replica::snapshot(std::uint64_t now) const 
   for (const auto& [key, from] : pending_) s->pending.push_back({key.first, key.second, from});
   s->frozen = frozen_;
   s->frozen.resize(pools_.size());
-  for (auto it = book_->plans().lower_bound(plan_->epoch() > UsageSnapshot::kMaxHistory
-                                                ? plan_->epoch() - UsageSnapshot::kMaxHistory
-                                                : 0);
+  for (auto it = book_->plans().lower_bound(
+           plan_->epoch() > UsageSnapshot::kMaxHistory ? plan_->epoch() - UsageSnapshot::kMaxHistory : 0);
        it != book_->plans().end() && it->first < plan_->epoch(); ++it)
     s->history.push_back({it->first, {it->second->members().begin(), it->second->members().end()}});
   return s;

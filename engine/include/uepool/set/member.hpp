@@ -591,7 +591,7 @@ class Member {
     // then frees a unit of a block just lost (a leak there, never a
     // conflict: the taker sees the unit in use).
     std::atomic<const std::uint16_t*> run_owner{nullptr};
-    detail::UnitSerials* serials = nullptr;    // PoolState::serials
+    detail::UnitSerials* serials = nullptr;  // PoolState::serials
     std::uint64_t units = 0;
     std::uint32_t run_shift = 0;
     bool direct_release = false;  // no hold-down: own dynamic units are freed on the hot path
@@ -673,7 +673,7 @@ class Member {
   std::map<std::pair<std::uint32_t, std::uint64_t>, std::uint32_t> pending_;  // (pool, block) -> taken from
   std::vector<::Roaring> frozen_;                                             // per pool: blocks lost, usage kept
   std::vector<::Roaring> returning_;  // per pool: pending blocks this incarnation owned before (take_block)
-  std::vector<RingItem> parked_;  // releases and claims for blocks not ours yet
+  std::vector<RingItem> parked_;      // releases and claims for blocks not ours yet
   // rebuild_listed_ — per pool: units of blocks still pending at a rebuild
   // that the store listed then; in use when the block is taken.
   std::vector<::Roaring> rebuild_listed_;
