@@ -22,12 +22,14 @@ package uepool
 #cgo LDFLAGS: -luepool
 #include <stdlib.h>
 #include "uepool/uepool.h"
+extern int uepoolGoReadHeld(void* user, uint32_t member, uepool_held_list* list);
 */
 import "C"
 
 import (
 	"fmt"
 	"net/netip"
+	"runtime/cgo"
 	"time"
 	"unsafe"
 )
@@ -48,6 +50,7 @@ var (
 	ErrBadArgument error = Status(C.UEPOOL_BAD_ARGUMENT)
 	ErrBadFrame    error = Status(C.UEPOOL_BAD_FRAME)
 	ErrStopped     error = Status(C.UEPOOL_STOPPED)
+	ErrUnsupported error = Status(C.UEPOOL_UNSUPPORTED)
 )
 
 func check(s C.uepool_status) error {
@@ -64,11 +67,16 @@ type Options struct {
 	SecretKey         string // Z85 CurveZMQ secret key; "": the member's secret_key_file
 	Fresh             bool   // the set's very first start
 	ExternalTransport bool   // the caller moves the frames (Take, Feed); false: the built-in ZeroMQ
+	// Store is the session store (nil: no audit, and a member whose
+	// replicas are lost waits for an operator instead of rebuilding).
+	Store SessionStore
 }
 
 // Member is one member of the set (uepool_member).
 type Member struct {
-	c *C.uepool_member
+	c     *C.uepool_member
+	store cgo.Handle     // the SessionStore's handle (0: none)
+	user  unsafe.Pointer // C memory holding it: the read_held callback's user pointer
 }
 
 // New makes a member from the configuration's YAML text.
@@ -107,13 +115,37 @@ func create(call func(*C.uepool_options, **C.uepool_member, *C.char, C.size_t) C
 	if o.ExternalTransport {
 		opts.external_transport = 1
 	}
+	member0 := &Member{}
+	if o.Store != nil {
+		member0.store = cgo.NewHandle(o.Store)
+		member0.user = C.malloc(C.size_t(unsafe.Sizeof(C.uintptr_t(0))))
+		*(*C.uintptr_t)(member0.user) = C.uintptr_t(member0.store)
+		opts.read_held = C.uepool_read_held_fn(C.uepoolGoReadHeld)
+		opts.read_held_user = member0.user
+	}
 	var errText [512]C.char
 	var m *C.uepool_member
 	if s := call(&opts, &m, &errText[0], C.size_t(len(errText))); s != C.UEPOOL_OK {
+		member0.free()
 		return nil, fmt.Errorf("uepool: %w: %s", Status(s), C.GoString(&errText[0]))
 	}
-	return &Member{c: m}, nil
+	member0.c = m
+	return member0, nil
 }
+
+// free releases the session store's handle and its C memory.
+func (m *Member) free() {
+	if m.user != nil {
+		C.free(m.user)
+		m.user = nil
+		m.store.Delete()
+	}
+}
+
+// Audit starts an audit now: the member reads its session store twice, an
+// audit grace apart, and frees the units no stored session holds
+// (ErrUnsupported without a Store, or while one runs).
+func (m *Member) Audit() error { return check(C.uepool_audit(m.c)) }
 
 // Close stops the message loop and frees the member and its workers.
 func (m *Member) Close() {
@@ -121,6 +153,7 @@ func (m *Member) Close() {
 		C.uepool_destroy(m.c)
 		m.c = nil
 	}
+	m.free()
 }
 
 // Start runs the message loop on a thread of the library's own.

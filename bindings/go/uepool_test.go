@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 )
@@ -305,5 +306,91 @@ func TestSetMembershipMovesBlocks(t *testing.T) {
 	}
 	if _, _, err := w.Allocate(0); !errors.Is(err, ErrNoneFree) {
 		t.Fatalf("the leaver allocates: %v", err)
+	}
+}
+
+// heldStore is a session store: the leases the test's sessions hold.
+type heldStore struct {
+	mu    sync.Mutex
+	held  map[string]Lease
+	reads int
+}
+
+func (h *heldStore) ReadHeld(member uint32, add func(Lease)) bool {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.reads++
+	for _, l := range h.held {
+		add(l) // the member keeps the leases of its own units
+	}
+	return true
+}
+
+// The audit through a Go session store: a unit whose session ended without
+// its release reaching the owner (a leak) is freed; the held ones stay.
+func TestTheAuditReadsAGoSessionStore(t *testing.T) {
+	dir := t.TempDir()
+	store := &heldStore{held: map[string]Lease{}}
+	cfg := strings.Replace(config, "lease_ms: 1000", "lease_ms: 1000\naudit_grace_ms: 1", 1)
+	s := &set{t: t, buf: make([]byte, 64*1024)}
+	for i := range s.m {
+		name := fmt.Sprintf("smf%d", i+1)
+		d := filepath.Join(dir, name)
+		if err := os.Mkdir(d, 0o755); err != nil {
+			t.Fatal(err)
+		}
+		m, err := New(cfg, Options{Member: name, DataDir: d, Fresh: true, ExternalTransport: true, Store: store})
+		if err != nil {
+			t.Fatal(err)
+		}
+		s.m[i] = m
+		t.Cleanup(m.Close)
+	}
+	s.ready()
+	w, err := s.m[0].NewWorker()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var leases []Lease
+	for len(leases) < 3 {
+		l, _, err := w.Allocate(0)
+		if errors.Is(err, ErrNotReady) {
+			s.round()
+			continue
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		leases = append(leases, l)
+	}
+	store.mu.Lock()
+	store.held[leases[0].String()] = leases[0]
+	store.held[leases[1].String()] = leases[1] // leases[2]: its session ended, its release was lost
+	store.mu.Unlock()
+	if err := s.m[0].Audit(); err != nil {
+		t.Fatal(err)
+	}
+	s.until("the audit freed the leaked unit", func() bool {
+		st, err := s.m[0].Stats()
+		return err == nil && st.Audits >= 1 && st.AuditFreed == 1
+	})
+	store.mu.Lock()
+	reads := store.reads
+	store.mu.Unlock()
+	if reads < 2 {
+		t.Fatalf("the store was read %d times (two reads, a grace apart)", reads)
+	}
+	// A member made with a store that fails to start frees the store's handle (no leak, no crash).
+	if _, err := NewFromFile(filepath.Join(dir, "missing.yaml"), Options{Member: "smf1", DataDir: dir, Store: store}); err == nil {
+		t.Fatal("a missing configuration file was accepted")
+	}
+	// Without a store there is no audit.
+	plain, err := New(config, Options{Member: "smf1", DataDir: t.TempDir(), ExternalTransport: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer plain.Close()
+	if err := plain.Audit(); !errors.Is(err, ErrUnsupported) {
+		t.Fatalf("an audit without a store: %v", err)
 	}
 }
