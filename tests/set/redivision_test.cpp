@@ -297,3 +297,49 @@ TEST(Redivision, ChurnThroughAJoinLeaksNothing) {
 
 }  // namespace
 }  // namespace uepool::set
+
+namespace uepool::set {
+namespace {
+
+// Regression (simulator, liveness seed 777000048): a block lost and gained
+// back before the member it went to took it. Member 2 (a standby) joins at
+// epoch 2 and leaves at epoch 3 while it is cut off, so it never took the
+// blocks it got at 2; member 1 hands them over at 2, gains them back at 3,
+// and restarts. Member 2 comes back, goes through epoch 2 (takes the blocks
+// from member 1's copy) and 3 (hands them back). Member 1's frozen copy
+// must survive its gain and its restart: the sessions' units there stay in
+// use all the way round.
+TEST(Redivision, ABlockGainedBackBeforeItsTakerTookItKeepsItsCopy) {
+  Set s(plan(1, {1, 0, 1}));
+  s.step(10);
+  s.allocate(1, 800);
+  s.allocate(3, 800);
+  s.set->down().insert(2);
+  for (std::uint32_t id : {1u, 3u}) {
+    ASSERT_TRUE(s.m(id)->set_membership(plan(2, {1, 1, 1})).ok());
+    ASSERT_TRUE(s.m(id)->set_membership(plan(3, {1, 0, 1})).ok());
+  }
+  s.step(200);
+  ASSERT_EQ(s.m(1)->epoch(), 3u) << s.m(1)->view().epoch_wait;
+  const MemberView v = s.m(1)->view();
+  ASSERT_GT(v.pending_blocks, 0u) << "member 1 gained back nothing";
+  s.set->crash(1);
+  ASSERT_TRUE(s.set->start(1, false).ok());
+  s.set->down().clear();
+  for (int k = 0; k < 2000 && !(s.m(1)->ready() && s.settled()); ++k) s.step();
+  ASSERT_TRUE(s.m(1)->ready()) << s.m(1)->not_ready_reason();
+  ASSERT_TRUE(s.settled()) << s.m(2)->view().epoch_wait << " / " << s.m(1)->view().epoch_wait;
+  EXPECT_EQ(s.m(2)->epoch(), 3u);
+  EXPECT_GT(s.m(2)->counters().blocks_moved, 0u);  // it took them (at epoch 2) and handed them back
+  EXPECT_GT(s.m(2)->counters().units_handed_over, 0u) << "member 2 took the blocks with no unit in use";
+  std::printf("member 2: blocks moved %llu, units handed over %llu; member 1: transitions %llu\n",
+              static_cast<unsigned long long>(s.m(2)->counters().blocks_moved),
+              static_cast<unsigned long long>(s.m(2)->counters().units_handed_over),
+              static_cast<unsigned long long>(s.m(1)->counters().transitions));
+  s.expect_held_in_use();
+  s.allocate(1, 300);
+  s.allocate(3, 300);
+}
+
+}  // namespace
+}  // namespace uepool::set

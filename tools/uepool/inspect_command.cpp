@@ -42,6 +42,12 @@ const char* kind_name(const set::Frame& f) {
   return "?";
 }
 
+std::string weights_text(const std::vector<set::MemberSpec>& members) {
+  std::string out;
+  for (const set::MemberSpec& m : members) out += " " + std::to_string(m.id) + "=" + std::to_string(m.weight);
+  return out;
+}
+
 void print_snapshot(const set::UsageSnapshot& s, const char* indent) {
   std::printf("%ssnapshot of %s, stream seq %" PRIu64 "\n", indent, inc_text(s.of).c_str(), s.stream_seq);
   for (std::size_t p = 0; p < s.in_use.size(); ++p) {
@@ -59,6 +65,15 @@ void print_snapshot(const set::UsageSnapshot& s, const char* indent) {
     std::printf("%s  held down: pool %u unit %" PRIu64 ", %" PRIu64 " left\n", indent, h.pool, h.unit, h.remaining);
   for (std::size_t p = 0; p < s.pool_hold.size(); ++p)
     if (s.pool_hold[p] != 0) std::printf("%s  pool %zu: no window for %" PRIu64 " more\n", indent, p, s.pool_hold[p]);
+  std::printf("%s  membership epoch %" PRIu64 " (weights%s)%s\n", indent, s.epoch, weights_text(s.members).c_str(),
+              s.handover ? ", its mark acknowledged" : "");
+  for (const set::UsageSnapshot::PendingBlock& b : s.pending)
+    std::printf("%s  to take: pool %u block %" PRIu64 " from member %u\n", indent, b.pool, b.block, b.from);
+  for (std::size_t p = 0; p < s.frozen.size(); ++p)
+    if (!s.frozen[p].isEmpty())
+      std::printf("%s  pool %zu: %" PRIu64 " blocks frozen for their taker\n", indent, p, s.frozen[p].cardinality());
+  for (const set::UsageSnapshot::EpochMembers& h : s.history)
+    std::printf("%s  earlier epoch %" PRIu64 ": weights%s\n", indent, h.epoch, weights_text(h.members).c_str());
 }
 
 void print_record(const set::Record& r) {
@@ -90,6 +105,14 @@ void print_record(const set::Record& r) {
                       x.claim);
         } else if constexpr (std::is_same_v<T, set::record::Claim>) {
           std::printf("    claim: pool %u unit %" PRIu64 " claim id %" PRIu64 "\n", x.pool, x.unit, x.claim);
+        } else if constexpr (std::is_same_v<T, set::record::Epoch>) {
+          std::printf("    epoch mark, stream seq %" PRIu64 ": membership epoch %" PRIu64 ", weights%s\n", x.stream_seq,
+                      x.epoch, weights_text(x.members).c_str());
+        } else if constexpr (std::is_same_v<T, set::record::Take>) {
+          std::printf("    taken, stream seq %" PRIu64 ": pool %u block %" PRIu64 "\n", x.stream_seq, x.pool, x.block);
+        } else if constexpr (std::is_same_v<T, set::record::Handover>) {
+          std::printf("    handover, stream seq %" PRIu64 ": the mark of epoch %" PRIu64 " is acknowledged\n",
+                      x.stream_seq, x.epoch);
         }
       },
       r);

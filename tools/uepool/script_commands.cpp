@@ -141,10 +141,12 @@ void add_demo_command(CLI::App& app, int& exit_code) {
   CLI::App* cmd = app.add_subcommand(
       "demo",
       "a local SMF set at work: uepool node processes on loopback (CurveZMQ), dual-stack sessions created, moved "
-      "and ended across them, one SMF killed and recovered, an audit, then a report and an SVG chart; exit 0 only "
-      "when no unit was held twice, every SMF is ready and nothing leaked\n"
+      "and ended across them, one SMF killed and recovered, a standby SMF joining and another leaving "
+      "(re-division), an audit, then a report and an SVG chart; exit 0 only when no unit was held twice, every SMF "
+      "is ready and settled at the last epoch and nothing leaked\n"
       "example: uepool demo --members 4 --sessions 2000 --duration 20");
-  cmd->add_option("--members", a->members, "SMFs in the set")->check(CLI::Range(2, 8));
+  cmd->add_option("--members", a->members, "SMFs serving from the start (one more, a standby, joins)")
+      ->check(CLI::Range(2, 7));
   cmd->add_option("--sessions", a->sessions, "sessions held at once, at most")->check(CLI::Range(10, 1000000));
   cmd->add_option("--duration", a->duration, "seconds of churn")->check(CLI::Range(3.0, 86400.0));
   cmd->add_option("--config", a->config, "a set configuration whose pools and settings to use (members: the demo's)")
