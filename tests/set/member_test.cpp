@@ -108,8 +108,8 @@ TEST(MemberCreate, RefusesBadConfiguration) {
   o.pools[0].prefix = net::Prefix::parse("10.2.0.0/23").value();  // 512 units, the plan says 1,024
   o.pools[0].static_ranges.clear();
   EXPECT_EQ(Member::create(o).status().reason(), std::string("pool size differs from the plan"));
-  EXPECT_EQ(net.m(1)->ack_quorum(), 1u);                                                        // p = 2: A = ceil(2/2)
-  EXPECT_EQ(net.m(1)->answer_quorum(), 2u);                                                     // R = p - A + 1
+  EXPECT_EQ(net.m(1)->ack_quorum(), 1u);     // p = 2: A = ceil(2/2)
+  EXPECT_EQ(net.m(1)->answer_quorum(), 2u);  // R = p - A + 1
   // The set's members are fixed: a plan naming a fourth member is refused.
   EXPECT_EQ(net.m(1)->set_membership(plan_for(4, 2)).code(), StatusCode::kInvalidArgument);
 }
