@@ -267,9 +267,8 @@ void Simulator::random_epoch() {
   std::uint32_t others = 0;
   for (std::size_t k = 0; k < w.size(); ++k)
     if (k != i && w[k] > 0) ++others;
-  if (w[i] == 0) {
-    w[i] = static_cast<std::uint32_t>(rng_.between(1, 3));
-  } else if (others > 0 && rng_.chance(400'000)) {
+  // A standby joins (weight 0 -> 1..3); a member leaves (-> 0) or changes its weight.
+  if (w[i] != 0 && others > 0 && rng_.chance(400'000)) {
     w[i] = 0;
   } else {
     w[i] = static_cast<std::uint32_t>(rng_.between(1, 3));
