@@ -414,18 +414,25 @@ void Member::finish_rebuild() {
   plan_ = book_->find(target_epoch_);
   pending_.clear();
   frozen_.assign(pools_.size(), ::Roaring());
-  const std::shared_ptr<const Plan> prev = book_->find(target_epoch_ - 1);
   for (std::uint32_t i = 0; i < pools_.size(); ++i) {
     const std::uint64_t bu = plan_->block_units(i);
     for (std::uint64_t b = 0; b < plan_->blocks(i); ++b) {
       const bool ours = plan_->owner(i, b * bu) == id_;
-      const bool gained = ours && prev != nullptr && prev->owner(i, b * bu) != id_;
-      if (gained) pending_[{i, b}] = prev->owner(i, b * bu);
+      // A block we gained in any epoch (not only the newest): whether an
+      // older incarnation of ours took it is unknown, and its previous owner
+      // may lag epochs behind and still allocate there (found by the
+      // simulator: safety seed 430). Taken at that owner's handover, with
+      // what the store lists now.
+      const std::uint64_t k = ours ? gained_at(i, b) : 0;
+      const std::shared_ptr<const Plan> before = k > 1 ? book_->find(k - 1) : nullptr;
+      const bool gained = before != nullptr;
+      if (gained) pending_[{i, b}] = before->owner(i, b * bu);
       if (ours && !gained) continue;
       // Ours in an earlier epoch (and not now, or gained back and not taken
       // yet): frozen, for a member that may still take it from us.
+      const std::uint64_t upto = gained ? k - 1 : target_epoch_;
       for (const auto& [e, plan] : book_->plans())
-        if (e < target_epoch_ && plan->owner(i, b * bu) == id_) frozen_[i].add(static_cast<std::uint32_t>(b));
+        if (e < upto && plan->owner(i, b * bu) == id_) frozen_[i].add(static_cast<std::uint32_t>(b));
     }
   }
   std::vector<::Roaring> held;

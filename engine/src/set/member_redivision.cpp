@@ -289,6 +289,13 @@ void Member::take_block(std::uint32_t pool, std::uint64_t block, const Replica& 
   counters_.units_handed_over += handed;
 }
 
+std::uint64_t Member::gained_at(std::uint32_t pool, std::uint64_t block) const {
+  const std::uint64_t unit = block * plan_->block_units(pool);
+  std::uint64_t k = plan_->epoch();
+  for (auto p = book_->find(k - 1); k > 1 && p != nullptr && p->owner(pool, unit) == id_; p = book_->find(k - 1)) --k;
+  return k;
+}
+
 void Member::take_blocks() {
   std::vector<bool> touched(pools_.size(), false);
   bool any = false;
@@ -296,11 +303,13 @@ void Member::take_blocks() {
     const auto [pool, block] = it->first;
     Peer* p = peer(it->second);
     const Replica* r = p != nullptr ? &p->replica : nullptr;
-    // The previous owner's mark is acknowledged (or it moved on since): its
-    // frozen usage of the block is final and every recovery of it sees that.
+    // The previous owner's mark of the epoch we gained the block in is
+    // acknowledged (or it moved on since): its frozen usage of the block is
+    // final and every recovery of it sees that. (That epoch is ours but
+    // after a rebuild, which may find blocks it gained epochs ago untaken.)
+    const std::uint64_t k = gained_at(pool, block);
     const bool handed = r != nullptr && r->complete() &&
-                        (r->epoch() > plan_->epoch() ||
-                         (r->epoch() == plan_->epoch() && (r->handover() || !options_.rules.take_after_handover)));
+                        (r->epoch() > k || (r->epoch() == k && (r->handover() || !options_.rules.take_after_handover)));
     if (!handed) {
       ++it;
       continue;

@@ -103,6 +103,9 @@ void Simulator::restart(std::uint32_t id) {
   if (nodes_[id - 1]->up) return;
   if (watch_) watch_event("step %llu: member %u restarts", ull(now_), id);
   ++result_.stats.restarts;
+  // The configuration changes it missed reach it at their own time after it restarted.
+  for (auto& [e, at] : nodes_[id - 1]->epoch_due)
+    if (at <= now_) at = now_ + 1 + (faults_on_ ? rng_.below(params_.epoch_spread) : 0);
   start_member(id, /*fresh=*/false);
 }
 

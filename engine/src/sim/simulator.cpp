@@ -239,16 +239,17 @@ void Simulator::give_epochs(std::uint32_t id) {
   deliver_epochs();
 }
 
-// deliver_epochs — each member's configuration reaches it at its own time;
-// a member down gets what it missed when it restarts (start_member).
+// deliver_epochs — each member's configuration reaches it at its own time.
+// A member down keeps the configuration it had: what it missed reaches it
+// after it restarted (restart draws when), so a restarted member may
+// recover, and run a while, an epoch or more behind the set.
 void Simulator::deliver_epochs() {
   for (std::uint32_t i = 1; i <= nodes_.size() && result_.ok; ++i) {
     Node& n = *nodes_[i - 1];
-    while (!n.epoch_due.empty() && n.epoch_due.begin()->second <= now_) {
+    while (n.up && !n.epoch_due.empty() && n.epoch_due.begin()->second <= now_) {
       const std::uint64_t e = n.epoch_due.begin()->first;
       n.epoch_due.erase(n.epoch_due.begin());
       n.epoch = std::max(n.epoch, e);
-      if (!n.up) continue;
       trace(TraceEvent::kEpoch, e, i);
       if (watch_)
         watch_event("step %llu: member %u is given epoch %llu (its owner there: member %u)", ull(now_), i, ull(e),

@@ -568,6 +568,8 @@ class Member {
   void adopt_epoch_state(const UsageSnapshot& s);
   void reroute_parked();
   [[nodiscard]] bool is_pending(std::uint32_t pool, std::uint64_t unit) const noexcept;
+  // gained_at — the first epoch of our current ownership of the block (as far as the plans we know go back).
+  [[nodiscard]] std::uint64_t gained_at(std::uint32_t pool, std::uint64_t block) const;
   [[nodiscard]] bool is_frozen(std::uint32_t pool, std::uint64_t unit) const noexcept;
   [[nodiscard]] bool park(const RingItem& item);
   [[nodiscard]] const char* epoch_wait() const noexcept;
