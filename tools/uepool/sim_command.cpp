@@ -157,6 +157,12 @@ void add_sim_command(CLI::App& app, int& exit_code) {
   cmd->add_option("--rule-off", args->rules_off,
                   "switch one protocol rule off (a deliberately broken member, to show the rule matters); "
                   "repeatable");
+  cmd->footer(
+      "Examples:\n"
+      "  uepool sim --mode liveness --seeds 1..100 --steps 5000 --quiet   # a sweep: the failing seed stops it\n"
+      "  uepool sim --mode safety --seed 430 --steps 5000 --watch 1:473   # replay one, with a unit's history\n"
+      "  uepool sim --mode safety --seeds 1..20 --rule-off stale_release_check   # a broken rule is caught\n"
+      "Exit status: 0 every seed passed, 1 a seed failed (the replay command is printed), 2 usage.");
   cmd->callback([args, &exit_code] { exit_code = run_sim(*args); });
 }
 
