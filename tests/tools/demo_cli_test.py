@@ -32,7 +32,7 @@ def main():
         svg = ET.parse(chart).getroot()
         ns = "{http://www.w3.org/2000/svg}"
         lines = svg.findall(f"{ns}polyline")
-        assert len(lines) >= 5, f"{len(lines)} lines in the chart (4 SMFs' utilization and the rate)"
+        assert len(lines) >= 9, f"{len(lines)} lines in the chart (4 SMFs' utilization, the rate in all and per SMF)"
         texts = [t.text for t in svg.findall(f"{ns}text")]
         assert any(t and t.endswith(" killed") for t in texts), texts
         assert any(t and t.endswith(" recovered") for t in texts), texts

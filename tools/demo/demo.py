@@ -120,6 +120,9 @@ class Demo:
         self.tty = sys.stdout.isatty()
         self.killed = None
         self.recovery = None
+        self.created_at = [0] * self.n  # sessions created at each SMF
+        self.created_last = [0] * self.n
+        self.per_smf = []  # per sample: sessions/s at each SMF
 
     # ---- set-up ----
     def config(self):
@@ -220,6 +223,7 @@ class Demo:
             self.holder[u] = (sid, i)
         self.sessions[sid] = {"leases": leases, "units": units, "node": i}
         self.c["created"] += 1
+        self.created_at[i] += 1
 
     def release(self, sid):
         s = self.sessions.pop(sid)
@@ -248,6 +252,10 @@ class Demo:
         return [state_of(self.ctl[i].call("state")) if self.alive(i) else None for i in range(self.n)]
 
     def sample(self, last_created, dt):
+        # Sessions created per second at each SMF since the last sample.
+        per = [(self.created_at[i] - self.created_last[i]) / dt if dt > 0 else 0.0 for i in range(self.n)]
+        self.created_last = list(self.created_at)
+        self.per_smf.append(per)
         util = []  # the units sessions hold over the units owned (None: down or recovering)
         for s in self.states():
             held = int(s["in_use"]) - int(s["held_down"]) - int(s["wrap_held"]) if s else 0
@@ -488,7 +496,7 @@ class Demo:
         out = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{w}" height="{h}" font-family="sans-serif" '
                f'font-size="12"><rect width="{w}" height="{h}" fill="white"/>',
                f'<text x="{left}" y="18" font-size="13">uepool demo, {self.n} SMFs: units held / units owned per SMF '
-               f'(a gap: down or recovering); sessions created per second</text>']
+               f'(gap: down); sessions created per second, all and per SMF</text>']
         for k, (label, y0, vmax, fmt) in enumerate([("utilization", top, umax, "{:.2%}"),
                                                     ("sessions/s", top + ph + 40, rmax, "{:.0f}")]):
             out.append(f'<rect x="{left}" y="{y0}" width="{w - left - right}" height="{ph}" fill="none" '
@@ -503,6 +511,9 @@ class Demo:
                                    [(t, us[i] if i < len(us) else None) for t, us, _ in self.samples]))
             else:
                 series.append(("all SMFs", "#333", [(t, r) for t, _, r in self.samples]))
+                for i in range(self.n):  # each SMF's, on the same scale (below the total)
+                    series.append((f"smf{i + 1}", colors[i % len(colors)],
+                                   [(t, per[i]) for (t, _, _), per in zip(self.samples, self.per_smf)]))
             for j, (name, color, pts) in enumerate(series):
                 runs, run = [], []  # a line per stretch the SMF was up and ready
                 for t, v in pts:
