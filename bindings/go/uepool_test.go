@@ -101,6 +101,23 @@ func (s *set) until(what string, done func() bool) {
 	}
 }
 
+// allocate — n leases of pool 0 from w, running rounds while it is not ready.
+func (s *set) allocate(w *Worker, n int) []Lease {
+	var leases []Lease
+	for len(leases) < n {
+		l, _, err := w.Allocate(0)
+		if errors.Is(err, ErrNotReady) {
+			s.round()
+			continue
+		}
+		if err != nil {
+			s.t.Fatal(err)
+		}
+		leases = append(leases, l)
+	}
+	return leases
+}
+
 func (s *set) ready() {
 	s.until("every member ready", func() bool {
 		for _, m := range s.m {
@@ -264,18 +281,7 @@ func TestSetMembershipMovesBlocks(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var leases []Lease
-	for len(leases) < 10 {
-		l, _, err := w.Allocate(0)
-		if errors.Is(err, ErrNotReady) {
-			s.round()
-			continue
-		}
-		if err != nil {
-			t.Fatal(err)
-		}
-		leases = append(leases, l)
-	}
+	leases := s.allocate(w, 10)
 	if err := s.m[0].SetMembership(2, map[uint32]uint32{1: 1, 2: 1, 9: 1}); err == nil ||
 		!strings.Contains(err.Error(), "other members") {
 		t.Fatalf("a plan naming another member: %v", err)
@@ -351,18 +357,7 @@ func TestTheAuditReadsAGoSessionStore(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var leases []Lease
-	for len(leases) < 3 {
-		l, _, err := w.Allocate(0)
-		if errors.Is(err, ErrNotReady) {
-			s.round()
-			continue
-		}
-		if err != nil {
-			t.Fatal(err)
-		}
-		leases = append(leases, l)
-	}
+	leases := s.allocate(w, 3)
 	store.mu.Lock()
 	store.held[leases[0].String()] = leases[0]
 	store.held[leases[1].String()] = leases[1] // leases[2]: its session ended, its release was lost

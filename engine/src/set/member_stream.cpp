@@ -139,10 +139,7 @@ std::shared_ptr<const UsageSnapshot> Member::own_snapshot() const {
   s->handover = handover_;
   for (const auto& [key, from] : pending_) s->pending.push_back({key.first, key.second, from});
   s->frozen = frozen_;
-  for (auto it = book_->plans().lower_bound(
-           plan_->epoch() > UsageSnapshot::kMaxHistory ? plan_->epoch() - UsageSnapshot::kMaxHistory : 0);
-       it != book_->plans().end() && it->first < plan_->epoch(); ++it)
-    s->history.push_back({it->first, {it->second->members().begin(), it->second->members().end()}});
+  s->history = book_->history_before(plan_->epoch());
   return s;
 }
 

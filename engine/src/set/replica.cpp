@@ -33,6 +33,14 @@ std::shared_ptr<const Plan> PlanBook::get(std::uint64_t epoch, const std::vector
   return plan;
 }
 
+std::vector<UsageSnapshot::EpochMembers> PlanBook::history_before(std::uint64_t epoch) const {
+  std::vector<UsageSnapshot::EpochMembers> out;
+  const std::uint64_t first = epoch > UsageSnapshot::kMaxHistory ? epoch - UsageSnapshot::kMaxHistory : 0;
+  for (auto it = plans_.lower_bound(first); it != plans_.end() && it->first < epoch; ++it)
+    out.push_back({it->first, {it->second->members().begin(), it->second->members().end()}});
+  return out;
+}
+
 bool Replica::owns(std::uint32_t pool, std::uint64_t unit) const noexcept {
   return pool < pools_.size() && unit < pools_[pool].pool->size() && plan_->owner(pool, unit) == owner_;
 }
@@ -268,10 +276,7 @@ std::shared_ptr<const UsageSnapshot> Replica::snapshot(std::uint64_t now) const 
   for (const auto& [key, from] : pending_) s->pending.push_back({key.first, key.second, from});
   s->frozen = frozen_;
   s->frozen.resize(pools_.size());
-  for (auto it = book_->plans().lower_bound(
-           plan_->epoch() > UsageSnapshot::kMaxHistory ? plan_->epoch() - UsageSnapshot::kMaxHistory : 0);
-       it != book_->plans().end() && it->first < plan_->epoch(); ++it)
-    s->history.push_back({it->first, {it->second->members().begin(), it->second->members().end()}});
+  s->history = book_->history_before(plan_->epoch());
   return s;
 }
 

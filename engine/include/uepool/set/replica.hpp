@@ -54,6 +54,9 @@ class PlanBook {
     return it == plans_.end() ? nullptr : it->second;
   }
   [[nodiscard]] std::uint64_t newest() const noexcept { return plans_.rbegin()->first; }
+  // history_before — the members and weights of the known epochs before
+  // `epoch`, the last UsageSnapshot::kMaxHistory of them (a bulk copy's history).
+  [[nodiscard]] std::vector<UsageSnapshot::EpochMembers> history_before(std::uint64_t epoch) const;
   [[nodiscard]] const std::map<std::uint64_t, std::shared_ptr<const Plan>>& plans() const noexcept { return plans_; }
 
  private:
