@@ -7,8 +7,10 @@
 // 1 an invariant failed (stops at the first failing seed), 2 usage error.
 #include "sim_command.hpp"
 
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -36,9 +38,95 @@ struct SimArgs {
   bool quiet = false;
   std::string watch;  // POOL:UNIT
   std::vector<std::string> rules_off;
+  // --exhaustive
+  bool exhaustive = false;
+  sim::ExploreParams explore;
+  std::string replay;  // decision indices, dot-separated
 };
 
+// run_exhaustive — `uepool sim --exhaustive`: the depth-first search of
+// sim::explore, or one schedule of it (--replay).
+int run_exhaustive(const SimArgs& a, const set::detail::Rules& rules) {
+  const sim::ExploreParams& p = a.explore;
+  std::string offs;
+  for (const std::string& name : a.rules_off) offs += " --rule-off " + name;
+  char config[160];
+  std::snprintf(config, sizeof config, "--members %u --blocks %u --depth %u --crashes %u", p.members, p.blocks,
+                p.depth, p.crashes);
+  std::printf("exhaustive: %s\n", sim::describe(p).c_str());
+  std::optional<std::uint64_t> watch;
+  if (!a.watch.empty()) {
+    std::uint64_t unit = 0;
+    if (a.watch.rfind("0:", 0) != 0 || !parse_u64(a.watch.substr(2), unit)) {
+      std::fprintf(stderr, "error: --watch '%s' is not 0:UNIT (the exhaustive mode has one pool)\n", a.watch.c_str());
+      return 2;
+    }
+    watch = unit;
+  }
+  const auto t0 = std::chrono::steady_clock::now();
+  sim::ExploreResult r;
+  if (!a.replay.empty()) {
+    std::vector<std::uint32_t> choices;
+    std::size_t at = 0;
+    while (at <= a.replay.size()) {
+      const std::size_t dot = std::min(a.replay.find('.', at), a.replay.size());
+      std::uint64_t c = 0;
+      if (!parse_u64(a.replay.substr(at, dot - at), c) || c > 1'000'000) {
+        std::fprintf(stderr, "error: --replay '%s' is not decision numbers joined by dots (e.g. 3.0.12)\n",
+                     a.replay.c_str());
+        return 2;
+      }
+      choices.push_back(static_cast<std::uint32_t>(c));
+      at = dot + 1;
+    }
+    std::vector<std::string> log;
+    r = sim::replay_schedule(p, choices, rules, watch, &log);
+    for (const std::string& line : log) std::fprintf(stderr, "watch: %s\n", line.c_str());
+    for (std::size_t i = 0; i < r.schedule.size(); ++i) std::printf("  %zu. %s\n", i + 1, r.schedule[i].c_str());
+  } else {
+    r = sim::explore(p, rules);
+  }
+  const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  std::printf(
+      "searched: %llu schedules (%llu cut short at a state seen before), %llu distinct states, longest schedule %llu "
+      "steps, %llu steps in all, %.1f s\n",
+      static_cast<unsigned long long>(r.schedules), static_cast<unsigned long long>(r.pruned),
+      static_cast<unsigned long long>(r.states), static_cast<unsigned long long>(r.longest),
+      static_cast<unsigned long long>(r.steps), secs);
+  if (!r.ok) {
+    std::printf("FAILED: %s\nschedule:\n", r.failure.c_str());
+    std::string seq;
+    for (std::size_t i = 0; i < r.schedule.size(); ++i) std::printf("  %zu. %s\n", i + 1, r.schedule[i].c_str());
+    for (std::uint32_t c : r.choices) seq += (seq.empty() ? "" : ".") + std::to_string(c);
+    std::printf("replay: uepool sim --exhaustive %s%s --replay %s\n", config, offs.c_str(), seq.c_str());
+    return 1;
+  }
+  std::printf(r.complete ? "ok: no violation, every member ready and nothing leaked at the end of every schedule\n"
+                         : "ok so far: stopped at --max-schedules, the search is not complete\n");
+  return 0;
+}
+
 int run_sim(const SimArgs& a) {
+  set::detail::Rules rules;
+  for (const std::string& name : a.rules_off) {
+    if (!set::detail::switch_off(rules, name)) {
+      std::string known;
+      for (const char* n : set::detail::rule_names()) known += std::string(known.empty() ? "" : ", ") + n;
+      std::fprintf(stderr, "error: --rule-off '%s' is not a rule (rules: %s)\n", name.c_str(), known.c_str());
+      return 2;
+    }
+  }
+  if (a.exhaustive) {
+    if (!a.seed.empty() || !a.seeds.empty()) {
+      std::fprintf(stderr, "error: --exhaustive searches every schedule: it takes no --seed or --seeds\n");
+      return 2;
+    }
+    return run_exhaustive(a, rules);
+  }
+  if (!a.replay.empty()) {
+    std::fprintf(stderr, "error: --replay replays a schedule of --exhaustive\n");
+    return 2;
+  }
   sim::Mode mode;
   if (a.mode == "safety") {
     mode = sim::Mode::kSafety;
@@ -70,15 +158,6 @@ int run_sim(const SimArgs& a) {
   if (a.steps == 0) {
     std::fprintf(stderr, "error: --steps must be at least 1\n");
     return 2;
-  }
-  set::detail::Rules rules;
-  for (const std::string& name : a.rules_off) {
-    if (!set::detail::switch_off(rules, name)) {
-      std::string known;
-      for (const char* n : set::detail::rule_names()) known += std::string(known.empty() ? "" : ", ") + n;
-      std::fprintf(stderr, "error: --rule-off '%s' is not a rule (rules: %s)\n", name.c_str(), known.c_str());
-      return 2;
-    }
   }
   const auto t0 = std::chrono::steady_clock::now();
   std::uint64_t steps = 0, seeds = 0, epochs = 0, moved = 0, leaked = 0;
@@ -157,11 +236,25 @@ void add_sim_command(CLI::App& app, int& exit_code) {
   cmd->add_option("--rule-off", args->rules_off,
                   "switch one protocol rule off (a deliberately broken member, to show the rule matters); "
                   "repeatable");
+  cmd->add_flag("--exhaustive", args->exhaustive,
+                "search every schedule of a small set (depth-first, with state hashing) instead of random runs");
+  cmd->add_option("--members", args->explore.members, "--exhaustive: members, the last a standby (default 3)")
+      ->check(CLI::Range(2, 3));
+  cmd->add_option("--blocks", args->explore.blocks, "--exhaustive: 64-unit blocks in the one pool (default 2)")
+      ->check(CLI::Range(1, 2));
+  cmd->add_option("--depth", args->explore.depth, "--exhaustive: decisions per schedule (default 3)")
+      ->check(CLI::Range(1, 12));
+  cmd->add_option("--crashes", args->explore.crashes, "--exhaustive: crashes per schedule, at most (default 2)")
+      ->check(CLI::Range(0, 4));
+  cmd->add_option("--max-schedules", args->explore.max_schedules,
+                  "--exhaustive: stop after this many schedules (0: none; the search is then not complete)");
+  cmd->add_option("--replay", args->replay, "--exhaustive: run one schedule, by the decision numbers a failure printed");
   cmd->footer(
       "Examples:\n"
       "  uepool sim --mode liveness --seeds 1..100 --steps 5000 --quiet   # a sweep: the failing seed stops it\n"
       "  uepool sim --mode safety --seed 430 --steps 5000 --watch 1:473   # replay one, with a unit's history\n"
       "  uepool sim --mode safety --seeds 1..20 --rule-off stale_release_check   # a broken rule is caught\n"
+      "  uepool sim --exhaustive --depth 3   # every schedule of 3 decisions: sessions, crashes, a join, a loss\n"
       "Exit status: 0 every seed passed, 1 a seed failed (the replay command is printed), 2 usage.");
   cmd->callback([args, &exit_code] { exit_code = run_sim(*args); });
 }

@@ -92,14 +92,26 @@ bool Simulator::check_allocation(std::uint32_t member_id, const set::Lease& l, c
 }
 
 void Simulator::liveness_check() {
+  for (std::uint32_t i = 1; i <= nodes_.size(); ++i) {
+    const set::Member* m = member(i);
+    if (m == nullptr) continue;
+    const set::MemberCounters& c = m->counters();
+    result_.stats.audit_freed += c.audit_freed;
+    result_.stats.rebuilds += c.rebuilds;
+    result_.stats.blocks_moved += c.blocks_moved;
+  }
+  const std::string problem = end_problem(&result_.stats.leaked);
+  if (!problem.empty()) fail(problem);
+}
+
+std::string Simulator::end_problem(std::uint64_t* leaked_out) {
   char buf[256];
   // Every member ready: a member that stays down fails its users as surely as a conflict.
-  for (std::uint32_t i = 1; i <= nodes_.size() && result_.ok; ++i) {
+  for (std::uint32_t i = 1; i <= nodes_.size(); ++i) {
     set::Member* m = member(i);
     if (m == nullptr) {
       std::snprintf(buf, sizeof buf, "member %u is down at the end", i);
-      fail(buf);
-      return;
+      return buf;
     }
     if (m->ready()) continue;
     std::uint32_t complete = 0;
@@ -107,24 +119,16 @@ void Simulator::liveness_check() {
       if (j != i && member(j) != nullptr && member(j)->has_complete_replica(i)) ++complete;
     std::snprintf(buf, sizeof buf, "member %u not ready at the end: %s (%u peers hold a complete replica, R = %u)", i,
                   m->not_ready_reason(), complete, m->answer_quorum());
-    fail(buf);
-    return;
+    return buf;
   }
   // Every member at the newest epoch, every block it gained taken, its marks acknowledged.
-  for (std::uint32_t i = 1; i <= nodes_.size() && result_.ok; ++i) {
+  for (std::uint32_t i = 1; i <= nodes_.size(); ++i) {
     set::Member* m = member(i);
     if (m->settled() && m->epoch() == plans_.size()) continue;
     const set::MemberView v = m->view();
     std::snprintf(buf, sizeof buf, "member %u not settled at the end: epoch %llu of %zu, %zu blocks to take: %s", i,
                   ull(v.epoch), plans_.size(), v.pending_blocks, v.epoch_wait);
-    fail(buf);
-    return;
-  }
-  for (std::uint32_t i = 1; i <= nodes_.size(); ++i) {
-    const set::MemberCounters& c = member(i)->counters();
-    result_.stats.audit_freed += c.audit_freed;
-    result_.stats.rebuilds += c.rebuilds;
-    result_.stats.blocks_moved += c.blocks_moved;
+    return buf;
   }
   const set::Plan& newest = *plans_.back();
   // A static claim is recorded at its owner only to report duplicates; a
@@ -132,7 +136,7 @@ void Simulator::liveness_check() {
   // units are never allocated dynamically): not a conflict, not a leak.
   std::uint64_t leaked = 0;
   std::string first_leak;
-  for (std::uint32_t p = 0; p < holder_.size() && result_.ok; ++p) {
+  for (std::uint32_t p = 0; p < holder_.size(); ++p) {
     for (std::uint64_t u = 0; u < holder_[p].size(); ++u) {
       const std::uint32_t owner = newest.owner(p, u);
       set::Member* m = member(owner);
@@ -141,8 +145,7 @@ void Simulator::liveness_check() {
       if (holder_[p][u] != 0 && !used && !is_static) {
         std::snprintf(buf, sizeof buf, "pool %u unit %llu is held by session %llu but free at its owner %u", p, ull(u),
                       ull(holder_[p][u]), owner);
-        fail(buf);
-        return;
+        return buf;
       }
       if (holder_[p][u] == 0 && used && !m->held_down(p, u)) {  // held down: free, waiting out its hold-down
         if (leaked == 0) {
@@ -154,11 +157,12 @@ void Simulator::liveness_check() {
       }
     }
   }
-  result_.stats.leaked = leaked;
+  if (leaked_out != nullptr) *leaked_out = leaked;
   if (leaked > 0) {
     std::snprintf(buf, sizeof buf, "%llu units leaked after the final audit", ull(leaked));
-    fail(buf + first_leak);
+    return buf + first_leak;
   }
+  return {};
 }
 
 }  // namespace uepool::sim

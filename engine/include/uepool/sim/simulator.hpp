@@ -149,6 +149,8 @@ struct SimResult {
   std::vector<std::string> watch_log;  // every event of the watched unit, in order (see watch)
 };
 
+class Explorer;
+
 class Simulator : private set::Observer, private set::SessionStore {
  public:
   using SessionId = std::uint64_t;
@@ -209,6 +211,9 @@ class Simulator : private set::Observer, private set::SessionStore {
   [[nodiscard]] const SimResult& result() const noexcept { return result_; }
   // liveness_check — the end-of-run checks (quiet set): readiness and leaks.
   void liveness_check();
+  // end_problem — what liveness_check would fail on ("" if nothing); the
+  // units leaked into *leaked.
+  std::string end_problem(std::uint64_t* leaked = nullptr);
   // watch — record every event of one unit in SimResult::watch_log: who
   // holds it, releases, crashes (the library prints nothing; uepool sim does).
   void watch(std::uint32_t pool, std::uint64_t unit) {
@@ -218,6 +223,7 @@ class Simulator : private set::Observer, private set::SessionStore {
   }
 
  private:
+  friend class Explorer;  // explore.cpp: drives the scripted API and reads the state to hash it
   struct Node;
   struct Endpoint;
   struct Session;
@@ -310,5 +316,73 @@ class Simulator : private set::Observer, private set::SessionStore {
   bool any_fault_ = false;
   SimResult result_;
 };
+
+// ---------------------------------------------------------------- exhaustive mode
+//
+// explore — `uepool sim --exhaustive`: a depth-first search over every
+// schedule of a small configuration, with state hashing.
+//
+// A schedule is a sequence of `depth` decisions. Each decision is one event
+// enabled in the state it is taken in — nothing, a new session at a live
+// member, a session ended at its controller or at another member (a moved
+// session), a repeat of an ended session's release, a crash, a restart, a
+// zombie (a new incarnation while the old one runs on), a join or a leave,
+// or the frames from one member to another lost — followed by a gap: 1 step
+// (the next event lands while the protocol is in flight) or a long one
+// (the set settles first). After the last decision, the faults heal,
+// members restart, and the set must end strictly live: every member ready
+// and settled at the newest epoch, and after a final audit nothing leaked.
+// The simulator's checks run at every step, as in a random run.
+//
+// Frames are delivered one step after they are sent (no reordering inside a
+// gap; the gaps and losses make the interleavings), and the few values the
+// simulator still draws (nonces, zombie lifetimes, take-over times) come from
+// a fixed seed: a schedule replays exactly.
+//
+// The search replays each schedule from the start (members cannot be
+// copied). After every decision it hashes the whole state: the simulator's
+// (time, sessions, frames in flight, faults, the checker's window facts)
+// and each member's observable state (phase, incarnation, stream sequence,
+// epoch and blocks, windows, every unit's use, hold and quarantine, every
+// peer's replica facts, and all counters). A state already reached with at
+// least as many decisions left is not explored again. Two states the hash
+// cannot tell apart agree on all of that; what it does not cover (retransmit
+// timers, replica bitmaps) is summarised by those sequences and counters. So
+// the search is exhaustive up to that abstraction and to these bounds.
+struct ExploreParams {
+  std::uint32_t members = 3;        // 2 or 3; the highest is a standby (weight 0) when joins > 0
+  std::uint32_t blocks = 2;         // one IPv4 pool of 1 or 2 blocks of 64 units
+  std::uint32_t depth = 3;          // decisions per schedule
+  std::uint32_t crashes = 2;        // at most, per schedule (a zombie counts as one)
+  std::uint32_t epochs = 1;         // joins or leaves, at most
+  std::uint32_t losses = 1;         // gaps with one direction's frames lost, at most
+  std::uint32_t sessions = 2;       // sessions created, at most
+  std::uint32_t rereleases = 1;     // repeated releases, at most
+  bool zombies = true;              // a crash may leave a zombie
+  std::uint64_t max_schedules = 0;  // 0: no cap (the search stops there, incomplete)
+};
+
+struct ExploreResult {
+  bool ok = true;
+  bool complete = true;  // false: max_schedules reached first
+  std::string failure;
+  std::vector<std::uint32_t> choices;  // the failing schedule: decision indices, to replay
+  std::vector<std::string> schedule;   // ... and what each decision was
+  std::uint64_t schedules = 0;         // schedules run to their end (or to their failure)
+  std::uint64_t states = 0;            // distinct states after a decision
+  std::uint64_t pruned = 0;            // schedules cut short at a state seen before
+  std::uint64_t steps = 0;             // simulated steps, all schedules
+  std::uint64_t longest = 0;           // the most steps of one schedule, its final checks included
+};
+
+// explore — the whole search, stopping at the first violation.
+ExploreResult explore(const ExploreParams& p, const set::detail::Rules& rules = {});
+// replay_schedule — one schedule by its decision indices (a failure's
+// `choices`); `watch` as Simulator::watch (pool 0) when set.
+ExploreResult replay_schedule(const ExploreParams& p, const std::vector<std::uint32_t>& choices,
+                              const set::detail::Rules& rules = {}, std::optional<std::uint64_t> watch = {},
+                              std::vector<std::string>* watch_log = nullptr);
+// describe — the configuration, one line.
+std::string describe(const ExploreParams& p);
 
 }  // namespace uepool::sim
