@@ -50,9 +50,12 @@ int run_exhaustive(const SimArgs& a, const set::detail::Rules& rules) {
   const sim::ExploreParams& p = a.explore;
   std::string offs;
   for (const std::string& name : a.rules_off) offs += " --rule-off " + name;
-  char config[160];
-  std::snprintf(config, sizeof config, "--members %u --blocks %u --depth %u --crashes %u", p.members, p.blocks,
-                p.depth, p.crashes);
+  char config[200];
+  std::snprintf(config, sizeof config,
+                "--members %u --blocks %u --depth %u --crashes %u --epochs %u --losses %u --sessions %u --rereleases "
+                "%u%s",
+                p.members, p.blocks, p.depth, p.crashes, p.epochs, p.losses, p.sessions, p.rereleases,
+                p.zombies ? "" : " --no-zombies");
   std::printf("exhaustive: %s\n", sim::describe(p).c_str());
   std::optional<std::uint64_t> watch;
   if (!a.watch.empty()) {
@@ -246,9 +249,20 @@ void add_sim_command(CLI::App& app, int& exit_code) {
       ->check(CLI::Range(1, 12));
   cmd->add_option("--crashes", args->explore.crashes, "--exhaustive: crashes per schedule, at most (default 2)")
       ->check(CLI::Range(0, 4));
+  cmd->add_option("--epochs", args->explore.epochs, "--exhaustive: joins or leaves per schedule, at most (default 1)")
+      ->check(CLI::Range(0, 2));
+  cmd->add_option("--losses", args->explore.losses,
+                  "--exhaustive: steps in which one member's frames are lost, at most (default 1)")
+      ->check(CLI::Range(0, 4));
+  cmd->add_option("--sessions", args->explore.sessions, "--exhaustive: sessions created, at most (default 2)")
+      ->check(CLI::Range(0, 6));
+  cmd->add_option("--rereleases", args->explore.rereleases, "--exhaustive: repeated releases, at most (default 1)")
+      ->check(CLI::Range(0, 2));
+  cmd->add_flag("--no-zombies{false}", args->explore.zombies, "--exhaustive: no crash leaves a zombie");
   cmd->add_option("--max-schedules", args->explore.max_schedules,
                   "--exhaustive: stop after this many schedules (0: none; the search is then not complete)");
-  cmd->add_option("--replay", args->replay, "--exhaustive: run one schedule, by the decision numbers a failure printed");
+  cmd->add_option("--replay", args->replay,
+                  "--exhaustive: run one schedule, by the decision numbers a failure printed");
   cmd->footer(
       "Examples:\n"
       "  uepool sim --mode liveness --seeds 1..100 --steps 5000 --quiet   # a sweep: the failing seed stops it\n"

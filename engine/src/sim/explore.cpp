@@ -21,7 +21,9 @@ std::uint64_t mix(std::uint64_t h, std::uint64_t v) {
   return z ^ (z >> 31);
 }
 
-constexpr std::uint64_t kShortGap = 1;
+// Every decision is followed by one step; kSettle by kLongGap (the
+// explorer's retransmission timeout is 6 steps, its lease 120).
+constexpr std::uint64_t kLongGap = 30;
 
 }  // namespace
 
@@ -31,22 +33,22 @@ class Explorer {
  public:
   struct Decision {
     enum Kind : std::uint8_t {
-      kWait,
-      kCreate,         // a new session at member a
-      kZombieCreate,   // member a's zombie serves a new session
-      kEnd,            // session s ended at member a (its controller, or another member: a moved session)
-      kRerelease,      // an ended session's release, repeated at member a
-      kCrash,          // member a crashes (state lost, unsent frames too)
-      kZombie,         // member a is replaced by a new incarnation while the old one runs on
-      kRestart,        // member a restarts
-      kJoin,           // member a (a standby) gets weight 1
-      kLeave,          // member a's weight goes to 0
-      kLose,           // frames from a to b are lost during the gap
+      kWait,          // one step
+      kSettle,        // long enough for windows, recoveries and bulk copies to complete
+      kCreate,        // a new session at member a
+      kZombieCreate,  // member a's zombie serves a new session
+      kEnd,           // session s ended at member a (its controller, or another member: a moved session)
+      kRerelease,     // an ended session's release, repeated at member a
+      kCrash,         // member a crashes (state lost, unsent frames too)
+      kZombie,        // member a is replaced by a new incarnation while the old one runs on
+      kRestart,       // member a restarts
+      kJoin,          // member a (a standby) gets weight 1
+      kLeave,         // member a's weight goes to 0
+      kLose,          // every frame member a sends this step is lost
     } kind = kWait;
-    std::uint32_t a = 0, b = 0;
+    std::uint32_t a = 0;
     Simulator::SessionId session = 0;
     std::size_t rerelease = 0;  // index into ended_
-    std::uint64_t gap = kShortGap;
   };
 
   Explorer(const ExploreParams& p, const set::detail::Rules& rules) : p_(p), rules_(rules) {}
@@ -76,12 +78,10 @@ class Explorer {
     s.partition_len = 0;
     return s;
   }
-  [[nodiscard]] std::uint64_t long_gap() const { return 5 * sim_params(p_).retransmit; }
-
   // Outcome of one schedule.
   struct Run {
-    std::size_t applied = 0;         // decisions applied (depth unless pruned)
-    bool pruned = false;             // stopped at a state seen before
+    std::size_t applied = 0;             // decisions applied (depth unless pruned)
+    bool pruned = false;                 // stopped at a state seen before
     std::vector<std::uint32_t> options;  // per level applied: how many decisions were enabled
     std::vector<std::string> texts;      // per level applied: the decision taken
     std::uint64_t steps = 0;
@@ -138,42 +138,23 @@ class Explorer {
 
   static std::string text(const Decision& d) {
     char buf[96];
-    const char* gap = d.gap == kShortGap ? "" : ", then settle";
     switch (d.kind) {
-      case Decision::kWait:
-        std::snprintf(buf, sizeof buf, "wait%s", d.gap == kShortGap ? " a step" : "");
-        break;
-      case Decision::kCreate:
-        std::snprintf(buf, sizeof buf, "new session at member %u%s", d.a, gap);
-        break;
-      case Decision::kZombieCreate:
-        std::snprintf(buf, sizeof buf, "new session at member %u's zombie%s", d.a, gap);
-        break;
-      case Decision::kEnd:
-        std::snprintf(buf, sizeof buf, "session %llu ends at member %u%s", ull(d.session), d.a, gap);
-        break;
+      case Decision::kWait: std::snprintf(buf, sizeof buf, "a step"); break;
+      case Decision::kSettle: std::snprintf(buf, sizeof buf, "%llu steps: the set settles", ull(kLongGap)); break;
+      case Decision::kCreate: std::snprintf(buf, sizeof buf, "new session at member %u", d.a); break;
+      case Decision::kZombieCreate: std::snprintf(buf, sizeof buf, "new session at member %u's zombie", d.a); break;
+      case Decision::kEnd: std::snprintf(buf, sizeof buf, "session %llu ends at member %u", ull(d.session), d.a); break;
       case Decision::kRerelease:
-        std::snprintf(buf, sizeof buf, "an ended session's release repeated at member %u%s", d.a, gap);
+        std::snprintf(buf, sizeof buf, "an ended session's release repeated at member %u", d.a);
         break;
-      case Decision::kCrash:
-        std::snprintf(buf, sizeof buf, "member %u crashes%s", d.a, gap);
-        break;
+      case Decision::kCrash: std::snprintf(buf, sizeof buf, "member %u crashes", d.a); break;
       case Decision::kZombie:
-        std::snprintf(buf, sizeof buf, "member %u restarts while its old incarnation runs on%s", d.a, gap);
+        std::snprintf(buf, sizeof buf, "member %u restarts while its old incarnation runs on", d.a);
         break;
-      case Decision::kRestart:
-        std::snprintf(buf, sizeof buf, "member %u restarts%s", d.a, gap);
-        break;
-      case Decision::kJoin:
-        std::snprintf(buf, sizeof buf, "member %u joins (weight 1)%s", d.a, gap);
-        break;
-      case Decision::kLeave:
-        std::snprintf(buf, sizeof buf, "member %u leaves (weight 0)%s", d.a, gap);
-        break;
-      case Decision::kLose:
-        std::snprintf(buf, sizeof buf, "frames from member %u to %u lost%s", d.a, d.b,
-                      d.gap == kShortGap ? " for a step" : " until the set settles");
-        break;
+      case Decision::kRestart: std::snprintf(buf, sizeof buf, "member %u restarts", d.a); break;
+      case Decision::kJoin: std::snprintf(buf, sizeof buf, "member %u joins (weight 1)", d.a); break;
+      case Decision::kLeave: std::snprintf(buf, sizeof buf, "member %u leaves (weight 0)", d.a); break;
+      case Decision::kLose: std::snprintf(buf, sizeof buf, "member %u's frames lost for a step", d.a); break;
     }
     return buf;
   }
@@ -192,7 +173,8 @@ class Explorer {
   std::vector<Decision> enabled() {
     Simulator& s = *sim_;
     std::vector<Decision> events;
-    events.push_back({});
+    events.push_back({Decision::kWait});
+    events.push_back({Decision::kSettle});
     const auto n = static_cast<std::uint32_t>(s.nodes_.size());
     auto first_live_other = [&](std::uint32_t not_this) -> std::uint32_t {
       for (std::uint32_t i = 1; i <= n; ++i)
@@ -240,26 +222,15 @@ class Explorer {
     }
     if (losses_ < p_.losses)
       for (std::uint32_t a = 1; a <= n; ++a)
-        for (std::uint32_t b = 1; b <= n; ++b)
-          if (a != b) events.push_back({Decision::kLose, a, b});
-    // Each event with each gap.
-    std::vector<Decision> out;
-    out.reserve(2 * events.size());
-    for (const Decision& e : events) {
-      for (std::uint64_t gap : {kShortGap, long_gap()}) {
-        Decision d = e;
-        d.gap = gap;
-        out.push_back(d);
-      }
-    }
-    return out;
+        if (s.nodes_[a - 1]->up || s.nodes_[a - 1]->zombie != nullptr) events.push_back({Decision::kLose, a});
+    return events;
   }
 
   void apply(const Decision& d) {
     Simulator& s = *sim_;
     switch (d.kind) {
       case Decision::kWait:
-        break;
+      case Decision::kSettle: break;
       case Decision::kCreate:
         ++sessions_;
         (void)s.create_session(d.a, 0);
@@ -294,9 +265,7 @@ class Explorer {
         ++crashes_;
         s.split(d.a, /*partitioned=*/false);
         break;
-      case Decision::kRestart:
-        s.restart(d.a);
-        break;
+      case Decision::kRestart: s.restart(d.a); break;
       case Decision::kJoin:
       case Decision::kLeave: {
         ++epochs_;
@@ -307,11 +276,15 @@ class Explorer {
       }
       case Decision::kLose:
         ++losses_;
-        s.block_one_way(d.a, d.b);
+        for (std::uint32_t b = 1; b <= s.nodes_.size(); ++b)
+          if (b != d.a) s.block_one_way(d.a, b);
         break;
     }
-    for (std::uint64_t i = 0; i < d.gap && s.result_.ok; ++i) s.step(false);
-    if (d.kind == Decision::kLose) s.unblock(d.a, d.b);
+    // What was sent in the step before reaches its receivers in this one
+    // (delay 1): a loss drops what member a sent then.
+    const std::uint64_t gap = d.kind == Decision::kSettle ? kLongGap : 1;
+    for (std::uint64_t i = 0; i < gap && s.result_.ok; ++i) s.step(false);
+    if (d.kind == Decision::kLose) s.heal();
   }
 
   // finish — the faults heal and every member restarts; the set must end
@@ -330,8 +303,7 @@ class Explorer {
     for (auto& [sid, session] : s.sessions_)
       if (session->controller == 0) session->takeover_at = std::min(session->takeover_at, s.now_ + 1);
     const SimParams& sp = s.params_;
-    const std::uint64_t limit =
-        2 * (3 * sp.lease + sp.hold_down + sp.repeat_window() + 50 * sp.retransmit + 1'000);
+    const std::uint64_t limit = 2 * (3 * sp.lease + sp.hold_down + sp.repeat_window() + 50 * sp.retransmit + 1'000);
     const std::uint64_t audit_every = 2 * sp.lease + sp.hold_down + 20 * sp.retransmit;
     std::uint64_t last_audit = 0;
     int audits = 0;
@@ -357,8 +329,7 @@ class Explorer {
     Simulator& s = *sim_;
     for (std::uint32_t i = 1; i <= s.nodes_.size(); ++i) {
       set::Member* m = s.member(i);
-      if (m == nullptr || !m->ready() || !m->settled() || m->epoch() != s.plans_.size() || m->auditing())
-        return false;
+      if (m == nullptr || !m->ready() || !m->settled() || m->epoch() != s.plans_.size() || m->auditing()) return false;
       for (const set::MemberView::PeerFacts& p : m->view().peers)
         if (p.unacked_records != 0 || p.needs_seed || !p.acks_us) return false;
     }
@@ -453,8 +424,8 @@ class Explorer {
     for (std::uint32_t pool = 0; pool < m.pool_count(); ++pool) {
       const std::uint64_t units = sim_->holder_[pool].size();
       for (std::uint64_t u = 0; u < units; ++u) {
-        const std::uint64_t bits = (m.in_use(pool, u) ? 1u : 0u) | (m.held_down(pool, u) ? 2u : 0u) |
-                                   (m.quarantined(pool, u) ? 4u : 0u);
+        const std::uint64_t bits =
+            (m.in_use(pool, u) ? 1u : 0u) | (m.held_down(pool, u) ? 2u : 0u) | (m.quarantined(pool, u) ? 4u : 0u);
         if (bits != 0) h = mix(mix(h, u), bits);
       }
     }
