@@ -40,6 +40,31 @@ for bad in (["--mode", "chaos", "--seed", "1"], ["--seed", "x"], ["--seeds", "5.
     check(rc == 2, f"usage error {bad}: exit {rc}")
     check("error" in err.lower() or rc == 2, f"usage error {bad}: no message")
 
+# --exhaustive: a complete search reports what it searched; a broken rule
+# fails with the schedule and a --replay line that fails the same way.
+rc, out, _ = run("--exhaustive", "--members", "2", "--blocks", "1", "--depth", "2")
+check(rc == 0, f"exhaustive: exit {rc}")
+check(re.search(r"^searched: [1-9][0-9]* schedules .* distinct states", out, re.M) is not None,
+      "exhaustive: the searched line")
+check("ok: no violation" in out, "exhaustive: the ok line")
+rc, out, _ = run("--exhaustive", "--members", "2", "--blocks", "1", "--depth", "6", "--rule-off",
+                 "peers_only_answers")
+check(rc == 1, f"exhaustive with a broken rule: exit {rc}")
+failed = re.search(r"^FAILED: (.*)$", out, re.M)
+replay = re.search(r"^replay: uepool sim (.*)$", out, re.M)
+check(failed is not None and replay is not None, "exhaustive failure: FAILED and replay lines")
+if failed and replay:
+    rc, out2, _ = run(*replay.group(1).split())
+    check(rc == 1, f"the replay: exit {rc}")
+    again = re.search(r"^FAILED: (.*)$", out2, re.M)
+    check(again is not None and again.group(1) == failed.group(1), "the replay fails the same way")
+for bad in (["--exhaustive", "--seed", "1"], ["--exhaustive", "--replay", "1.x"], ["--exhaustive", "--depth", "0"],
+            ["--exhaustive", "--members", "5"], ["--seed", "1", "--replay", "1"],
+            ["--exhaustive", "--depth", "1", "--replay", "99"]):
+    rc, _, err = run(*bad)
+    check(rc == 2, f"usage error {bad}: exit {rc}")
+    check(err.strip() != "", f"usage error {bad}: no message")
+
 if failures:
     print("\n".join(failures))
     sys.exit(1)

@@ -89,6 +89,10 @@ int run_exhaustive(const SimArgs& a, const set::detail::Rules& rules) {
   } else {
     r = sim::explore(p, rules);
   }
+  if (r.bad_schedule) {
+    std::fprintf(stderr, "error: --replay: %s\n", r.failure.c_str());
+    return 2;
+  }
   const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   std::printf(
       "searched: %llu schedules (%llu cut short at a state seen before), %llu distinct states, longest schedule %llu "

@@ -22,7 +22,7 @@ std::uint64_t mix(std::uint64_t h, std::uint64_t v) {
 }
 
 // Every decision is followed by one step; kSettle by kLongGap (the
-// explorer's retransmission timeout is 6 steps, its lease 120).
+// explorer's retransmission timeout is 3 steps, its lease 20).
 constexpr std::uint64_t kLongGap = 30;
 
 }  // namespace
@@ -35,7 +35,7 @@ class Explorer {
     enum Kind : std::uint8_t {
       kWait,          // one step
       kSettle,        // long enough for windows, recoveries and bulk copies to complete
-      kCreate,        // a new session at member a
+      kCreate,        // a new session at member a (retried while refused, for at most four settles)
       kZombieCreate,  // member a's zombie serves a new session
       kEnd,           // session s ended at member a (its controller, or another member: a moved session)
       kRerelease,     // an ended session's release, repeated at member a
@@ -56,17 +56,22 @@ class Explorer {
   static SimParams sim_params(const ExploreParams& p) {
     SimPool pool;
     pool.ipv6 = false;
-    pool.bits = p.blocks >= 2 ? 7 : 6;
-    pool.block_units = 64;
+    pool.bits = p.blocks >= 2 ? 9 : 8;
+    pool.block_units = 256;
     SimParams s = SimParams::quiet(p.members, {pool});
     s.seed = 1;
     s.mode = Mode::kLiveness;
     s.window_units = 64;
+    s.dynamic_per_64 = 2;  // units are reused within a few decisions
     s.windows_ahead = 1;
-    s.lease = 120;
-    s.hold_down = 20;
-    s.retransmit = 6;
-    s.heartbeat = 4;
+    // Short leases and frequent audits, so that a window's quarantine ends
+    // within a settle; a hold-down that outlives it (a unit released before
+    // a crash is still held when its owner's next incarnation allocates).
+    s.lease = 20;
+    s.hold_down = 100;
+    s.audit_interval = 10;
+    s.retransmit = 3;
+    s.heartbeat = 2;
     s.delay_max = 1;
     s.takeover_max = 1;  // an orphaned session is taken over at the next step
     s.restart_max = 1;   // a superseded member restarts at the next step
@@ -86,6 +91,7 @@ class Explorer {
     std::vector<std::string> texts;      // per level applied: the decision taken
     std::uint64_t steps = 0;
     std::string failure;
+    bool bad_choice = false;
   };
 
   // Seen — state hash -> (the fewest decisions it was reached with, the schedule prefix that reached it then).
@@ -119,8 +125,10 @@ class Explorer {
       const std::uint32_t c = level < choices.size() ? choices[level] : 0;
       r.options.push_back(static_cast<std::uint32_t>(options.size()));
       if (c >= options.size()) {
-        r.failure = "the replayed schedule names decision " + std::to_string(c) + " of " +
-                    std::to_string(options.size()) + " at level " + std::to_string(level);
+        r.bad_choice = true;
+        r.failure = "the schedule names decision " + std::to_string(c) + " at decision " + std::to_string(level + 1) +
+                    ", where only " + std::to_string(options.size()) + " are enabled (0.." +
+                    std::to_string(options.size() - 1) + ")";
         break;
       }
       r.texts.push_back(text(options[c]));
@@ -232,8 +240,13 @@ class Explorer {
       case Decision::kWait:
       case Decision::kSettle: break;
       case Decision::kCreate:
+        // The SMF retries while the member refuses (not ready, or no unit
+        // free yet: a refusal changes nothing but a counter), for at most four settles.
         ++sessions_;
-        (void)s.create_session(d.a, 0);
+        for (std::uint64_t i = 0; s.result_.ok && s.member(d.a) != nullptr; ++i) {
+          if (s.create_session(d.a, 0) || i == 4 * kLongGap) break;
+          s.step(false);
+        }
         break;
       case Decision::kZombieCreate:
         ++sessions_;
@@ -322,14 +335,15 @@ class Explorer {
     if (s.result_.ok) s.liveness_check();
   }
 
-  // quiet — every member up, ready, settled at the newest epoch and not
-  // auditing, with nothing unacknowledged on its channels (heartbeats are
-  // always on the way); no session waiting for a take-over.
+  // quiet — every member up, ready and settled at the newest epoch, with
+  // nothing unacknowledged on its channels (heartbeats are always on the
+  // way); no session waiting for a take-over. (Audits run every 10 steps:
+  // one is nearly always under way.)
   bool quiet() {
     Simulator& s = *sim_;
     for (std::uint32_t i = 1; i <= s.nodes_.size(); ++i) {
       set::Member* m = s.member(i);
-      if (m == nullptr || !m->ready() || !m->settled() || m->epoch() != s.plans_.size() || m->auditing()) return false;
+      if (m == nullptr || !m->ready() || !m->settled() || m->epoch() != s.plans_.size()) return false;
       for (const set::MemberView::PeerFacts& p : m->view().peers)
         if (p.unacked_records != 0 || p.needs_seed || !p.acks_us) return false;
     }
@@ -489,6 +503,7 @@ ExploreResult replay_schedule(const ExploreParams& p, const std::vector<std::uin
   out.schedule = r.texts;
   if (!r.failure.empty()) {
     out.ok = false;
+    out.bad_schedule = r.bad_choice;
     out.failure = r.failure;
   }
   return out;
@@ -497,7 +512,8 @@ ExploreResult replay_schedule(const ExploreParams& p, const std::vector<std::uin
 std::string describe(const ExploreParams& p) {
   char buf[256];
   std::snprintf(buf, sizeof buf,
-                "members %u (%s), one pool of %u block%s of 64 units, windows of 64, depth %u, at most %u crashes%s, "
+                "members %u (%s), one pool of %u block%s of 256 units, windows of 64 (2 units of each allocatable), "
+                "depth %u, at most %u crashes%s, "
                 "%u join%s or leave%s, %u loss%s, %u sessions, %u repeated release%s",
                 p.members, p.epochs > 0 ? "the last a standby" : "no standby", p.blocks, p.blocks == 1 ? "" : "s",
                 p.depth, p.crashes, p.zombies ? " (a zombie counts as one)" : "", p.epochs, p.epochs == 1 ? "" : "s",

@@ -37,6 +37,21 @@ Simulator::Simulator(const SimParams& params, const set::detail::Rules& rules)
     // Static units (claimed only): the last 16. IPv4: unit 0 (the network address) excluded.
     cfg.static_ranges.push_back(cfg.prefix.nth(cfg.unit_length - 4, units / 16 - 1).value());
     if (!sp.ipv6) cfg.excluded.push_back(cfg.prefix.nth(cfg.unit_length, 0).value());
+    if (params_.dynamic_per_64 != 0) {
+      // Exclude each 64 units' units after the first dynamic_per_64 dynamic
+      // ones (the static units at the end stay), as aligned prefixes.
+      const std::uint64_t first_static = units - 16;
+      for (std::uint64_t b = 0; b < units; b += 64) {
+        std::uint64_t lo = b + params_.dynamic_per_64 + (!sp.ipv6 && b == 0 ? 1 : 0);
+        const std::uint64_t hi = std::min(b + 64, first_static);
+        while (lo < hi) {
+          unsigned k = 0;
+          while (lo % (std::uint64_t{2} << k) == 0 && lo + (std::uint64_t{2} << k) <= hi) ++k;
+          cfg.excluded.push_back(cfg.prefix.nth(cfg.unit_length - static_cast<int>(k), lo >> k).value());
+          lo += std::uint64_t{1} << k;
+        }
+      }
+    }
     cfg.hold_down = params_.hold_down;
     pool_configs_.push_back(cfg);
     pools.push_back({cfg.name, units, sp.block_units});

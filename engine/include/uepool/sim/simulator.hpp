@@ -72,6 +72,11 @@ struct SimParams {
   std::uint32_t members = 3;
   std::vector<SimPool> pools;
   std::uint64_t window_units = 64;
+  // dynamic_per_64 — when not 0, only the first this many units of every
+  // 64 (a window of the smallest size) can be allocated, the rest excluded
+  // (like a network address): the exhaustive mode's stand-in for windows of
+  // 1-2 units, so that units are reused within a few decisions.
+  std::uint64_t dynamic_per_64 = 0;
   std::uint64_t lease = 2'000;
   std::uint64_t hold_down = 0;
   std::uint32_t windows_ahead = 2;
@@ -323,21 +328,28 @@ class Simulator : private set::Observer, private set::SessionStore {
 // schedule of a small configuration, with state hashing.
 //
 // A schedule is a sequence of `depth` decisions. Each decision is one event
-// enabled in the state it is taken in — nothing, a new session at a live
-// member, a session ended at its controller or at another member (a moved
-// session), a repeat of an ended session's release, a crash, a restart, a
-// zombie (a new incarnation while the old one runs on), a join or a leave,
-// or the frames from one member to another lost — followed by a gap: 1 step
-// (the next event lands while the protocol is in flight) or a long one
-// (the set settles first). After the last decision, the faults heal,
-// members restart, and the set must end strictly live: every member ready
-// and settled at the newest epoch, and after a final audit nothing leaked.
-// The simulator's checks run at every step, as in a random run.
+// enabled in the state it is taken in, then one step: a step with nothing
+// new, a settle (30 steps with nothing new), a new session at a live member
+// (retried each step while the member refuses, for at most four settles, as an
+// SMF retries) or at its zombie, a session ended at its controller or at
+// another member (a moved session), a repeat of an ended session's release,
+// a crash, a zombie (a new incarnation while the old one runs on), a
+// restart, a join or a leave, or every frame one member sends in that step
+// lost. After the last decision the faults heal, every member restarts, and
+// the set must end strictly live: every member ready and settled at the
+// newest epoch, and after the audits nothing leaked. The simulator's checks
+// run at every step, as in a random run.
 //
-// Frames are delivered one step after they are sent (no reordering inside a
-// gap; the gaps and losses make the interleavings), and the few values the
-// simulator still draws (nonces, zombie lifetimes, take-over times) come from
-// a fixed seed: a schedule replays exactly.
+// The configuration is small but the member's is not: a window is at least
+// 64 units, so one pool of 256-unit blocks (four windows each) in which only
+// the first 2 units of every 64 are allocatable (SimParams::dynamic_per_64):
+// units are reused, and windows turn over, within a few decisions, as with
+// the 1-2-unit windows of the model check. Leases are 20 steps, audits
+// every 10, the hold-down 100 (it outlives a window's quarantine).
+// Frames arrive one step after they are sent (no reordering; the step and
+// settle decisions and the losses make the interleavings), and the values
+// the simulator still draws (nonces, zombie lifetimes) come from a fixed
+// seed: a schedule replays exactly.
 //
 // The search replays each schedule from the start (members cannot be
 // copied). After every decision it hashes the whole state: the simulator's
@@ -351,7 +363,7 @@ class Simulator : private set::Observer, private set::SessionStore {
 // the search is exhaustive up to that abstraction and to these bounds.
 struct ExploreParams {
   std::uint32_t members = 3;        // 2 or 3; the highest is a standby (weight 0) when joins > 0
-  std::uint32_t blocks = 2;         // one IPv4 pool of 1 or 2 blocks of 64 units
+  std::uint32_t blocks = 2;         // one IPv4 pool of 1 or 2 blocks of 256 units (windows of 64)
   std::uint32_t depth = 3;          // decisions per schedule
   std::uint32_t crashes = 2;        // at most, per schedule (a zombie counts as one)
   std::uint32_t epochs = 1;         // joins or leaves, at most
@@ -364,7 +376,8 @@ struct ExploreParams {
 
 struct ExploreResult {
   bool ok = true;
-  bool complete = true;  // false: max_schedules reached first
+  bool complete = true;       // false: max_schedules reached first
+  bool bad_schedule = false;  // replay_schedule: a decision number beyond what was enabled (failure says which)
   std::string failure;
   std::vector<std::uint32_t> choices;  // the failing schedule: decision indices, to replay
   std::vector<std::string> schedule;   // ... and what each decision was
