@@ -10,6 +10,7 @@
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
+#include <cstring>
 #include <optional>
 #include <string>
 #include <vector>
@@ -56,6 +57,7 @@ int run_exhaustive(const SimArgs& a, const set::detail::Rules& rules) {
                 "%u%s",
                 p.members, p.blocks, p.depth, p.crashes, p.epochs, p.losses, p.sessions, p.rereleases,
                 p.zombies ? "" : " --no-zombies");
+  if (!p.check_windows) std::strncat(config, " --conflicts-only", sizeof config - std::strlen(config) - 1);
   std::printf("exhaustive: %s\n", sim::describe(p).c_str());
   std::optional<std::uint64_t> watch;
   if (!a.watch.empty()) {
@@ -263,6 +265,10 @@ void add_sim_command(CLI::App& app, int& exit_code) {
   cmd->add_option("--rereleases", args->explore.rereleases, "--exhaustive: repeated releases, at most (default 1)")
       ->check(CLI::Range(0, 2));
   cmd->add_flag("--no-zombies{false}", args->explore.zombies, "--exhaustive: no crash leaves a zombie");
+  cmd->add_flag(
+      "--conflicts-only{false}", args->explore.check_windows,
+      "--exhaustive: do not stop at a unit handed out outside an acknowledged window; only a unit held twice, "
+      "a hold-down broken or a wrong free stops the search (where does a broken window rule lead?)");
   cmd->add_option("--max-schedules", args->explore.max_schedules,
                   "--exhaustive: stop after this many schedules (0: none; the search is then not complete)");
   cmd->add_option("--replay", args->replay,

@@ -47,6 +47,8 @@ class Explorer {
       kLose,          // every frame member a sends this step is lost
     } kind = kWait;
     std::uint32_t a = 0;
+    std::uint32_t only =
+        0;  // kJoin, kLeave: the one member the epoch reaches now (0: every member; the rest at the end)
     Simulator::SessionId session = 0;
     std::size_t rerelease = 0;  // index into ended_
   };
@@ -76,6 +78,7 @@ class Explorer {
     s.takeover_max = 1;  // an orphaned session is taken over at the next step
     s.restart_max = 1;   // a superseded member restarts at the next step
     s.standby = p.epochs > 0 ? 1 : 0;
+    s.check_windows = p.check_windows;
     // A repeated release comes at once here; the window the members keep
     // for repeats is SimParams::repeat_window().
     s.rerelease_ppm = p.rereleases > 0 ? 1 : 0;
@@ -145,7 +148,7 @@ class Explorer {
   }
 
   static std::string text(const Decision& d) {
-    char buf[96];
+    char buf[128];
     switch (d.kind) {
       case Decision::kWait: std::snprintf(buf, sizeof buf, "a step"); break;
       case Decision::kSettle: std::snprintf(buf, sizeof buf, "%llu steps: the set settles", ull(kLongGap)); break;
@@ -160,8 +163,14 @@ class Explorer {
         std::snprintf(buf, sizeof buf, "member %u restarts while its old incarnation runs on", d.a);
         break;
       case Decision::kRestart: std::snprintf(buf, sizeof buf, "member %u restarts", d.a); break;
-      case Decision::kJoin: std::snprintf(buf, sizeof buf, "member %u joins (weight 1)", d.a); break;
-      case Decision::kLeave: std::snprintf(buf, sizeof buf, "member %u leaves (weight 0)", d.a); break;
+      case Decision::kJoin:
+      case Decision::kLeave: {
+        char to[48] = "every member";
+        if (d.only != 0) std::snprintf(to, sizeof to, "only member %u (the rest at the end)", d.only);
+        std::snprintf(buf, sizeof buf, "member %u %s; the epoch reaches %s", d.a,
+                      d.kind == Decision::kJoin ? "joins (weight 1)" : "leaves (weight 0)", to);
+        break;
+      }
       case Decision::kLose: std::snprintf(buf, sizeof buf, "member %u's frames lost for a step", d.a); break;
     }
     return buf;
@@ -224,8 +233,15 @@ class Explorer {
       std::uint32_t with_weight = 0;
       for (std::uint32_t w : s.weights_) with_weight += w > 0 ? 1 : 0;
       for (std::uint32_t i = 1; i <= n; ++i) {
-        if (s.weights_[i - 1] == 0) events.push_back({Decision::kJoin, i});
-        if (s.weights_[i - 1] > 0 && with_weight > 1) events.push_back({Decision::kLeave, i});
+        const bool join = s.weights_[i - 1] == 0;
+        if (!join && with_weight <= 1) continue;
+        // The new epoch reaches every member, or only one of them (a
+        // configuration push that lags elsewhere: the rest get it at the end).
+        for (std::uint32_t only = 0; only <= n; ++only) {
+          Decision d{join ? Decision::kJoin : Decision::kLeave, i};
+          d.only = only;
+          events.push_back(d);
+        }
       }
     }
     if (losses_ < p_.losses)
@@ -285,6 +301,9 @@ class Explorer {
         std::vector<std::uint32_t> w = s.weights_;
         w[d.a - 1] = d.kind == Decision::kJoin ? 1 : 0;
         (void)s.new_epoch(w, 1);
+        if (d.only != 0)
+          for (std::uint32_t m = 1; m <= s.nodes_.size(); ++m)
+            if (m != d.only) s.nodes_[m - 1]->epoch_due[s.plans_.size()] = UINT64_MAX;
         break;
       }
       case Decision::kLose:

@@ -77,6 +77,10 @@ struct SimParams {
   // (like a network address): the exhaustive mode's stand-in for windows of
   // 1-2 units, so that units are reused within a few decisions.
   std::uint64_t dynamic_per_64 = 0;
+  // check_windows — false: the checker does not check that a unit is handed
+  // out inside a window A peers acknowledged (only conflicts, hold-downs and
+  // wrong frees stop the run), to see where a broken window rule leads.
+  bool check_windows = true;
   std::uint64_t lease = 2'000;
   std::uint64_t hold_down = 0;
   std::uint32_t windows_ahead = 2;
@@ -371,6 +375,7 @@ struct ExploreParams {
   std::uint32_t sessions = 2;       // sessions created, at most
   std::uint32_t rereleases = 1;     // repeated releases, at most
   bool zombies = true;              // a crash may leave a zombie
+  bool check_windows = true;        // SimParams::check_windows
   std::uint64_t max_schedules = 0;  // 0: no cap (the search stops there, incomplete)
 };
 
