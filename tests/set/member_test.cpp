@@ -311,6 +311,57 @@ TEST(Member, AReleaseRoutedBeforeTheOwnerWasHeardWaitsForIt) {
   EXPECT_EQ(net.m(other)->counters().releases_forwarded, 1u);
 }
 
+// A restarted member that is told its generation is taken (kFenced) starts
+// its query over, and its peers reset their channels from it when they
+// adopt its next generation. Its own channels start over too: a release it
+// forwarded after that still reaches the owner (liveness seed 746304646:
+// the peer waited for ever for batches the member had counted acknowledged).
+TEST(Member, ChannelsStartOverWithTheGenerationQuery) {
+  Net net(3);
+  const std::uint32_t o = net.big_owner();
+  const std::uint32_t other = o == 1 ? 2 : 1;
+  const std::uint32_t third = 6 - o - other;
+  net.step(5);
+  const MemberAllocation a = net.m(o)->allocate(*net.w(o), 0);
+  const MemberAllocation b = net.m(o)->allocate(*net.w(o), 0);
+  ASSERT_TRUE(a.ok() && b.ok());
+  net.step(5);
+  net.crash(other);
+  net.start(other, /*fresh=*/false);
+  // Once it has its generation, cut the third member off: with R = 2 it
+  // then stays recovering, and sends on its channels.
+  for (int i = 0; i < 50; ++i) {
+    net.m(other)->on_tick(++net.now);
+    const bool querying = net.m(other)->phase() == MemberPhase::kQueryingGeneration;
+    for (const Frame& f : net.m(other)->take_outgoing())
+      if (querying || f.to != third) net.m(f.to)->on_frame(f, net.now);
+    for (const std::uint32_t peer : {o, third})
+      for (const Frame& f : net.m(peer)->take_outgoing())
+        if (f.to == other && (querying || peer != third)) net.m(other)->on_frame(f, net.now);
+    if (!querying) break;
+  }
+  net.down.insert(third);
+  ASSERT_EQ(net.m(other)->phase(), MemberPhase::kRecovering);
+  net.m(other)->release(*net.w(other), a.lease);  // forwarded to the owner on the channel, applied, acknowledged
+  for (int i = 0; i < 200 && net.m(o)->in_use(0, a.lease.unit); ++i) net.step(1);
+  ASSERT_FALSE(net.m(o)->in_use(0, a.lease.unit));
+  net.step(5);
+  Frame fenced;
+  fenced.body = frame::Fenced{.max_generation = net.m(other)->incarnation().generation + 3};
+  fenced.from = o;
+  fenced.to = other;
+  fenced.from_inc = net.m(o)->incarnation();
+  fenced.to_inc = net.m(other)->incarnation();
+  net.m(other)->on_frame(fenced, net.now);
+  ASSERT_EQ(net.m(other)->phase(), MemberPhase::kQueryingGeneration);
+  net.m(other)->release(*net.w(other), b.lease);
+  net.down.clear();
+  for (int i = 0; i < 1000 && (net.m(o)->in_use(0, b.lease.unit) || !net.m(other)->ready()); ++i) net.step(1);
+  EXPECT_TRUE(net.m(other)->ready());
+  EXPECT_FALSE(net.m(o)->in_use(0, b.lease.unit)) << "the release sent after the query started over never arrived";
+  EXPECT_EQ(net.m(o)->counters().releases_applied, 2u);
+}
+
 // A batch of releases applied at the owner streams each word it freed once
 // (DiffBatch), not a Words record per release.
 TEST(Member, ABatchOfReleasesStreamsEachFreedWordOnce) {

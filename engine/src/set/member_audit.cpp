@@ -339,6 +339,26 @@ void Member::restart_query(std::uint32_t floor) {
     q->gen_answered = q->gen_complete = false;
     q->recover_answered = q->recover_complete = false;
     q->recover_snapshot.reset();
+    // Our channels belong to the incarnation given up here: each peer resets
+    // its side when it adopts the next one (a higher generation, same
+    // nonce), so ours start over too. Kept, a channel would resend only the
+    // batches it counts unacknowledged, and the peer would wait for ever for
+    // the first ones, acknowledged to the old incarnation (liveness seed
+    // 746304646: a restarted member's forwarded releases, then a Fenced).
+    // Requests not acknowledged go back to the front of the outbox, in
+    // order, for the next channel. A peer that applied one whose ack was
+    // lost gets it again: a duplicate release, which the serial check
+    // refuses, as it refuses an embedding's duplicate; nothing else was
+    // sent (a member that never became ready streams nothing).
+    std::vector<Record> unacked;
+    q->ch.for_each_unacked([&](const std::vector<Record>& records) {
+      for (const Record& r : records)
+        if (!is_stream(r)) unacked.push_back(r);
+    });
+    q->outbox.insert(q->outbox.begin(), std::make_move_iterator(unacked.begin()),
+                     std::make_move_iterator(unacked.end()));
+    q->ch.reset();
+    q->greeted = false;
   }
 }
 
