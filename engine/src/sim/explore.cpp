@@ -1,7 +1,7 @@
 // Explorer — `uepool sim --exhaustive`: a depth-first search over every
 // schedule of a small configuration, with state hashing. The search, its
 // bounds and what the state hash covers: uepool/sim/simulator.hpp (explore).
-#include <chrono>
+#include <algorithm>
 #include <cstdio>
 #include <cstring>
 #include <type_traits>
