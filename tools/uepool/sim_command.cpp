@@ -10,7 +10,6 @@
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
-#include <cstring>
 #include <optional>
 #include <string>
 #include <vector>
@@ -54,10 +53,9 @@ int run_exhaustive(const SimArgs& a, const set::detail::Rules& rules) {
   char config[200];
   std::snprintf(config, sizeof config,
                 "--members %u --blocks %u --depth %u --crashes %u --epochs %u --losses %u --sessions %u --rereleases "
-                "%u%s",
+                "%u%s%s",
                 p.members, p.blocks, p.depth, p.crashes, p.epochs, p.losses, p.sessions, p.rereleases,
-                p.zombies ? "" : " --no-zombies");
-  if (!p.check_windows) std::strncat(config, " --conflicts-only", sizeof config - std::strlen(config) - 1);
+                p.zombies ? "" : " --no-zombies", p.check_windows ? "" : " --conflicts-only");
   std::printf("exhaustive: %s\n", sim::describe(p).c_str());
   std::optional<std::uint64_t> watch;
   if (!a.watch.empty()) {

@@ -88,10 +88,9 @@ class Explorer {
   }
   // Outcome of one schedule.
   struct Run {
-    std::size_t applied = 0;             // decisions applied (depth unless pruned)
     bool pruned = false;                 // stopped at a state seen before
     std::vector<std::uint32_t> options;  // per level applied: how many decisions were enabled
-    std::vector<std::string> texts;      // per level applied: the decision taken
+    std::vector<std::string> texts;      // per level applied: the decision taken (depth of them unless cut short)
     std::uint64_t steps = 0;
     std::string failure;
     bool bad_choice = false;
@@ -136,7 +135,6 @@ class Explorer {
       }
       r.texts.push_back(text(options[c]));
       apply(options[c]);
-      ++r.applied;
       prefix = mix(prefix, c);
     }
     if (!r.pruned && r.failure.empty() && sim.result_.ok) finish();
@@ -272,14 +270,7 @@ class Explorer {
         const Simulator::Session& session = *s.sessions_.at(d.session);
         for (const set::Lease& l : session.leases)
           if (!session.is_static) ended_.push_back(l);
-        if (session.on_zombie && session.controller == d.a) {
-          // Its zombie ends it (Simulator::end_session wants the member's current incarnation up).
-          auto node = s.sessions_.extract(d.session);
-          s.end_session_at(*node.mapped(), d.a);
-          std::erase(s.session_order_, d.session);
-        } else {
-          s.end_session(d.session, d.a);
-        }
+        s.end_session(d.session, d.a);
         break;
       }
       case Decision::kRerelease:
@@ -491,13 +482,14 @@ ExploreResult explore(const ExploreParams& p, const set::detail::Rules& rules) {
       out.ok = false;
       out.failure = r.failure;
       out.choices.assign(choices.begin(), choices.end());
-      out.choices.resize(r.applied, 0);
+      out.choices.resize(r.texts.size(), 0);
       out.schedule = r.texts;
       break;
     }
     // The next schedule: the deepest decision with an alternative left moves on to it.
-    choices.resize(r.applied, 0);
-    std::vector<std::uint32_t> options(r.options.begin(), r.options.begin() + static_cast<std::ptrdiff_t>(r.applied));
+    choices.resize(r.texts.size(), 0);
+    std::vector<std::uint32_t> options(r.options.begin(),
+                                       r.options.begin() + static_cast<std::ptrdiff_t>(r.texts.size()));
     while (!choices.empty() && choices.back() + 1 >= options.back()) {
       choices.pop_back();
       options.pop_back();

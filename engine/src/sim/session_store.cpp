@@ -72,7 +72,10 @@ void Simulator::release_again(const set::Lease& l, std::uint32_t at_member) {
 
 void Simulator::end_session(SessionId id, std::uint32_t at_member) {
   auto it = sessions_.find(id);
-  if (it == sessions_.end() || member(at_member) == nullptr) return;
+  if (it == sessions_.end() || at_member == 0 || at_member > nodes_.size()) return;
+  const Session& s = *it->second;
+  const bool by_zombie = s.on_zombie && s.controller == at_member && nodes_[at_member - 1]->zombie != nullptr;
+  if (!by_zombie && member(at_member) == nullptr) return;
   end_session_at(*it->second, at_member);
   sessions_.erase(it);
   std::erase(session_order_, id);

@@ -174,6 +174,8 @@ class Simulator : private set::Observer, private set::SessionStore {
   // --- scripted API ---
   void run_steps(std::uint64_t n);
   std::optional<SessionId> create_session(std::uint32_t member, std::uint32_t pool);
+  // end_session — released at `at_member`: its current incarnation, or its
+  // zombie when the zombie serves the session (nothing if neither runs).
   void end_session(SessionId id, std::uint32_t at_member);
   // release_again — the embedding releases `lease` (of an ended session) once more, at `at_member`.
   void release_again(const set::Lease& lease, std::uint32_t at_member);
