@@ -30,6 +30,9 @@ TEST(Plan, RejectsBadInput) {
   std::vector<MemberSpec> zero = {{1, 0}, {2, 0}};
   EXPECT_EQ(Plan::create(1, zero, one_pool(256, 64)).status().reason(),
             std::string("every member weight is zero: nobody owns a block"));
+  std::vector<MemberSpec> weighed = {{1, 1}, {2, 1, true}};
+  EXPECT_EQ(Plan::create(1, weighed, one_pool(256, 64)).status().reason(),
+            std::string("a retired member has a weight (it must be 0)"));
   std::vector<MemberSpec> ok = {{1, 1}};
   EXPECT_FALSE(Plan::create(1, ok, one_pool(256, 96)).ok());
   EXPECT_FALSE(Plan::create(1, ok, one_pool(256, 32)).ok());

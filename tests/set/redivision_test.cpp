@@ -343,3 +343,206 @@ TEST(Redivision, ABlockGainedBackBeforeItsTakerTookItKeepsItsCopy) {
 
 }  // namespace
 }  // namespace uepool::set
+
+namespace uepool::set {
+namespace {
+
+// H5: a member gone for good. The operator retires it in the next epoch
+// (weight 0, MemberSpec::retired); its blocks are taken from the session
+// store, since no handover will ever come.
+std::shared_ptr<const Plan> retiring(std::uint64_t epoch, std::uint32_t gone, std::uint32_t members) {
+  std::vector<MemberSpec> specs;
+  for (std::uint32_t i = 1; i <= members; ++i) specs.push_back({i, i == gone ? 0u : 1u, i == gone});
+  std::vector<PoolSpec> pools = {{"v4", 16384, 64}};
+  return std::make_shared<const Plan>(Plan::create(epoch, specs, pools).value());
+}
+
+// LagStore — the sessions the test holds; those in `unstored` are not in
+// the store yet (the SMF stores a session a while after it allocated).
+struct LagStore final : SessionStore {
+  std::map<std::uint64_t, Lease> held;
+  std::set<std::uint64_t> unstored;
+  bool read_held(std::uint32_t owner, const Plan& plan, std::vector<Lease>& out) override {
+    for (const auto& [unit, lease] : held)
+      if (plan.owner(0, unit) == owner && unstored.count(unit) == 0) out.push_back(lease);
+    return true;
+  }
+};
+
+struct RetireRun {
+  std::unique_ptr<testing::LoopbackSet> set;
+  LagStore store;
+  std::uint64_t now = 0;
+  std::set<std::uint64_t> ended_unheard;  // ended after member 3 died: their releases never reached it
+  std::set<std::uint64_t> late;           // allocated by member 3 just before it died, stored after
+  std::shared_ptr<const Plan> one = plan(1, {1, 1, 1, 1});
+  std::shared_ptr<const Plan> two = retiring(2, 3, 4);
+
+  explicit RetireRun(bool rule_on) {
+    testing::LoopbackOptions lo;
+    lo.plan = one;
+    lo.pools = {pool()};
+    lo.tune = [this, rule_on](MemberOptions& o) {
+      o.lease = 200;
+      o.window_units = 64;
+      o.store = &store;
+      o.audit_grace = 30;
+      o.rules.retired_take_waits = rule_on;
+    };
+    auto created = testing::LoopbackSet::create(lo);
+    EXPECT_TRUE(created.ok()) << created.status().to_string();
+    set = std::move(created.value());
+  }
+  Member* m(std::uint32_t id) const { return set->member(id); }
+  void step(int n = 1) {
+    for (int k = 0; k < n; ++k) set->pump(++now);
+  }
+  bool allocate(std::uint32_t id, bool stored = true) {
+    MemberAllocation a = m(id)->allocate(*set->worker(id), 0);
+    for (int tries = 0; !a.ok() && tries < 50; ++tries) {
+      step();
+      a = m(id)->allocate(*set->worker(id), 0);
+    }
+    EXPECT_TRUE(a.ok()) << "member " << id << ": " << member_status_name(a.status);
+    if (!a.ok()) return false;
+    EXPECT_TRUE(store.held.emplace(a.lease.unit, a.lease).second) << "unit " << a.lease.unit << " handed out twice";
+    if (!stored) store.unstored.insert(a.lease.unit);
+    return true;
+  }
+  // Up to member 3's death and the retiring epoch reaching the others.
+  void retire_member_3() {
+    step(10);
+    for (std::uint32_t id = 1; id <= 4; ++id)
+      for (int k = 0; k < 300; ++k) ASSERT_TRUE(allocate(id));
+    int ended = 0;
+    for (auto it = store.held.begin(); it != store.held.end() && ended < 50;) {
+      if (one->owner(0, it->first) != 3) {
+        ++it;
+        continue;
+      }
+      m(3)->release(*set->worker(3), it->second);  // ended while member 3 ran
+      it = store.held.erase(it);
+      ++ended;
+    }
+    step(20);
+    for (int k = 0; k < 20; ++k) ASSERT_TRUE(allocate(3, /*stored=*/false));
+    late = store.unstored;
+    step();
+    set->crash(3);  // for good
+    ended = 0;
+    for (auto it = store.held.begin(); it != store.held.end() && ended < 30;) {
+      if (one->owner(0, it->first) != 3 || late.count(it->first) != 0) {
+        ++it;
+        continue;
+      }
+      m(1)->release(*set->worker(1), it->second);  // forwarded to member 3: lost
+      ended_unheard.insert(it->first);
+      it = store.held.erase(it);
+      ++ended;
+    }
+    for (std::uint32_t id : {1u, 2u, 4u}) ASSERT_TRUE(m(id)->set_membership(two).ok());
+  }
+  bool settled() const {
+    for (std::uint32_t id : {1u, 2u, 4u})
+      if (!m(id)->settled()) return false;
+    return true;
+  }
+  std::uint64_t taken_from_store() const {
+    std::uint64_t n = 0;
+    for (std::uint32_t id : {1u, 2u, 4u}) n += m(id)->counters().blocks_taken_retired;
+    return n;
+  }
+};
+
+TEST(Redivision, ARetiredMembersBlocksAreTakenFromTheSessionStore) {
+  RetireRun r(/*rule_on=*/true);
+  r.retire_member_3();
+  r.step(20);
+  // Its last sessions are not stored yet: nothing is taken before they can be.
+  EXPECT_EQ(r.taken_from_store(), 0u);
+  EXPECT_NE(std::string(r.m(1)->view().epoch_wait).find("session store"), std::string::npos)
+      << r.m(1)->view().epoch_wait;
+  r.store.unstored.clear();  // the SMF stored them (within audit_grace)
+  for (int k = 0; k < 2000 && !r.settled(); ++k) r.step();
+  ASSERT_TRUE(r.settled()) << r.m(1)->view().epoch_wait;
+  // Every block member 3 owned is taken, by the store, and nothing else moved.
+  const std::uint64_t blocks3 = r.one->units_of(0, 3) / 64;
+  ASSERT_GT(blocks3, 0u);
+  EXPECT_EQ(r.taken_from_store(), blocks3);
+  std::uint64_t moved = 0;
+  for (std::uint32_t id : {1u, 2u, 4u}) moved += r.m(id)->counters().blocks_moved;
+  EXPECT_EQ(moved, blocks3);
+  // Every session's unit is in use at its new owner, the late ones too; a
+  // session that ended while member 3 was down is not (free, or held down).
+  for (const auto& [unit, lease] : r.store.held) {
+    const std::uint32_t owner = r.two->owner(0, unit);
+    ASSERT_NE(owner, 3u);
+    EXPECT_TRUE(r.m(owner)->in_use(0, unit)) << "unit " << unit << " held, free at its owner " << owner;
+  }
+  for (std::uint64_t unit : r.ended_unheard) {
+    const std::uint32_t owner = r.two->owner(0, unit);
+    EXPECT_TRUE(!r.m(owner)->in_use(0, unit) || r.m(owner)->held_down(0, unit)) << "unit " << unit << " leaked";
+  }
+  // Everyone allocates on: nothing is handed out twice.
+  for (std::uint32_t id : {1u, 2u, 4u})
+    for (int k = 0; k < 1000; ++k) ASSERT_TRUE(r.allocate(id));
+}
+
+// Rules::retired_take_waits off: the block is taken at once, before the
+// retired member's last sessions are stored, and a unit one of them holds
+// is free at its new owner.
+TEST(Redivision, ARetiredMembersBlockTakenBeforeItsLastSessionsAreStoredFreesThem) {
+  RetireRun r(/*rule_on=*/false);
+  r.retire_member_3();
+  r.step(5);
+  EXPECT_GT(r.taken_from_store(), 0u);
+  int free_held = 0;
+  for (std::uint64_t unit : r.late) {
+    const std::uint32_t owner = r.two->owner(0, unit);
+    if (owner != 3 && !r.m(owner)->in_use(0, unit)) ++free_held;
+  }
+  EXPECT_GT(free_held, 0) << "a session's unit free at its new owner";
+}
+
+// A retired member is fenced: the others drop its frames, and one that is
+// started again (against the operator's word) learns it is retired and stops.
+TEST(Redivision, ARetiredMemberIsFencedAndStops) {
+  RetireRun r(/*rule_on=*/true);
+  r.retire_member_3();
+  r.store.unstored.clear();
+  for (int k = 0; k < 2000 && !r.settled(); ++k) r.step();
+  ASSERT_TRUE(r.settled());
+  ASSERT_TRUE(r.set->start(3, /*fresh=*/false).ok());  // its configuration still says epoch 1
+  r.step(300);
+  EXPECT_FALSE(r.m(3)->ready());
+  std::uint64_t dropped = 0;
+  for (std::uint32_t id : {1u, 2u, 4u}) dropped += r.m(id)->counters().retired_frames;
+  EXPECT_GT(dropped, 0u);
+  ASSERT_TRUE(r.m(3)->set_membership(r.two).ok());
+  r.step();
+  EXPECT_EQ(r.m(3)->phase(), MemberPhase::kRetired);
+  EXPECT_EQ(r.m(3)->allocate(*r.set->worker(3), 0).status, MemberStatus::kNotReady);
+  // The set runs on without it.
+  for (std::uint32_t id : {1u, 2u, 4u})
+    for (int k = 0; k < 200; ++k) ASSERT_TRUE(r.allocate(id));
+}
+
+// Retired is for good, and a set keeps A peers that run for every member.
+TEST(Redivision, RetiringIsForGoodAndKeepsAQuorum) {
+  RetireRun r(/*rule_on=*/true);
+  r.step(5);
+  ASSERT_TRUE(r.m(1)->set_membership(r.two).ok());
+  const Status back = r.m(1)->set_membership(plan(3, {1, 1, 1, 1}));
+  EXPECT_FALSE(back.ok());
+  EXPECT_NE(std::string(back.reason()).find("brings back a retired member"), std::string::npos) << back.reason();
+  std::vector<MemberSpec> specs = {{1, 1}, {2, 0, true}, {3, 0, true}, {4, 1}};
+  std::vector<PoolSpec> pools = {{"v4", 16384, 64}};
+  const Status many =
+      r.m(1)->set_membership(std::make_shared<const Plan>(Plan::create(3, specs, pools).value()));
+  EXPECT_FALSE(many.ok());
+  EXPECT_NE(std::string(many.reason()).find("retires too many members"), std::string::npos) << many.reason();
+  EXPECT_EQ(r.m(1)->counters().refused_plans, 2u);
+}
+
+}  // namespace
+}  // namespace uepool::set

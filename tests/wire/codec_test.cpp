@@ -34,7 +34,7 @@ std::shared_ptr<const set::UsageSnapshot> snapshot() {
   s->held = {{0, 65, 1000}, {2, kMax64, 1}};
   s->pool_hold = {0, 5, kMax64};
   s->epoch = 3;
-  s->members = {{1, 0}, {2, 1}, {kMax32, kMax32}};
+  s->members = {{1, 0, true}, {2, 1}, {kMax32, kMax32}};
   s->handover = true;
   s->pending = {{0, 2, 1}, {2, kMax64, kMax32}};
   s->frozen.resize(3);
@@ -68,7 +68,7 @@ std::vector<Frame> every_kind() {
       record::Close{.stream_seq = 10, .pool = 1, .tag = {7, 9}},
       record::Release{.pool = 0, .unit = 99, .tag = {6, 2}, .claim = 0, .serial = 15, .nonce = kMax64},
       record::Claim{.pool = 1, .unit = 3, .claim = kMax64},
-      record::Epoch{.stream_seq = 11, .epoch = kMax64, .members = {{1, 1}, {2, 0}}},
+      record::Epoch{.stream_seq = 11, .epoch = kMax64, .members = {{1, 1}, {2, 0, true}}},
       record::Take{.stream_seq = 12, .pool = 1, .block = 64},
       record::Handover{.stream_seq = 13, .epoch = 2},
   };
@@ -351,6 +351,8 @@ TEST(Codec, FieldsSurviveExactly) {
   ASSERT_EQ(seed.snapshot->members.size(), 3u);
   EXPECT_EQ(seed.snapshot->members[2].weight, kMax32);
   EXPECT_EQ(seed.snapshot->members[0].weight, 0u);
+  EXPECT_TRUE(seed.snapshot->members[0].retired);
+  EXPECT_FALSE(seed.snapshot->members[1].retired);
   EXPECT_TRUE(seed.snapshot->handover);
   EXPECT_EQ(seed.snapshot->pending, want.pending);
   ASSERT_EQ(seed.snapshot->frozen.size(), 3u);
@@ -363,6 +365,8 @@ TEST(Codec, FieldsSurviveExactly) {
   ASSERT_EQ(ep.members.size(), 2u);
   EXPECT_EQ(ep.members[1].id, 2u);
   EXPECT_EQ(ep.members[1].weight, 0u);
+  EXPECT_TRUE(ep.members[1].retired);
+  EXPECT_FALSE(ep.members[0].retired);
   EXPECT_EQ(std::get<record::Take>(data->records[9]).block, 64u);
   EXPECT_EQ(std::get<record::Handover>(data->records[10]).epoch, 2u);
   EXPECT_EQ(std::get<record::Handover>(data->records[10]).stream_seq, 13u);
@@ -393,7 +397,9 @@ TEST(Codec, HeaderErrorsNameTheirReason) {
   std::vector<std::uint8_t> b = bytes_of(every_kind()[2]);  // a GenQuery: header only
   EXPECT_EQ(reason_of({}), "frame shorter than its header");
   auto v = b;
-  v[0] = 3;
+  v[0] = kVersion + 1;
+  EXPECT_EQ(reason_of(v), "unknown wire version");
+  v[0] = kVersion - 1;  // version 2 had no retired flags: refused, not misread
   EXPECT_EQ(reason_of(v), "unknown wire version");
   v = b;
   v[1] = 6;
@@ -477,6 +483,23 @@ std::vector<std::uint8_t> recover_answer_with(const std::vector<std::uint8_t>& r
   b.resize(b.size() + 4);
   reseal(b);
   return b;
+}
+
+// A member's retired flag (version 3) is one byte, 0 or 1: anything else is refused.
+TEST(Codec, ARetiredFlagIsZeroOrOne) {
+  Frame f = header(set::FrameKind::kData);
+  f.body = frame::Data{.seq = 1,
+                       .ack = 0,
+                       .replica = {},
+                       .records = {record::Epoch{.stream_seq = 1, .epoch = 2, .members = {{1, 1}, {2, 0, true}}}}};
+  std::vector<std::uint8_t> b = bytes_of(f);
+  ASSERT_EQ(b[b.size() - 5], 1) << "the last member's retired byte ends the record";
+  auto back = decode(b);
+  ASSERT_TRUE(back.ok());
+  EXPECT_TRUE(std::get<record::Epoch>(back.value().data()->records[0]).members[1].retired);
+  b[b.size() - 5] = 2;
+  reseal(b);
+  EXPECT_EQ(reason_of(b), "boolean byte is not 0 or 1");
 }
 
 TEST(Codec, RoaringBitmapsAreCheckedValueByValue) {

@@ -44,6 +44,7 @@ const char* phase_name(set::MemberPhase p) {
     case set::MemberPhase::kRebuilding: return "rebuilding from the session store";
     case set::MemberPhase::kReady: return "ready";
     case set::MemberPhase::kSuperseded: return "superseded by a newer incarnation (restart it)";
+    case set::MemberPhase::kRetired: return "retired by a membership epoch (do not restart it)";
   }
   return "?";
 }

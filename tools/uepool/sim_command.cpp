@@ -167,7 +167,7 @@ int run_sim(const SimArgs& a) {
     return 2;
   }
   const auto t0 = std::chrono::steady_clock::now();
-  std::uint64_t steps = 0, seeds = 0, epochs = 0, moved = 0, leaked = 0;
+  std::uint64_t steps = 0, seeds = 0, epochs = 0, moved = 0, leaked = 0, retired = 0, from_store = 0;
   for (std::uint64_t seed = first;; ++seed) {
     const sim::SimParams p = sim::SimParams::derive(seed, mode, a.steps);
     if (!a.quiet) std::printf("params: %s\n", p.describe().c_str());
@@ -187,6 +187,8 @@ int run_sim(const SimArgs& a) {
     ++seeds;
     epochs += r.stats.epochs;
     moved += r.stats.blocks_moved;
+    retired += r.stats.retired;
+    from_store += r.stats.blocks_taken_retired;
     leaked += r.stats.leaked;
     for (const std::string& line : r.watch_log) std::fprintf(stderr, "watch: %s\n", line.c_str());
     for (const std::string& line : r.notes) std::printf("note: %s\n", line.c_str());
@@ -221,10 +223,12 @@ int run_sim(const SimArgs& a) {
   const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   std::fprintf(
       stderr,
-      "%llu seeds passed, %llu steps, %.0f steps/s; %llu membership epochs, %llu blocks moved%s, %llu units leaked\n",
+      "%llu seeds passed, %llu steps, %.0f steps/s; %llu membership epochs, %llu members retired, %llu blocks moved "
+      "(%llu of them from a retired member, by the session store)%s, %llu units leaked\n",
       static_cast<unsigned long long>(seeds), static_cast<unsigned long long>(steps),
       secs > 0 ? static_cast<double>(steps) / secs : 0.0, static_cast<unsigned long long>(epochs),
-      static_cast<unsigned long long>(moved), mode == sim::Mode::kLiveness ? "" : " (counted in liveness mode)",
+      static_cast<unsigned long long>(retired), static_cast<unsigned long long>(moved),
+      static_cast<unsigned long long>(from_store), mode == sim::Mode::kLiveness ? "" : " (counted in liveness mode)",
       static_cast<unsigned long long>(leaked));
   return 0;
 }

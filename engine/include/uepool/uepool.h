@@ -241,7 +241,8 @@ typedef enum uepool_phase {
   UEPOOL_PHASE_RECOVERING = 1,
   UEPOOL_PHASE_REBUILDING = 2,
   UEPOOL_PHASE_READY = 3,
-  UEPOOL_PHASE_SUPERSEDED = 4 /* a newer incarnation of this member runs: destroy this one */
+  UEPOOL_PHASE_SUPERSEDED = 4, /* a newer incarnation of this member runs: destroy this one */
+  UEPOOL_PHASE_RETIRED = 5     /* a membership epoch retired this member: destroy it, never restart it */
 } uepool_phase;
 
 /* uepool_stats — a snapshot of the member's counters (the metrics of

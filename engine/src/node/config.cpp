@@ -210,14 +210,17 @@ ConfigLoad load_config(const std::string& text) {
     } else {
       for (const YAML::Node& m : members) {
         if (!m.IsMap()) {
-          c.error(m, "members", "each member must be a map (name, id, weight, endpoint, public_key)");
+          c.error(m, "members", "each member must be a map (name, id, weight, retired, endpoint, public_key)");
           continue;
         }
-        c.keys(m, {"name", "id", "weight", "endpoint", "public_key", "secret_key_file"});
+        c.keys(m, {"name", "id", "weight", "retired", "endpoint", "public_key", "secret_key_file"});
         MemberConfig mc;
         const auto name = c.text(m, "name", true);
         const auto id = c.scalar<std::uint32_t>(m, "id", true, 1, UINT32_MAX);
         const auto weight = c.scalar<std::uint32_t>(m, "weight", false, 0, 1'000'000);  // 0: standby
+        const bool retired = c.scalar<bool>(m, "retired", false, false, true).value_or(false);
+        if (retired && weight.value_or(1) != 0)
+          c.error(m["retired"], "retired", "a retired member must have weight: 0 (it owns nothing, for good)");
         const auto endpoint = c.text(m, "endpoint", true);
         const auto key = c.text(m, "public_key", cfg.curve);
         if (name && !names.insert(*name).second) c.error(m["name"], "name", "member '" + *name + "' is named twice");
@@ -230,6 +233,7 @@ ConfigLoad load_config(const std::string& text) {
         mc.name = *name;
         mc.id = *id;
         mc.weight = weight.value_or(1);
+        mc.retired = retired;
         mc.endpoint = *endpoint;
         mc.public_key = key.value_or("");
         mc.secret_key_file = c.text(m, "secret_key_file", false).value_or("");
@@ -242,7 +246,7 @@ ConfigLoad load_config(const std::string& text) {
   out.errors = std::move(c.errors);
   if (!out.errors.empty()) return out;
   std::vector<set::MemberSpec> specs;
-  for (const MemberConfig& m : cfg.members) specs.push_back({m.id, m.weight});
+  for (const MemberConfig& m : cfg.members) specs.push_back({m.id, m.weight, m.retired});
   auto plan = set::Plan::create(cfg.epoch, specs, cfg.pool_specs);
   if (!plan.ok()) {
     out.errors.push_back({0, "", "the set cannot be divided: " + plan.status().to_string()});

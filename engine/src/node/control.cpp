@@ -59,6 +59,7 @@ const char* phase_word(set::MemberPhase p) {
     case set::MemberPhase::kRebuilding: return "rebuilding";
     case set::MemberPhase::kReady: return "ready";
     case set::MemberPhase::kSuperseded: return "superseded";
+    case set::MemberPhase::kRetired: return "retired";
   }
   return "unknown";
 }
@@ -362,9 +363,11 @@ std::string Control::run(std::string_view line) {
     // membership EPOCH NAME=WEIGHT... — the next membership epoch: every
     // member of the set by name, with its weight (0: standby). The set's
     // members are fixed; a join gives a standby a weight, a leave sets 0.
+    // NAME=retired: the member is gone for good (set::MemberSpec::retired):
+    // its blocks are taken from the session store, its frames dropped.
     const auto& members = node_.config().members;
     if (w.size() != members.size() + 2)
-      return err("bad_request", "usage: membership EPOCH NAME=WEIGHT... (every member of the set, " +
+      return err("bad_request", "usage: membership EPOCH NAME=WEIGHT|NAME=retired... (every member of the set, " +
                                     std::to_string(members.size()) + ")");
     std::uint64_t epoch = 0;
     if (!parse_number(w[1], epoch)) return err("bad_membership", "the epoch is not a number");
@@ -373,13 +376,14 @@ std::string Control::run(std::string_view line) {
     for (std::size_t i = 2; i < w.size(); ++i) {
       const auto eq = w[i].find('=');
       std::uint32_t weight = 0;
-      if (eq == std::string_view::npos || !parse_number(w[i].substr(eq + 1), weight))
-        return err("bad_membership", "'" + std::string(w[i]) + "' is not NAME=WEIGHT");
+      const bool retired = eq != std::string_view::npos && w[i].substr(eq + 1) == "retired";
+      if (eq == std::string_view::npos || (!retired && !parse_number(w[i].substr(eq + 1), weight)))
+        return err("bad_membership", "'" + std::string(w[i]) + "' is not NAME=WEIGHT or NAME=retired");
       const std::string_view name = w[i].substr(0, eq);
       auto it = std::find_if(members.begin(), members.end(), [&](const MemberConfig& mc) { return mc.name == name; });
       if (it == members.end()) return err("bad_membership", "no member named '" + std::string(name) + "' in the set");
       if (!named.insert(name).second) return err("bad_membership", "member '" + std::string(name) + "' named twice");
-      specs.push_back({it->id, weight});
+      specs.push_back({it->id, weight, retired});
     }
     Status s;
     std::uint64_t target = 0;

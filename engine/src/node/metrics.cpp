@@ -92,7 +92,8 @@ std::string render_metrics(Node& node) {
   for (const auto& [ph, name] :
        {std::pair{set::MemberPhase::kQueryingGeneration, "querying_generation"},
         std::pair{set::MemberPhase::kRecovering, "recovering"}, std::pair{set::MemberPhase::kRebuilding, "rebuilding"},
-        std::pair{set::MemberPhase::kReady, "ready"}, std::pair{set::MemberPhase::kSuperseded, "superseded"}})
+        std::pair{set::MemberPhase::kReady, "ready"}, std::pair{set::MemberPhase::kSuperseded, "superseded"},
+        std::pair{set::MemberPhase::kRetired, "retired"}})
     p.sample(kv("phase", name), std::uint64_t{v.phase == ph ? 1u : 0u});
   p.family("uepool_member_generation", "gauge", "the generation of this incarnation");
   p.sample("", std::uint64_t{v.incarnation.generation});

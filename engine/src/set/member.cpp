@@ -43,6 +43,7 @@ constexpr RuleField kRuleFields[] = {
     {"restored_releases_exact", &Rules::restored_releases_exact},
     {"replica_not_older", &Rules::replica_not_older},
     {"take_after_handover", &Rules::take_after_handover},
+    {"retired_take_waits", &Rules::retired_take_waits},
 };
 }  // namespace
 
@@ -192,6 +193,22 @@ Status Member::set_membership(const std::shared_ptr<const Plan>& plan) {
                   "0 = standby)")
         .with_number(plan->epoch(), "epoch");
   }
+  std::uint32_t retired = 0;
+  for (const MemberSpec& m : plan->members()) retired += m.retired ? 1 : 0;
+  if (!plan->retired(id_) && plan->members().size() - 1 - retired < ack_quorum_) {
+    // Windows need A acknowledgements from peers that run: with fewer
+    // left, no window of anyone is ever acknowledged again.
+    ++counters_.refused_plans;
+    return Status(StatusCode::kInvalidArgument,
+                  "plan retires too many members: fewer than A peers that are not retired would be left")
+        .with_number(plan->epoch(), "epoch");
+  }
+  if (!book_->retire_consistent(*plan)) {
+    ++counters_.refused_plans;
+    return Status(StatusCode::kInvalidArgument,
+                  "plan brings back a retired member (retired is for good), or retires one a later epoch has not")
+        .with_number(plan->epoch(), "epoch");
+  }
   if (!book_->add(plan)) {
     ++counters_.refused_plans;
     return Status(StatusCode::kInvalidArgument, "another plan for this epoch, or other pools")
@@ -234,7 +251,13 @@ void Member::on_frame(const Frame& f, std::uint64_t now) {
     return;
   }
   Peer& p = *pp;
-  if (phase_ == MemberPhase::kSuperseded) return;
+  if (phase_ == MemberPhase::kSuperseded || phase_ == MemberPhase::kRetired) return;
+  if (book_->retired(p.id)) {
+    // Gone for good, the operator says: nothing it sends counts (a window of
+    // it is never acknowledged here, a query never answered).
+    ++counters_.retired_frames;
+    return;
+  }
   if (inc_.generation != 0 && f.to_inc.generation > inc_.generation) {
     // A peer knows a newer incarnation of this member: this one is a zombie
     // (it was replaced while it ran on, say behind a partition). It must not
@@ -332,6 +355,17 @@ void Member::on_frame(const Frame& f, std::uint64_t now) {
 void Member::flush() {
   for (auto& [pid, pp] : peers_) {
     Peer& p = *pp;
+    if (book_->retired(p.id)) {
+      // It never runs again: what waits for it is dropped (a release so lost
+      // is a leak at worst; its blocks are taken from the session store).
+      for (const Record& r : p.outbox) {
+        if (std::holds_alternative<record::Release>(r)) ++counters_.releases_dropped_gone;
+        if (std::holds_alternative<record::Claim>(r)) ++counters_.claims_dropped;
+      }
+      p.outbox.clear();
+      p.ch.reset();
+      continue;
+    }
     bool sent = false;
     if (p.inc.generation != 0 && inc_.generation != 0) {
       if (phase_ == MemberPhase::kReady && p.needs_seed && p.ch.unacked_records() <= p.ch.capacity() / 2) {
@@ -399,7 +433,11 @@ void Member::flush() {
 }
 
 void Member::on_tick(std::uint64_t now) {
-  if (phase_ == MemberPhase::kSuperseded) return;
+  if (phase_ == MemberPhase::kSuperseded || phase_ == MemberPhase::kRetired) return;
+  if (book_->retired(id_)) {
+    stop(MemberPhase::kRetired);
+    return;
+  }
   if (now > now_local_) {
     now_local_ = now;
     now_.store(now_local_, std::memory_order_relaxed);
@@ -467,6 +505,7 @@ const char* Member::not_ready_reason() const noexcept {
                                     : "rebuilding from the session store: waiting out older incarnations' leases";
     case MemberPhase::kReady: return "";
     case MemberPhase::kSuperseded: return "superseded by a newer incarnation of this member: restart it";
+    case MemberPhase::kRetired: return "retired by a membership epoch: it stops for good (do not restart it)";
   }
   return "";
 }

@@ -376,7 +376,9 @@ void Member::rebuild_tick() {
   AuditState& a = *audit_;
   if (a.fenced_at == 0) {
     const std::size_t need = options_.rules.rebuild_fence_quorum ? answer_quorum_ : 0;
-    if (a.know_us.size() < need) return;
+    // A retired peer counts: it never runs again, so it acknowledges no
+    // older incarnation's window (the operator's word: MemberSpec::retired).
+    if (a.know_us.size() + retired_peers() < need) return;
     a.fenced_at = now_local_ + (now_local_ == 0 ? 1 : 0);
   }
   // An older incarnation's window ends within a lease; a session it

@@ -124,12 +124,16 @@ void Member::request_recovery() {
 }
 
 // replicas_lost — more than p - R peers said they hold no complete replica
-// of this member (in the generation query, or since in recovery): R complete
-// answers can never come. A peer's replica of us becomes complete only from
+// of this member (in the generation query, or since in recovery), a retired
+// peer counting as one (it never runs again): R complete answers can never come. A peer's replica of us becomes complete only from
 // a bulk copy of our own, and this incarnation has sent none.
 bool Member::replicas_lost() const noexcept {
   std::size_t incomplete = 0;
   for (const auto& [pid, p] : peers_) {
+    if (book_->retired(pid)) {
+      ++incomplete;  // gone for good: its replicas with it
+      continue;
+    }
     const bool said_no = phase_ == MemberPhase::kRecovering ? (p->recover_answered && !p->recover_complete)
                                                             : (p->gen_answered && !p->gen_complete);
     if (said_no) ++incomplete;
@@ -272,9 +276,13 @@ void Member::finish_recovery() {
 }
 
 void Member::supersede() {
-  phase_ = MemberPhase::kSuperseded;
-  ready_.store(false, std::memory_order_release);
   ++counters_.superseded;
+  stop(MemberPhase::kSuperseded);
+}
+
+void Member::stop(MemberPhase why) {
+  phase_ = why;
+  ready_.store(false, std::memory_order_release);
   for (auto& ps : pools_) {
     for (WindowSlot& slot : ps->slots) slot.seal();  // Closing sticks and stops the workers
   }

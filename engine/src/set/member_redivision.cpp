@@ -21,6 +21,25 @@
 //   * N moves to the next epoch only after its takings are acknowledged by A
 //     peers: a block passes on only from an owner whose taking survives its
 //     restarts.
+//
+// H5, a previous owner gone for good (take_retired): the operator retires it
+// in a membership epoch (MemberSpec::retired; its weight 0). That is the
+// operator's word that it never runs again (its process stopped, its host
+// fenced), and every member that knows the epoch drops its frames. Its
+// handover never comes, so N takes the block from the session store: the
+// units the store lists there under the epoch the retired member owned it
+// in are in use (serial kRestored: their releases follow the restored-
+// release rules), every other unit is free, held down for a hold-down (a
+// session may have ended a moment ago). The store is complete for the block
+// once the retired member's last allocations are stored: N reads it a
+// lease, the store's grace (MemberOptions::audit_grace) and a retransmit
+// after it first found the block takeable (Rules::retired_take_waits).
+// Nobody else may still allocate in the block: the members it passed
+// through before the retired one have handed it over, or are retired too
+// (retired_chain_handed). A retired peer also counts as a peer without our
+// replica (replicas_lost) and as one that knows a new incarnation of ours
+// (rebuild_tick): the quorums stay as they are (fixed members), so a set
+// with a retired member tolerates one failure fewer.
 #include "member_state.hpp"
 
 namespace uepool::set {
@@ -55,7 +74,8 @@ bool Member::settled() const noexcept {
 
 const char* Member::epoch_wait() const noexcept {
   if (phase_ != MemberPhase::kReady) return "";
-  if (!pending_.empty()) return "taking gained blocks: waiting for their previous owner's handover";
+  if (!pending_.empty())
+    return retired_wait_ != nullptr ? retired_wait_ : "taking gained blocks: waiting for their previous owner's handover";
   if (!handover_) return "waiting for A peers to acknowledge the epoch mark";
   if (last_take_seq_ != 0 && acks_for(last_take_seq_) < ack_quorum_)
     return "waiting for A peers to acknowledge the takings";
@@ -195,7 +215,7 @@ void Member::begin_epoch(const std::shared_ptr<const Plan>& next) {
   reroute_parked();
 }
 
-void Member::take_block(std::uint32_t pool, std::uint64_t block, const Replica& from) {
+void Member::take_block(std::uint32_t pool, std::uint64_t block, const Replica* from, const ::Roaring* listed) {
   PoolState& ps = *pools_[pool];
   const std::uint64_t bu = plan_->block_units(pool);
   const std::uint64_t begin = block * bu;
@@ -206,7 +226,9 @@ void Member::take_block(std::uint32_t pool, std::uint64_t block, const Replica& 
   // releases it lost while down may still be in their hold-down, so none
   // of its free units may be handed out before that hold ends (found by the
   // simulator: liveness seed 165). Held down here for a whole hold-down.
-  const bool pool_held = from.pool_held(pool, now_local_);
+  // Taken from the store (the previous owner retired): when each free unit
+  // was freed is unknown, so every one is held down (as after a rebuild).
+  const bool pool_held = from != nullptr ? from->pool_held(pool, now_local_) : true;
   const bool returning = returning_[pool].contains(static_cast<std::uint32_t>(block));
   returning_[pool].remove(static_cast<std::uint32_t>(block));
   // Timers of an earlier time we owned the block would free units of its
@@ -220,8 +242,10 @@ void Member::take_block(std::uint32_t pool, std::uint64_t block, const Replica& 
     const auto u32 = static_cast<std::uint32_t>(u);
     // In use there, or listed by the store at our rebuild (an older
     // incarnation of ours may have taken the block and allocated in it).
-    const bool used = from.in_use(pool, u) || (pool < rebuild_listed_.size() && rebuild_listed_[pool].contains(u32));
-    const bool holding = !used && (from.held(pool, u, now_local_) || (pool_held && ps.hold_down > 0));
+    const bool used = (from != nullptr ? from->in_use(pool, u) : listed != nullptr && listed->contains(u32)) ||
+                      (pool < rebuild_listed_.size() && rebuild_listed_[pool].contains(u32));
+    const bool holding =
+        !used && ((from != nullptr && from->held(pool, u, now_local_)) || (pool_held && ps.hold_down > 0));
     const bool have = ps.pool->test(u);
     if (ps.pool->is_static(u)) {
       if (used) {
@@ -286,7 +310,78 @@ void Member::take_block(std::uint32_t pool, std::uint64_t block, const Replica& 
   for (std::uint64_t u : held) emit_stream(record::Free{.pool = pool, .unit = u});
   last_take_seq_ = emit_stream(record::Take{.stream_seq = 0, .pool = pool, .block = block});
   ++counters_.blocks_moved;
+  if (from == nullptr) ++counters_.blocks_taken_retired;
   counters_.units_handed_over += handed;
+}
+
+std::uint32_t Member::retired_peers() const noexcept {
+  std::uint32_t n = 0;
+  for (const auto& [pid, p] : peers_)
+    if (book_->retired(pid)) ++n;
+  return n;
+}
+
+bool Member::retired_chain_handed(std::uint32_t pool, std::uint64_t block, std::uint64_t k) const {
+  // Walk back through the owners before us: each retired one's run of
+  // epochs, then the owner before it. The first owner that is not retired
+  // must have handed the block over (its mark of the epoch it lost it in is
+  // acknowledged, as take_blocks asks of a live previous owner), or be us
+  // (we stopped allocating there at our own mark), or there is none (the
+  // block was the retired member's from the first epoch).
+  const std::uint64_t unit = block * plan_->block_units(pool);
+  std::uint64_t e = k;  // the epoch the current owner gained it in
+  for (;;) {
+    if (e <= 1) return true;
+    std::shared_ptr<const Plan> before = book_->find(e - 1);
+    if (before == nullptr) return false;  // an epoch we do not know: wait for it
+    const std::uint32_t owner = before->owner(pool, unit);
+    if (!book_->retired(owner)) {
+      if (owner == id_) return true;
+      const auto it = peers_.find(owner);
+      const Replica* r = it != peers_.end() ? &it->second->replica : nullptr;
+      return r != nullptr && r->complete() && (r->epoch() > e || (r->epoch() == e && r->handover()));
+    }
+    // Retired: find the first epoch of its run.
+    std::uint64_t j = e - 1;
+    for (auto q = book_->find(j - 1); j > 1 && q != nullptr && q->owner(pool, unit) == owner; q = book_->find(j - 1))
+      --j;
+    if (j > 1 && book_->find(j - 1) == nullptr) return false;
+    e = j;
+  }
+}
+
+bool Member::take_retired(std::uint32_t pool, std::uint64_t block, std::uint32_t from, ::Roaring& listed) {
+  if (options_.store == nullptr) {
+    retired_wait_ = "a retired member's blocks are taken from the session store, and this member has none";
+    return false;
+  }
+  const std::uint64_t k = gained_at(pool, block);
+  const std::shared_ptr<const Plan> then = book_->find(k - 1);
+  if (then == nullptr || !retired_chain_handed(pool, block, k)) {
+    retired_wait_ = "taking a retired member's block: a member that owned it before has not handed it over";
+    return false;
+  }
+  // Timed from when nobody else could allocate there any more: the last
+  // allocations of the members before us were made by then.
+  auto [seen, fresh] = retired_seen_.try_emplace({pool, block}, now_local_);
+  (void)fresh;
+  const std::uint64_t wait =
+      options_.rules.retired_take_waits ? options_.lease + options_.audit_grace + options_.retransmit : 0;
+  if (now_local_ < seen->second + wait) {
+    retired_wait_ = "taking a retired member's blocks: waiting until its last sessions are in the session store";
+    return false;
+  }
+  std::vector<Lease> leases;
+  if (!options_.store->read_held(from, *then, leases)) {
+    ++counters_.audit_store_unreadable;
+    retired_wait_ = "taking a retired member's blocks: the session store could not be read";
+    return false;
+  }
+  const std::uint64_t bu = plan_->block_units(pool);
+  const std::uint64_t begin = block * bu, end = std::min(begin + bu, pools_[pool]->pool->size());
+  for (const Lease& l : leases)
+    if (l.pool == pool && l.unit >= begin && l.unit < end) listed.add(static_cast<std::uint32_t>(l.unit));
+  return true;
 }
 
 std::uint64_t Member::gained_at(std::uint32_t pool, std::uint64_t block) const {
@@ -299,8 +394,24 @@ std::uint64_t Member::gained_at(std::uint32_t pool, std::uint64_t block) const {
 void Member::take_blocks() {
   std::vector<bool> touched(pools_.size(), false);
   bool any = false;
+  retired_wait_ = nullptr;
   for (auto it = pending_.begin(); it != pending_.end();) {
     const auto [pool, block] = it->first;
+    if (book_->retired(it->second)) {
+      // H5: its previous owner is gone for good (the comment at the top).
+      ::Roaring listed;
+      const std::uint32_t from = it->second;
+      if (!take_retired(pool, block, from, listed)) {
+        ++it;
+        continue;
+      }
+      it = pending_.erase(it);
+      retired_seen_.erase({pool, block});
+      take_block(pool, block, nullptr, &listed);
+      touched[pool] = true;
+      any = true;
+      continue;
+    }
     Peer* p = peer(it->second);
     const Replica* r = p != nullptr ? &p->replica : nullptr;
     // The previous owner's mark of the epoch we gained the block in is
@@ -315,7 +426,7 @@ void Member::take_blocks() {
       continue;
     }
     it = pending_.erase(it);  // first: the block's words are ours to stream now
-    take_block(pool, block, *r);
+    take_block(pool, block, r);
     touched[pool] = true;
     any = true;
   }

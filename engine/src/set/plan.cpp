@@ -42,6 +42,16 @@ bool Plan::has_member(std::uint32_t id) const noexcept {
                             [](const MemberSpec& a, const MemberSpec& b) { return a.id < b.id; });
 }
 
+bool Plan::retired(std::uint32_t id) const noexcept {
+  auto it = std::lower_bound(members_.begin(), members_.end(), id,
+                             [](const MemberSpec& a, std::uint32_t b) { return a.id < b; });
+  return it != members_.end() && it->id == id && it->retired;
+}
+
+bool Plan::any_retired() const noexcept {
+  return std::any_of(members_.begin(), members_.end(), [](const MemberSpec& m) { return m.retired; });
+}
+
 Result<Plan> Plan::create(std::uint64_t epoch, std::span<const MemberSpec> members, std::span<const PoolSpec> pools) {
   if (members.empty()) return Status(StatusCode::kInvalidArgument, "plan has no members");
   if (members.size() > 65535)
@@ -55,6 +65,9 @@ Result<Plan> Plan::create(std::uint64_t epoch, std::span<const MemberSpec> membe
   for (std::size_t i = 0; i < plan.members_.size(); ++i) {
     if (i > 0 && plan.members_[i].id == plan.members_[i - 1].id)
       return Status(StatusCode::kInvalidArgument, "duplicate member id").with_number(plan.members_[i].id, "member");
+    if (plan.members_[i].retired && plan.members_[i].weight != 0)
+      return Status(StatusCode::kInvalidArgument, "a retired member has a weight (it must be 0)")
+          .with_number(plan.members_[i].id, "member");
     total += plan.members_[i].weight;
   }
   if (total == 0) return Status(StatusCode::kInvalidArgument, "every member weight is zero: nobody owns a block");
@@ -115,7 +128,9 @@ bool Plan::same_roster(std::span<const MemberSpec> members) const noexcept {
 bool Plan::same_assignment(const Plan& other) const noexcept {
   if (pool_count() != other.pool_count() || members_.size() != other.members_.size()) return false;
   for (std::size_t i = 0; i < members_.size(); ++i)
-    if (members_[i].id != other.members_[i].id || members_[i].weight != other.members_[i].weight) return false;
+    if (members_[i].id != other.members_[i].id || members_[i].weight != other.members_[i].weight ||
+        members_[i].retired != other.members_[i].retired)
+      return false;
   for (std::size_t p = 0; p < pool_count(); ++p) {
     if (units(p) != other.units(p) || block_units(p) != other.block_units(p) || runs(p) != other.runs(p)) return false;
     if (!std::equal(owner_table(p), owner_table(p) + runs(p), other.owner_table(p))) return false;

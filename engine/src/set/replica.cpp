@@ -6,8 +6,23 @@
 
 namespace uepool::set {
 
+// retire_consistent — a member retired in an epoch stays retired in every
+// later one (it never runs again): a plan that breaks that against a known
+// one is refused.
+bool PlanBook::retire_consistent(const Plan& plan) const {
+  for (const auto& [e, known] : plans_) {
+    if (e == plan.epoch()) continue;
+    const Plan& before = e < plan.epoch() ? *known : plan;
+    const Plan& after = e < plan.epoch() ? plan : *known;
+    for (const MemberSpec& m : before.members())
+      if (m.retired && !after.retired(m.id)) return false;
+  }
+  return true;
+}
+
 bool PlanBook::add(const std::shared_ptr<const Plan>& plan) {
   if (!plan || !base_->same_roster(plan->members()) || plan->pool_count() != base_->pool_count()) return false;
+  if (!retire_consistent(*plan)) return false;
   for (std::size_t i = 0; i < plan->pool_count(); ++i)
     if (plan->units(i) != base_->units(i) || plan->block_units(i) != base_->block_units(i)) return false;
   auto [it, fresh] = plans_.try_emplace(plan->epoch(), plan);
@@ -23,12 +38,14 @@ std::shared_ptr<const Plan> PlanBook::get(std::uint64_t epoch, const std::vector
     std::sort(sorted.begin(), sorted.end(), [](const MemberSpec& a, const MemberSpec& b) { return a.id < b.id; });
     const auto have = it->second->members();
     for (std::size_t i = 0; i < sorted.size(); ++i)
-      if (sorted[i].id != have[i].id || sorted[i].weight != have[i].weight) return nullptr;
+      if (sorted[i].id != have[i].id || sorted[i].weight != have[i].weight || sorted[i].retired != have[i].retired)
+        return nullptr;
     return it->second;
   }
   auto made = base_->reweighted(epoch, members);
   if (!made.ok()) return nullptr;
   auto plan = std::make_shared<const Plan>(std::move(made.value()));
+  if (!retire_consistent(*plan)) return nullptr;
   plans_.emplace(epoch, plan);
   return plan;
 }

@@ -100,6 +100,7 @@ void Simulator::liveness_check() {
     result_.stats.audit_freed += c.audit_freed;
     result_.stats.rebuilds += c.rebuilds;
     result_.stats.blocks_moved += c.blocks_moved;
+    result_.stats.blocks_taken_retired += c.blocks_taken_retired;
   }
   const std::string problem = end_problem(&result_.stats.leaked);
   if (!problem.empty()) fail(problem);
@@ -110,6 +111,7 @@ std::string Simulator::end_problem(std::uint64_t* leaked_out) {
   // Every member ready: a member that stays down fails its users as surely as a conflict.
   for (std::uint32_t i = 1; i <= nodes_.size(); ++i) {
     set::Member* m = member(i);
+    if (retired_[i - 1]) continue;  // gone for good: its blocks are others' now
     if (m == nullptr) {
       std::snprintf(buf, sizeof buf, "member %u is down at the end", i);
       return buf;
@@ -125,7 +127,7 @@ std::string Simulator::end_problem(std::uint64_t* leaked_out) {
   // Every member at the newest epoch, every block it gained taken, its marks acknowledged.
   for (std::uint32_t i = 1; i <= nodes_.size(); ++i) {
     set::Member* m = member(i);
-    if (m->settled() && m->epoch() == plans_.size()) continue;
+    if (retired_[i - 1] || (m->settled() && m->epoch() == plans_.size())) continue;
     const set::MemberView v = m->view();
     std::snprintf(buf, sizeof buf, "member %u not settled at the end: epoch %llu of %zu, %zu blocks to take: %s", i,
                   ull(v.epoch), plans_.size(), v.pending_blocks, v.epoch_wait);

@@ -26,7 +26,7 @@ void Simulator::crash(std::uint32_t id) {
 
 void Simulator::split(std::uint32_t id, bool partitioned) {
   Node& n = *nodes_[id - 1];
-  if (!n.up || n.zombie != nullptr) return;
+  if (!n.up || n.zombie != nullptr || retired_[id - 1]) return;
   // The member is replaced by a new incarnation while the old one keeps
   // running: it keeps its sessions, and lives on for up to two leases.
   n.zombie = std::move(n.member);
@@ -100,7 +100,7 @@ void Simulator::lose_disk(std::uint32_t id) {
 }
 
 void Simulator::restart(std::uint32_t id) {
-  if (nodes_[id - 1]->up) return;
+  if (nodes_[id - 1]->up || retired_[id - 1]) return;  // a retired member never runs again
   if (watch_) watch_event("step %llu: member %u restarts", ull(now_), id);
   ++result_.stats.restarts;
   // The configuration changes it missed reach it at their own time after it restarted.

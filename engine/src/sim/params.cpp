@@ -57,6 +57,7 @@ SimParams SimParams::derive(std::uint64_t seed, Mode mode, std::uint64_t steps) 
   p.standby = r.chance(500'000) ? 0 : 1;
   p.epoch_ppm = r.chance(400'000) ? 0 : r.between(50, 2'000);
   p.epoch_spread = r.between(1, 3 * p.retransmit + 200);
+  p.retire_ppm = p.members < 3 || r.chance(600'000) ? 0 : r.between(20, 400);
   return p;
 }
 
@@ -85,7 +86,7 @@ std::string SimParams::describe() const {
   }
   std::snprintf(buf, sizeof buf,
                 " window %llu lease %llu hold %llu ahead %u cap %zu ring %zu stream %llu heartbeat %llu audit %llu "
-                "store-lag %llu rerelease %llu/%llu set-restart %llu standby %u epoch %llu/%llu delay<=%llu rto %llu "
+                "store-lag %llu rerelease %llu/%llu set-restart %llu standby %u epoch %llu/%llu retire %llu delay<=%llu rto %llu "
                 "loss %llu dup %llu "
                 "partition %llu/%llu crash %llu disk-loss %llu zombie %llu restart<=%llu takeover<=%llu create %llu "
                 "end %llu move "
@@ -96,7 +97,8 @@ std::string SimParams::describe() const {
                 static_cast<unsigned long long>(audit_interval), static_cast<unsigned long long>(store_lag),
                 static_cast<unsigned long long>(rerelease_ppm), static_cast<unsigned long long>(rerelease_max),
                 static_cast<unsigned long long>(set_restart_ppm), standby, static_cast<unsigned long long>(epoch_ppm),
-                static_cast<unsigned long long>(epoch_spread), static_cast<unsigned long long>(delay_max),
+                static_cast<unsigned long long>(epoch_spread), static_cast<unsigned long long>(retire_ppm),
+                static_cast<unsigned long long>(delay_max),
                 static_cast<unsigned long long>(retransmit), static_cast<unsigned long long>(loss_ppm),
                 static_cast<unsigned long long>(dup_ppm), static_cast<unsigned long long>(partition_ppm),
                 static_cast<unsigned long long>(partition_len), static_cast<unsigned long long>(crash_ppm),

@@ -12,11 +12,15 @@ namespace uepool::sim {
 
 Simulator::Simulator(const SimParams& params, const set::detail::Rules& rules)
     // Each mode its own schedule: safety and liveness runs of one seed share no steps.
-    : params_(params), rules_(rules), rng_(params.seed ^ (params.mode == Mode::kLiveness ? 0x6c6976656e657373ULL : 0)) {
+    : params_(params),
+      rules_(rules),
+      rng_(params.seed ^ (params.mode == Mode::kLiveness ? 0x6c6976656e657373ULL : 0)),
+      retire_rng_(params.seed ^ (params.mode == Mode::kLiveness ? 0x7265746972656421ULL : 0x7265746972656400ULL)) {
   std::vector<set::MemberSpec> specs;
   const std::uint32_t standby = std::min(params_.standby, params_.members - 1);
   for (std::uint32_t i = 1; i <= params_.members; ++i) specs.push_back({i, i + standby > params_.members ? 0u : 1u});
   for (const set::MemberSpec& m : specs) weights_.push_back(m.weight);
+  retired_.assign(params_.members, false);
   std::vector<set::PoolSpec> pools;
   for (std::size_t i = 0; i < params_.pools.size(); ++i) {
     const SimPool& sp = params_.pools[i];
@@ -231,7 +235,7 @@ bool Simulator::new_epoch(const std::vector<std::uint32_t>& weights, std::uint64
   std::vector<set::MemberSpec> specs;
   std::uint64_t total = 0;
   for (std::uint32_t i = 1; i <= weights.size(); ++i) {
-    specs.push_back({i, weights[i - 1]});
+    specs.push_back({i, retired_[i - 1] ? 0u : weights[i - 1], retired_[i - 1]});
     total += weights[i - 1];
   }
   if (total == 0 || weights.size() != nodes_.size()) return false;
@@ -247,6 +251,34 @@ bool Simulator::new_epoch(const std::vector<std::uint32_t>& weights, std::uint64
   for (std::uint32_t i = 1; i <= nodes_.size(); ++i) nodes_[i - 1]->epoch_due[plans_.size()] = now_ + delay;
   deliver_epochs();
   return true;
+}
+
+bool Simulator::retire(std::uint32_t id, std::uint64_t delay) {
+  if (id == 0 || id > nodes_.size() || retired_[id - 1]) return false;
+  std::uint32_t left = 0;
+  for (std::uint32_t i = 1; i <= nodes_.size(); ++i)
+    if (i != id && !retired_[i - 1]) ++left;
+  // Each member left needs A = ceil(p / 2) peers that run (window acks).
+  const auto peers = static_cast<std::uint32_t>(nodes_.size() - 1);
+  if (left < 2 || left - 1 < (peers + 1) / 2) return false;
+  Node& n = *nodes_[id - 1];
+  if (watch_) watch_event("step %llu: member %u is gone for good (retired)", ull(now_), id);
+  crash(id);
+  bury(id);
+  n.restart_at = 0;
+  n.epoch_due.clear();
+  retired_[id - 1] = true;
+  ++result_.stats.retired;
+  std::vector<std::uint32_t> w = weights_;
+  w[id - 1] = 0;
+  bool any = false;
+  for (std::uint32_t i = 1; i <= w.size(); ++i) any = any || (w[i - 1] > 0 && !retired_[i - 1]);
+  for (std::uint32_t i = 1; !any && i <= w.size(); ++i)
+    if (!retired_[i - 1]) {
+      w[i - 1] = 1;  // somebody must own the blocks: a standby joins
+      any = true;
+    }
+  return new_epoch(w, delay);
 }
 
 void Simulator::give_epochs(std::uint32_t id) {
@@ -280,6 +312,7 @@ void Simulator::deliver_epochs() {
 void Simulator::random_epoch() {
   std::vector<std::uint32_t> w = weights_;
   const auto i = static_cast<std::size_t>(rng_.below(w.size()));
+  if (retired_[i]) return;  // it stays retired (weight 0) for good
   std::uint32_t others = 0;
   for (std::size_t k = 0; k < w.size(); ++k)
     if (k != i && w[k] > 0) ++others;
@@ -361,6 +394,11 @@ void Simulator::step(bool random) {
   if (random && result_.ok) {
     if (faults_on_) random_faults();
     if (faults_on_ && params_.epoch_ppm != 0 && rng_.chance(params_.epoch_ppm)) random_epoch();
+    if (faults_on_ && params_.retire_ppm != 0 && retire_rng_.chance(params_.retire_ppm)) {
+      const auto id = static_cast<std::uint32_t>(1 + retire_rng_.below(nodes_.size()));
+      if (retire(id, params_.epoch_spread + 1))
+        for (auto& n : nodes_) n->epoch_due[plans_.size()] = now_ + retire_rng_.between(1, params_.epoch_spread);
+    }
     random_activity();
   }
   ++result_.steps_run;

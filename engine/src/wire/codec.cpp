@@ -56,6 +56,7 @@ void put_members(Writer& w, const std::vector<set::MemberSpec>& members) {
   for (const set::MemberSpec& m : members) {
     w.varint(m.id);
     w.varint(m.weight);
+    w.boolean(m.retired);
   }
 }
 
@@ -440,11 +441,12 @@ bool read_snapshot(Reader& rd, set::UsageSnapshot& s) {
 
 bool read_members(Reader& rd, std::vector<set::MemberSpec>& members) {
   std::uint64_t n = 0;
-  if (!rd.count(n, 2, "member count above the bytes left")) return false;
+  if (!rd.count(n, 3, "member count above the bytes left")) return false;
   if (n > 65535) return rd.fail(StatusCode::kOutOfRange, "more than 65,535 members", n, "members");
   members.resize(n);
   for (set::MemberSpec& m : members)
-    if (!rd.varint_as(m.id, "member id above 2^32") || !rd.varint_as(m.weight, "member weight above 2^32"))
+    if (!rd.varint_as(m.id, "member id above 2^32") || !rd.varint_as(m.weight, "member weight above 2^32") ||
+        !rd.boolean(m.retired))
       return false;
   return true;
 }

@@ -24,7 +24,7 @@
 //   members:
 //     - name: smf1
 //       id: 1
-//       weight: 1
+//       weight: 1                # 0: a standby (owns nothing); `retired: true` with 0: gone for good
 //       endpoint: tcp://10.0.0.1:7101
 //       public_key: "rq:rM>}U?@Lns47E1%kR.o@n%FcmmsL/@{H8]yf7"   # Z85, 40 characters
 //       secret_key_file: /etc/uepool/smf1.key                   # read by smf1 only
@@ -55,6 +55,7 @@ struct MemberConfig {
   std::string name;
   std::uint32_t id = 0;
   std::uint32_t weight = 1;
+  bool retired = false;  // gone for good (set::MemberSpec::retired); weight 0
   std::string endpoint;
   std::string public_key;
   std::string secret_key_file;

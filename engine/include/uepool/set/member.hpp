@@ -245,6 +245,8 @@ struct Rules {
                                         // and must then name the lease it lists for the unit (if it lists one)
   bool replica_not_older = true;        // a replica older than our last saved incarnation is not recovered from
   bool take_after_handover = true;      // a block is taken only after its previous owner's handover mark
+  bool retired_take_waits = true;       // a retired member's block is taken from the store only after a lease
+                                        // and the store's grace (its last sessions stored)
 };
 // rule_names — every switch of Rules, by its field name; switch_off — turn
 // one off by name (false: no such rule). For tests and `uepool sim --rule-off`.
@@ -307,7 +309,9 @@ struct MemberOptions {
 // kRebuilding: too many peers answered that they hold no complete replica of
 // this member for R ever to answer; it rebuilds its blocks from the session
 // store instead (member_audit.cpp).
-enum class MemberPhase : std::uint8_t { kQueryingGeneration, kRecovering, kRebuilding, kReady, kSuperseded };
+// kRetired: a membership epoch retires this member (MemberSpec::retired): it
+// stops for good, and its peers drop its frames — do not restart it.
+enum class MemberPhase : std::uint8_t { kQueryingGeneration, kRecovering, kRebuilding, kReady, kSuperseded, kRetired };
 
 // MemberCounters — everything the member counts (read on the message thread).
 struct MemberCounters {
@@ -351,6 +355,10 @@ struct MemberCounters {
   std::uint64_t blocks_lost = 0;        // blocks frozen for their next owner
   std::uint64_t units_handed_over = 0;  // units in use in the blocks taken
   std::uint64_t requests_parked = 0;    // releases and claims for a block not ours yet (waiting for an epoch or a take)
+  // blocks_taken_retired — of blocks_moved, taken from the session store
+  // because their previous owner is retired (it hands nothing over).
+  std::uint64_t blocks_taken_retired = 0;
+  std::uint64_t retired_frames = 0;  // frames from a retired member, dropped
   // The audit (leak repair against the session store).
   std::uint64_t audits = 0;                   // audits finished
   std::uint64_t audit_freed = 0;              // units freed: in use here, held by no stored session (two reads)
@@ -544,6 +552,7 @@ class Member {
   // word into `words` (to mirror).
   void restore_in_use(std::uint32_t pool, std::uint64_t unit, std::set<std::uint64_t>& words);
   void supersede();
+  void stop(MemberPhase why);  // kSuperseded or kRetired: ready no more, windows sealed, nothing sent
   // member_audit.cpp: the audit and the rebuild from the session store
   struct AuditState;
   void audit_tick();
@@ -562,7 +571,17 @@ class Member {
   void redivision_tick();
   void begin_epoch(const std::shared_ptr<const Plan>& next);
   void take_blocks();
-  void take_block(std::uint32_t pool, std::uint64_t block, const Replica& from);
+  // take_block — take a gained block: its usage from the previous owner's
+  // replica (`from`), or, with `from` null, the units `listed` in it by the
+  // session store (the previous owner is retired: take_retired).
+  void take_block(std::uint32_t pool, std::uint64_t block, const Replica* from, const ::Roaring* listed = nullptr);
+  // take_retired — whether a block gained from a retired member can be taken
+  // now, and with what the session store lists in it (retired_ready).
+  bool take_retired(std::uint32_t pool, std::uint64_t block, std::uint32_t from, ::Roaring& listed);
+  // retired_chain_handed — nobody but retired members can allocate in the
+  // block we gained in epoch `k` any more (see take_retired).
+  [[nodiscard]] bool retired_chain_handed(std::uint32_t pool, std::uint64_t block, std::uint64_t k) const;
+  [[nodiscard]] std::uint32_t retired_peers() const noexcept;
   void set_owned(std::uint32_t pool);
   void publish_owner_table();
   void adopt_epoch_state(const UsageSnapshot& s);
@@ -679,6 +698,11 @@ class Member {
   // rebuild_listed_ — per pool: units of blocks still pending at a rebuild
   // that the store listed then; in use when the block is taken.
   std::vector<::Roaring> rebuild_listed_;
+  // retired_seen_ — (pool, block) -> when this incarnation first found a
+  // block gained from a retired member takeable (take_retired waits a lease
+  // and the store's grace from then).
+  std::map<std::pair<std::uint32_t, std::uint64_t>, std::uint64_t> retired_seen_;
+  const char* retired_wait_ = nullptr;  // why a block of a retired member is not taken yet (epoch_wait)
 };
 
 }  // namespace uepool::set

@@ -44,7 +44,8 @@
 //
 // Errors (Plan::create): no members, a duplicate member id, every weight zero, a
 //   total weight above 2^32, more than 65,535 members, a pool of zero units,
-//   a block size that is not a power of two, below 64 units or above the pool.
+//   a block size that is not a power of two, below 64 units or above the pool,
+//   a retired member with a weight.
 #pragma once
 
 #include <cstdint>
@@ -60,6 +61,11 @@ namespace uepool::set {
 struct MemberSpec {
   std::uint32_t id = 0;
   std::uint32_t weight = 1;
+  // retired — the operator's statement that this member is gone for good
+  // (its process stopped, its host fenced: it will never run again). Its
+  // weight must be 0, and every later epoch keeps it retired. Its blocks are
+  // taken without its handover (Member, "Re-division": H5).
+  bool retired = false;
 };
 
 struct PoolSpec {
@@ -92,6 +98,9 @@ class Plan {
   [[nodiscard]] std::span<const MemberSpec> members() const noexcept { return members_; }
   [[nodiscard]] std::size_t pool_count() const noexcept { return pools_.size(); }
   [[nodiscard]] bool has_member(std::uint32_t id) const noexcept;
+  // retired — member `id` is retired in this plan (MemberSpec::retired).
+  [[nodiscard]] bool retired(std::uint32_t id) const noexcept;
+  [[nodiscard]] bool any_retired() const noexcept;
 
   // owner — the member id owning `unit` of pool `pool`. O(1).
   // Requires: pool < pool_count(), unit < units(pool).

@@ -44,7 +44,9 @@ namespace uepool::set {
 class PlanBook {
  public:
   explicit PlanBook(std::shared_ptr<const Plan> base) : base_(std::move(base)) { plans_[base_->epoch()] = base_; }
-  // add — a plan from outside. false: another plan is known for its epoch, or its members differ.
+  // add — a plan from outside. false: another plan is known for its epoch,
+  // its members differ, or it brings back a member retired in an earlier
+  // epoch (or retires one that a later known epoch has not).
   bool add(const std::shared_ptr<const Plan>& plan);
   // get — the plan of `epoch` with `members` (made if new); null if another
   // plan is known for that epoch, or the members are not the set's.
@@ -58,6 +60,12 @@ class PlanBook {
   // `epoch`, the last UsageSnapshot::kMaxHistory of them (a bulk copy's history).
   [[nodiscard]] std::vector<UsageSnapshot::EpochMembers> history_before(std::uint64_t epoch) const;
   [[nodiscard]] const std::map<std::uint64_t, std::shared_ptr<const Plan>>& plans() const noexcept { return plans_; }
+  // retired — member `id` is retired in the newest known epoch (and so in
+  // every later one: retire_consistent).
+  [[nodiscard]] bool retired(std::uint32_t id) const noexcept { return plans_.rbegin()->second->retired(id); }
+  // retire_consistent — `plan` keeps retired every member an earlier known
+  // epoch retired, and retires none that a later known epoch has not.
+  [[nodiscard]] bool retire_consistent(const Plan& plan) const;
 
  private:
   std::shared_ptr<const Plan> base_;

@@ -116,6 +116,14 @@ struct SimParams {
   std::uint32_t standby = 0;
   std::uint64_t epoch_ppm = 0;
   std::uint64_t epoch_spread = 1;
+  // retire_ppm — per step: a member is gone for good (it crashes and never
+  // comes back, its zombie too), and a new epoch retires it (weight 0,
+  // MemberSpec::retired), reaching each member 1..epoch_spread steps later.
+  // Only while at least two members that are not retired stay. Drawn from
+  // a random stream of its own, so that a seed without a retirement runs as
+  // it did before retirements existed. A set of p peers per member keeps
+  // A = ceil(p / 2) of them running: Simulator::retire.
+  std::uint64_t retire_ppm = 0;
   // repeat_window — the members' release_repeat_window: a repeated release
   // is sent at most rerelease_max after the first; on the way it may wait out
   // partitions (overlapping ones too) and retransmissions. An embedding
@@ -145,7 +153,9 @@ struct SimStats {
   std::uint64_t rereleases = 0;                 // releases the embedding repeated (SimParams::rerelease_ppm)
   std::uint64_t set_restarts = 0;               // whole-set restarts (SimParams::set_restart_ppm)
   std::uint64_t epochs = 0;                     // membership epochs after the first (SimParams::epoch_ppm)
+  std::uint64_t retired = 0;                    // members retired (SimParams::retire_ppm)
   std::uint64_t blocks_moved = 0;               // summed over the members alive at the end
+  std::uint64_t blocks_taken_retired = 0;       // ... of them, from a retired member (by the session store)
 };
 
 struct SimResult {
@@ -212,6 +222,13 @@ class Simulator : private set::Observer, private set::SessionStore {
   bool new_epoch(const std::vector<std::uint32_t>& weights, std::uint64_t delay = 1);
   // give_epochs — member `id` gets every epoch made so far now (if up).
   void give_epochs(std::uint32_t id);
+  // retire — member `id` is gone for good (crashed, its zombie buried, never
+  // restarted), and the next epoch retires it (weight 0; a member that is
+  // not retired gets weight 1 if none would have one), reaching each member
+  // `delay` steps from now. false: fewer than two members would be left, or
+  // fewer than A peers that run for each of them.
+  bool retire(std::uint32_t id, std::uint64_t delay = 1);
+  [[nodiscard]] bool retired(std::uint32_t id) const noexcept { return retired_.at(id - 1); }
   [[nodiscard]] bool failed() const noexcept { return !result_.ok; }
   [[nodiscard]] const std::string& failure() const noexcept { return result_.failure; }
   [[nodiscard]] set::Member* member(std::uint32_t id);  // null while crashed
@@ -294,6 +311,8 @@ class Simulator : private set::Observer, private set::SessionStore {
   std::shared_ptr<const set::Plan> plan_;                // the first epoch's
   std::vector<std::shared_ptr<const set::Plan>> plans_;  // every epoch, in order (plans_[e - 1])
   std::vector<std::uint32_t> weights_;                   // the newest epoch's, by member id - 1
+  std::vector<bool> retired_;                            // by member id - 1 (SimParams::retire_ppm)
+  Rng retire_rng_;                                       // the retirements' own random stream
   void random_epoch();
   void deliver_epochs();
   std::vector<core::PoolConfig> pool_configs_;

@@ -64,7 +64,8 @@
 //
 // Version 2 carries re-division: the Epoch, Take and Handover records and
 // the snapshot's epoch, weights, pending and frozen blocks and epoch history
-// (docs/protocol.md, section 2.2).
+// (docs/protocol.md, section 2.2). Version 3 adds a member's retired flag
+// (one byte, 0 or 1, after its weight, wherever members are listed).
 #pragma once
 
 #include <cstddef>
@@ -79,7 +80,7 @@
 
 namespace uepool::wire {
 
-inline constexpr std::uint8_t kVersion = 2;  // 2: re-division (epoch marks, snapshot epochs)
+inline constexpr std::uint8_t kVersion = 3;  // 2: re-division (epoch marks, snapshot epochs); 3: retired members
 inline constexpr std::size_t kHeaderBytes = 40;
 inline constexpr std::size_t kChecksumBytes = 4;
 // kMaxRecordsPerFrame — records in one data frame, at most (a member's
