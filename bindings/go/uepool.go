@@ -278,10 +278,15 @@ func (m *Member) Stats() (Stats, error) {
 		uint64(c.blocks_lost)}, nil
 }
 
+// WeightRetired, as a member's weight in SetMembership: the member is gone
+// for good (stopped, never to run again); its blocks are taken from the
+// session store without its handover, and later epochs must name it retired too.
+const WeightRetired = ^uint32(0)
+
 // SetMembership gives the member the next membership epoch: every member of
 // the set by id, with its weight (0: a standby; a join gives one a weight,
-// a leave sets 0). The set's members are fixed. Stats().Settled says when
-// the blocks have moved.
+// a leave sets 0; WeightRetired: gone for good). The set's members are
+// fixed. Stats().Settled says when the blocks have moved.
 func (m *Member) SetMembership(epoch uint64, weights map[uint32]uint32) error {
 	ids := make([]C.uint32_t, 0, len(weights))
 	ws := make([]C.uint32_t, 0, len(weights))

@@ -131,14 +131,19 @@ struct Set {
     for (uepool_member* u : m) uepool_destroy(u);
   }
   void round() {
-    for (uepool_member* u : m) ASSERT_EQ(uepool_step(u, 0), UEPOOL_OK);
     for (uepool_member* u : m) {
+      if (u != nullptr) {
+        ASSERT_EQ(uepool_step(u, 0), UEPOOL_OK);
+      }
+    }
+    for (uepool_member* u : m) {
+      if (u == nullptr) continue;  // gone (a test destroyed it)
       std::uint32_t to = 0;
       std::size_t size = 0;
       while (uepool_take(u, &to, buf.data(), buf.size(), &size) == UEPOOL_OK) {
         ASSERT_TRUE(to >= 1 && to <= 3) << to;
         std::vector<std::uint8_t> bytes(buf.begin(), buf.begin() + static_cast<std::ptrdiff_t>(size));
-        if (filter && !filter(to, bytes)) continue;
+        if ((filter && !filter(to, bytes)) || m[to - 1] == nullptr) continue;
         EXPECT_EQ(uepool_feed(m[to - 1], bytes.data(), bytes.size()), UEPOOL_OK);
       }
     }
@@ -339,6 +344,46 @@ TEST(CApi, ALeaveMovesBlocksAndKeepsSessions) {
                set.stats(1).wrap_held_units ==
            0;
   }));
+}
+
+// A member gone for good, retired by the next epoch (UEPOOL_WEIGHT_RETIRED):
+// the others take its blocks from the session store, the units its sessions
+// hold stay theirs, and nothing is handed out twice.
+TEST(CApi, ARetiredMembersBlocksAreTakenFromTheSessionStore) {
+  Set set;
+  ASSERT_TRUE(set.ready());
+  for (int i = 0; i < 3; ++i)
+    for (int k = 0; k < 20; ++k) {
+      uepool_lease l;
+      ASSERT_EQ(set.allocate(i, 0, &l, nullptr), UEPOOL_OK);
+      set.store.held.push_back(l);
+    }
+  for (int k = 0; k < 20; ++k) set.round();
+  uepool_destroy(set.m[2]);  // smf3 is gone for good
+  set.m[2] = nullptr;
+  set.w[2] = nullptr;
+  const std::uint32_t ids[] = {1, 2, 3};
+  const std::uint32_t retire[] = {1, 1, UEPOOL_WEIGHT_RETIRED};
+  const std::uint32_t back[] = {1, 1, 1};
+  char error[200] = "";
+  for (int i = 0; i < 2; ++i)
+    ASSERT_EQ(uepool_set_membership(set.m[i], 2, ids, retire, 3, error, sizeof error), UEPOOL_OK) << error;
+  EXPECT_EQ(uepool_set_membership(set.m[0], 3, ids, back, 3, error, sizeof error), UEPOOL_BAD_ARGUMENT);
+  EXPECT_NE(std::string(error).find("retired member"), std::string::npos) << error;
+  ASSERT_TRUE(set.until([&] {
+    for (int i = 0; i < 2; ++i)
+      if (set.stats(i).settled != 1 || set.stats(i).epoch != 2) return false;
+    return true;
+  })) << set.stats(0).epoch;
+  EXPECT_GT(set.stats(0).blocks_moved + set.stats(1).blocks_moved, 0u);
+  std::set<std::pair<std::uint32_t, std::uint64_t>> held;
+  for (const uepool_lease& l : set.store.held) held.insert({l.pool, l.unit});
+  for (int i = 0; i < 2; ++i)
+    for (int k = 0; k < 300; ++k) {
+      uepool_lease l;
+      ASSERT_EQ(set.allocate(i, 0, &l, nullptr), UEPOOL_OK);
+      EXPECT_TRUE(held.insert({l.pool, l.unit}).second) << "unit " << l.unit << " handed out twice";
+    }
 }
 
 TEST(CApi, TheAuditFreesWhatNoStoredSessionHolds) {

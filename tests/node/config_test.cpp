@@ -95,6 +95,17 @@ TEST(Config, BadValuesAreRefusedWithTheirReason) {
   t = kGood;
   t.replace(t.find("lease_ms: 5000"), 14, "lease_ms: 5000\nlease_ms: 100");
   EXPECT_EQ(first(t), "line 3, key 'lease_ms': given twice");
+  // A retired member (gone for good) owns nothing: its weight must be 0.
+  t = kGood;
+  t.replace(t.find("id: 3,"), 6, "id: 3, retired: true,");
+  EXPECT_EQ(first(t), "line 18, key 'retired': a retired member must have weight: 0 (it owns nothing, for good)");
+  t.replace(t.find("retired: true,"), 14, "retired: true, weight: 0,");
+  EXPECT_EQ(first(t), "no error");
+  const ConfigLoad retired = load_config(t);
+  ASSERT_TRUE(retired.config.has_value());
+  EXPECT_TRUE(retired.config->member("smf3")->retired);
+  EXPECT_TRUE(retired.config->plan->retired(3));
+  EXPECT_EQ(retired.config->plan->units_of(0, 3), 0u);
 }
 
 }  // namespace

@@ -231,8 +231,14 @@ uepool_status uepool_audit(uepool_member* u);
  * weight (0: a standby that owns nothing; a join gives one a weight, a
  * leave sets 0). The set's members are fixed. The member moves to it once
  * its earlier takings are acknowledged; uepool_stats says when it settled.
+ * Weight UEPOOL_WEIGHT_RETIRED: the member is gone for good (its process
+ * stopped, its host fenced; it must never run again): its blocks are taken
+ * from the session store (read_held) without its handover, and every later
+ * epoch must name it retired too.
  * UEPOOL_BAD_ARGUMENT, with `error` naming why: an older epoch, other
- * members, every weight 0, another plan for a known epoch. */
+ * members, every weight 0, another plan for a known epoch, a retired member
+ * brought back, too many retired (fewer than A peers left). */
+#define UEPOOL_WEIGHT_RETIRED UINT32_MAX
 uepool_status uepool_set_membership(uepool_member* u, uint64_t epoch, const uint32_t* member_ids,
                                     const uint32_t* weights, size_t count, char* error, size_t error_size);
 

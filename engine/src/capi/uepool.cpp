@@ -539,7 +539,9 @@ uepool_status uepool_set_membership(uepool_member* u, uint64_t epoch, const uint
     }
     std::vector<set::MemberSpec> specs;
     specs.reserve(count);
-    for (std::size_t i = 0; i < count; ++i) specs.push_back({member_ids[i], weights[i]});
+    for (std::size_t i = 0; i < count; ++i)
+      specs.push_back(weights[i] == UEPOOL_WEIGHT_RETIRED ? set::MemberSpec{member_ids[i], 0, true}
+                                                          : set::MemberSpec{member_ids[i], weights[i]});
     Status s;
     const bool ran = u->on_message_side([&] {
       set::Member& m = u->node->member();

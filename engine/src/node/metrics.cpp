@@ -225,6 +225,11 @@ std::string render_metrics(Node& node) {
   p.sample("", c.blocks_lost);
   p.family("uepool_units_handed_over_total", "counter", "units in use in the blocks taken");
   p.sample("", c.units_handed_over);
+  p.family("uepool_blocks_taken_retired_total", "counter",
+           "blocks taken from the session store: their previous owner is retired (gone for good)");
+  p.sample("", c.blocks_taken_retired);
+  p.family("uepool_retired_frames_total", "counter", "frames from a retired member, dropped");
+  p.sample("", c.retired_frames);
   p.family("uepool_held_lists_read_total", "counter", "held lists read from the control interface's session store");
   p.sample("", node.held_lists() == nullptr ? std::uint64_t{0} : node.held_lists()->lists_read());
 
