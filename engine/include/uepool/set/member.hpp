@@ -68,9 +68,18 @@
 //        so they are acknowledged only by replicas holding the taking.
 //   A restarted member recovers its epoch, pending takes and frozen blocks
 //   from its replica and takes again what its stream did not show taken.
-//   Known limits: a block whose previous owner is gone for good (and never
-//   restarts) is not taken: the owner must run (or restart) until its lost
-//   blocks are taken. A block that comes back to a member keeps the serials
+//   A member gone for good is retired by the operator in an epoch
+//   (MemberSpec::retired, weight 0; retired for good): its frames are
+//   dropped, and a block gained from it is taken from the session store
+//   (the units listed there under the epoch it owned the block in) a lease
+//   and the store's grace after nobody else could allocate there
+//   (take_retired). The quorums stay: a retired peer counts as one without
+//   replicas and as one that fences us, so each member needs A peers that
+//   run (set_membership refuses a plan that retires more).
+//   Known limits: retiring is the operator's word that the member will
+//   never run again (stopped, its host fenced); a retired member that does
+//   run is fenced by every member that knows the epoch, but one that does
+//   not know it yet may still acknowledge its windows. A block that comes back to a member keeps the serials
 //   it had there, moved on by one (member_redivision.cpp); a unit restored
 //   there and freed since starts again at 0, like a restored unit after a
 //   restart: a repeat of a release of that member's allocation made with
