@@ -60,7 +60,7 @@ if failed and replay:
     check(again is not None and again.group(1) == failed.group(1), "the replay fails the same way")
 for bad in (["--exhaustive", "--seed", "1"], ["--exhaustive", "--replay", "1.x"], ["--exhaustive", "--depth", "0"],
             ["--exhaustive", "--members", "5"], ["--seed", "1", "--replay", "1"],
-            ["--exhaustive", "--depth", "1", "--replay", "99"]):
+            ["--exhaustive", "--depth", "1", "--replay", "99"], ["--exhaustive", "--members", "2", "--retires", "1"]):
     rc, _, err = run(*bad)
     check(rc == 2, f"usage error {bad}: exit {rc}")
     check(err.strip() != "", f"usage error {bad}: no message")

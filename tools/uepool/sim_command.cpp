@@ -53,8 +53,8 @@ int run_exhaustive(const SimArgs& a, const set::detail::Rules& rules) {
   char config[200];
   std::snprintf(config, sizeof config,
                 "--members %u --blocks %u --depth %u --crashes %u --epochs %u --losses %u --sessions %u --rereleases "
-                "%u%s%s",
-                p.members, p.blocks, p.depth, p.crashes, p.epochs, p.losses, p.sessions, p.rereleases,
+                "%u --retires %u%s%s",
+                p.members, p.blocks, p.depth, p.crashes, p.epochs, p.losses, p.sessions, p.rereleases, p.retires,
                 p.zombies ? "" : " --no-zombies", p.check_windows ? "" : " --conflicts-only");
   std::printf("exhaustive: %s\n", sim::describe(p).c_str());
   std::optional<std::uint64_t> watch;
@@ -126,6 +126,11 @@ int run_sim(const SimArgs& a) {
   if (a.exhaustive) {
     if (!a.seed.empty() || !a.seeds.empty()) {
       std::fprintf(stderr, "error: --exhaustive searches every schedule: it takes no --seed or --seeds\n");
+      return 2;
+    }
+    if (a.explore.retires > 0 && a.explore.members < 3) {
+      std::fprintf(stderr,
+                   "error: --retires needs --members 3 (two members must stay, each with a peer that runs)\n");
       return 2;
     }
     return run_exhaustive(a, rules);
@@ -259,6 +264,9 @@ void add_sim_command(CLI::App& app, int& exit_code) {
       ->check(CLI::Range(0, 4));
   cmd->add_option("--epochs", args->explore.epochs, "--exhaustive: joins or leaves per schedule, at most (default 1)")
       ->check(CLI::Range(0, 2));
+  cmd->add_option("--retires", args->explore.retires,
+                  "--exhaustive: members gone for good and retired per schedule, at most (default 0; needs 3 members)")
+      ->check(CLI::Range(0, 1));
   cmd->add_option("--losses", args->explore.losses,
                   "--exhaustive: steps in which one member's frames are lost, at most (default 1)")
       ->check(CLI::Range(0, 4));

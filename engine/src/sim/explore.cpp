@@ -45,10 +45,11 @@ class Explorer {
       kJoin,          // member a (a standby) gets weight 1
       kLeave,         // member a's weight goes to 0
       kLose,          // every frame member a sends this step is lost
+      kRetire,        // member a is gone for good; the next epoch retires it (Simulator::retire)
     } kind = kWait;
     std::uint32_t a = 0;
     std::uint32_t only =
-        0;  // kJoin, kLeave: the one member the epoch reaches now (0: every member; the rest at the end)
+        0;  // kJoin, kLeave, kRetire: the one member the epoch reaches now (0: every member; the rest at the end)
     Simulator::SessionId session = 0;
     std::size_t rerelease = 0;  // index into ended_
   };
@@ -106,7 +107,7 @@ class Explorer {
     if (watch) sim.watch(0, *watch);
     sim_ = &sim;
     ended_.clear();
-    crashes_ = epochs_ = losses_ = sessions_ = rereleases_ = 0;
+    crashes_ = epochs_ = losses_ = sessions_ = rereleases_ = retires_ = 0;
     warm_up();
     std::uint64_t prefix = 0x7072656669780000ULL;
     for (std::size_t level = 0; level < p_.depth && sim.result_.ok; ++level) {
@@ -170,6 +171,12 @@ class Explorer {
         break;
       }
       case Decision::kLose: std::snprintf(buf, sizeof buf, "member %u's frames lost for a step", d.a); break;
+      case Decision::kRetire: {
+        char to[48] = "every member";
+        if (d.only != 0) std::snprintf(to, sizeof to, "only member %u (the rest at the end)", d.only);
+        std::snprintf(buf, sizeof buf, "member %u is gone for good and retired; the epoch reaches %s", d.a, to);
+        break;
+      }
     }
     return buf;
   }
@@ -221,6 +228,7 @@ class Explorer {
     }
     for (std::uint32_t i = 1; i <= n; ++i) {
       const Simulator::Node& node = *s.nodes_[i - 1];
+      if (s.retired(i)) continue;  // gone for good
       if (node.up && crashes_ < p_.crashes) {
         events.push_back({Decision::kCrash, i});
         if (p_.zombies && node.zombie == nullptr) events.push_back({Decision::kZombie, i});
@@ -232,7 +240,7 @@ class Explorer {
       for (std::uint32_t w : s.weights_) with_weight += w > 0 ? 1 : 0;
       for (std::uint32_t i = 1; i <= n; ++i) {
         const bool join = s.weights_[i - 1] == 0;
-        if (!join && with_weight <= 1) continue;
+        if (s.retired(i) || (!join && with_weight <= 1)) continue;
         // The new epoch reaches every member, or only one of them (a
         // configuration push that lags elsewhere: the rest get it at the end).
         for (std::uint32_t only = 0; only <= n; ++only) {
@@ -245,6 +253,21 @@ class Explorer {
     if (losses_ < p_.losses)
       for (std::uint32_t a = 1; a <= n; ++a)
         if (s.nodes_[a - 1]->up || s.nodes_[a - 1]->zombie != nullptr) events.push_back({Decision::kLose, a});
+    if (retires_ < p_.retires) {
+      // Retiring needs two members left with A peers that run (Simulator::retire).
+      std::uint32_t left = 0;
+      for (std::uint32_t i = 1; i <= n; ++i) left += s.retired(i) ? 0 : 1;
+      if (left >= 3 && left - 2 >= n / 2)
+        for (std::uint32_t i = 1; i <= n; ++i) {
+          if (s.retired(i)) continue;
+          for (std::uint32_t only = 0; only <= n; ++only) {
+            if (only == i || (only != 0 && s.retired(only))) continue;
+            Decision d{Decision::kRetire, i};
+            d.only = only;
+            events.push_back(d);
+          }
+        }
+    }
     return events;
   }
 
@@ -302,6 +325,13 @@ class Explorer {
         for (std::uint32_t b = 1; b <= s.nodes_.size(); ++b)
           if (b != d.a) s.block_one_way(d.a, b);
         break;
+      case Decision::kRetire:
+        ++retires_;
+        if (!s.retire(d.a, 1)) break;
+        if (d.only != 0)
+          for (std::uint32_t m = 1; m <= s.nodes_.size(); ++m)
+            if (m != d.only && !s.retired(m)) s.nodes_[m - 1]->epoch_due[s.plans_.size()] = UINT64_MAX;
+        break;
     }
     // What was sent in the step before reaches its receivers in this one
     // (delay 1): a loss drops what member a sent then.
@@ -337,7 +367,8 @@ class Explorer {
       // Quiet but not clean: an audit (two at most: a hold restored at a
       // recovery may end in a quarantine that asks for one more).
       if (audits < 2 && (audits == 0 || s.now_ >= last_audit + audit_every)) {
-        for (std::uint32_t m = 1; m <= n; ++m) (void)s.member(m)->audit_now();
+        for (std::uint32_t m = 1; m <= n; ++m)
+          if (s.member(m) != nullptr) (void)s.member(m)->audit_now();
         last_audit = s.now_;
         ++audits;
       }
@@ -352,10 +383,11 @@ class Explorer {
   bool quiet() {
     Simulator& s = *sim_;
     for (std::uint32_t i = 1; i <= s.nodes_.size(); ++i) {
+      if (s.retired(i)) continue;  // gone for good
       set::Member* m = s.member(i);
       if (m == nullptr || !m->ready() || !m->settled() || m->epoch() != s.plans_.size()) return false;
       for (const set::MemberView::PeerFacts& p : m->view().peers)
-        if (p.unacked_records != 0 || p.needs_seed || !p.acks_us) return false;
+        if (!s.retired(p.id) && (p.unacked_records != 0 || p.needs_seed || !p.acks_us)) return false;
     }
     for (const auto& [sid, session] : s.sessions_)
       if (session->controller == 0) return false;
@@ -369,6 +401,10 @@ class Explorer {
     for (std::uint64_t v : {std::uint64_t{crashes_}, std::uint64_t{epochs_}, std::uint64_t{losses_},
                             std::uint64_t{sessions_}, std::uint64_t{rereleases_}, std::uint64_t{ended_.size()}})
       h = mix(h, v);
+    if (p_.retires > 0) {  // (only then: the hashes of searches without retirements stay as they were)
+      h = mix(h, retires_);
+      for (std::uint32_t i = 1; i <= s.nodes_.size(); ++i) h = mix(h, s.retired(i) ? 1u : 0u);
+    }
     for (const set::Lease& l : ended_) h = lease(h, l);
     for (std::uint32_t i = 1; i <= s.nodes_.size(); ++i) {
       const Simulator::Node& node = *s.nodes_[i - 1];
@@ -460,7 +496,7 @@ class Explorer {
   set::detail::Rules rules_;
   Simulator* sim_ = nullptr;
   std::vector<set::Lease> ended_;  // dynamic leases of ended sessions (for repeated releases)
-  std::uint32_t crashes_ = 0, epochs_ = 0, losses_ = 0, sessions_ = 0, rereleases_ = 0;
+  std::uint32_t crashes_ = 0, epochs_ = 0, losses_ = 0, sessions_ = 0, rereleases_ = 0, retires_ = 0;
 };
 
 ExploreResult explore(const ExploreParams& p, const set::detail::Rules& rules) {
@@ -525,11 +561,11 @@ std::string describe(const ExploreParams& p) {
   std::snprintf(buf, sizeof buf,
                 "members %u (%s), one pool of %u block%s of 256 units, windows of 64 (2 units of each allocatable), "
                 "depth %u, at most %u crashes%s, "
-                "%u join%s or leave%s, %u loss%s, %u sessions, %u repeated release%s",
+                "%u join%s or leave%s, %u loss%s, %u sessions, %u repeated release%s, %u retirement%s",
                 p.members, p.epochs > 0 ? "the last a standby" : "no standby", p.blocks, p.blocks == 1 ? "" : "s",
                 p.depth, p.crashes, p.zombies ? " (a zombie counts as one)" : "", p.epochs, p.epochs == 1 ? "" : "s",
                 p.epochs == 1 ? "" : "s", p.losses, p.losses == 1 ? "" : "es", p.sessions, p.rereleases,
-                p.rereleases == 1 ? "" : "s");
+                p.rereleases == 1 ? "" : "s", p.retires, p.retires == 1 ? "" : "s");
   return buf;
 }
 

@@ -395,6 +395,7 @@ struct ExploreParams {
   std::uint32_t losses = 1;         // gaps with one direction's frames lost, at most
   std::uint32_t sessions = 2;       // sessions created, at most
   std::uint32_t rereleases = 1;     // repeated releases, at most
+  std::uint32_t retires = 0;        // members gone for good and retired, at most (3 members needed)
   bool zombies = true;              // a crash may leave a zombie
   bool check_windows = true;        // SimParams::check_windows
   std::uint64_t max_schedules = 0;  // 0: no cap (the search stops there, incomplete)
