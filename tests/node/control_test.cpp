@@ -205,8 +205,9 @@ TEST(Control, ServesAllocateReleaseClaimAndTheAudit) {
   EXPECT_TRUE(c1.execute("membership 2 smf1=1 smf2=x smf3=1").starts_with("err bad_membership 'smf2=x'"));
   EXPECT_TRUE(c1.execute("membership 1 smf1=2 smf2=1 smf3=1").starts_with("err bad_membership another plan"));
   EXPECT_TRUE(c1.execute("membership 2 smf1=0 smf2=0 smf3=0").starts_with("err bad_membership every member weight"));
-  EXPECT_TRUE(c1.execute("membership 2 smf1=1 smf2=1 smf3=gone").starts_with("err bad_membership 'smf3=gone' is not "
-                                                                             "NAME=WEIGHT or NAME=retired"));
+  EXPECT_TRUE(c1.execute("membership 2 smf1=1 smf2=1 smf3=gone")
+                  .starts_with("err bad_membership 'smf3=gone' is not "
+                               "NAME=WEIGHT or NAME=retired"));
   EXPECT_TRUE(c1.execute("held 1 0.1.1.1.0.0.x").starts_with("err bad_lease lease 1"));
   EXPECT_TRUE(c1.execute("held-end 999").starts_with("err stale_ticket"));
 

@@ -537,8 +537,7 @@ TEST(Redivision, RetiringIsForGoodAndKeepsAQuorum) {
   EXPECT_NE(std::string(back.reason()).find("brings back a retired member"), std::string::npos) << back.reason();
   std::vector<MemberSpec> specs = {{1, 1}, {2, 0, true}, {3, 0, true}, {4, 1}};
   std::vector<PoolSpec> pools = {{"v4", 16384, 64}};
-  const Status many =
-      r.m(1)->set_membership(std::make_shared<const Plan>(Plan::create(3, specs, pools).value()));
+  const Status many = r.m(1)->set_membership(std::make_shared<const Plan>(Plan::create(3, specs, pools).value()));
   EXPECT_FALSE(many.ok());
   EXPECT_NE(std::string(many.reason()).find("retires too many members"), std::string::npos) << many.reason();
   EXPECT_EQ(r.m(1)->counters().refused_plans, 2u);

@@ -129,8 +129,7 @@ int run_sim(const SimArgs& a) {
       return 2;
     }
     if (a.explore.retires > 0 && a.explore.members < 3) {
-      std::fprintf(stderr,
-                   "error: --retires needs --members 3 (two members must stay, each with a peer that runs)\n");
+      std::fprintf(stderr, "error: --retires needs --members 3 (two members must stay, each with a peer that runs)\n");
       return 2;
     }
     return run_exhaustive(a, rules);

@@ -125,8 +125,8 @@ void Member::request_recovery() {
 
 // replicas_lost — more than p - R peers said they hold no complete replica
 // of this member (in the generation query, or since in recovery), a retired
-// peer counting as one (it never runs again): R complete answers can never come. A peer's replica of us becomes complete only from
-// a bulk copy of our own, and this incarnation has sent none.
+// peer counting as one (it never runs again): R complete answers can never come. A peer's replica of us becomes
+// complete only from a bulk copy of our own, and this incarnation has sent none.
 bool Member::replicas_lost() const noexcept {
   std::size_t incomplete = 0;
   for (const auto& [pid, p] : peers_) {

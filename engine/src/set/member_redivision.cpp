@@ -75,7 +75,8 @@ bool Member::settled() const noexcept {
 const char* Member::epoch_wait() const noexcept {
   if (phase_ != MemberPhase::kReady) return "";
   if (!pending_.empty())
-    return retired_wait_ != nullptr ? retired_wait_ : "taking gained blocks: waiting for their previous owner's handover";
+    return retired_wait_ != nullptr ? retired_wait_
+                                    : "taking gained blocks: waiting for their previous owner's handover";
   if (!handover_) return "waiting for A peers to acknowledge the epoch mark";
   if (last_take_seq_ != 0 && acks_for(last_take_seq_) < ack_quorum_)
     return "waiting for A peers to acknowledge the takings";

@@ -84,28 +84,28 @@ std::string SimParams::describe() const {
                   static_cast<unsigned long long>(p.block_units));
     s += buf;
   }
-  std::snprintf(buf, sizeof buf,
-                " window %llu lease %llu hold %llu ahead %u cap %zu ring %zu stream %llu heartbeat %llu audit %llu "
-                "store-lag %llu rerelease %llu/%llu set-restart %llu standby %u epoch %llu/%llu retire %llu delay<=%llu rto %llu "
-                "loss %llu dup %llu "
-                "partition %llu/%llu crash %llu disk-loss %llu zombie %llu restart<=%llu takeover<=%llu create %llu "
-                "end %llu move "
-                "%llu (ppm)",
-                static_cast<unsigned long long>(window_units), static_cast<unsigned long long>(lease),
-                static_cast<unsigned long long>(hold_down), windows_ahead, channel_capacity, release_ring,
-                static_cast<unsigned long long>(stream_interval), static_cast<unsigned long long>(heartbeat),
-                static_cast<unsigned long long>(audit_interval), static_cast<unsigned long long>(store_lag),
-                static_cast<unsigned long long>(rerelease_ppm), static_cast<unsigned long long>(rerelease_max),
-                static_cast<unsigned long long>(set_restart_ppm), standby, static_cast<unsigned long long>(epoch_ppm),
-                static_cast<unsigned long long>(epoch_spread), static_cast<unsigned long long>(retire_ppm),
-                static_cast<unsigned long long>(delay_max),
-                static_cast<unsigned long long>(retransmit), static_cast<unsigned long long>(loss_ppm),
-                static_cast<unsigned long long>(dup_ppm), static_cast<unsigned long long>(partition_ppm),
-                static_cast<unsigned long long>(partition_len), static_cast<unsigned long long>(crash_ppm),
-                static_cast<unsigned long long>(disk_loss_ppm), static_cast<unsigned long long>(zombie_ppm),
-                static_cast<unsigned long long>(restart_max), static_cast<unsigned long long>(takeover_max),
-                static_cast<unsigned long long>(create_ppm), static_cast<unsigned long long>(end_ppm),
-                static_cast<unsigned long long>(move_ppm));
+  std::snprintf(
+      buf, sizeof buf,
+      " window %llu lease %llu hold %llu ahead %u cap %zu ring %zu stream %llu heartbeat %llu audit %llu "
+      "store-lag %llu rerelease %llu/%llu set-restart %llu standby %u epoch %llu/%llu retire %llu delay<=%llu rto %llu "
+      "loss %llu dup %llu "
+      "partition %llu/%llu crash %llu disk-loss %llu zombie %llu restart<=%llu takeover<=%llu create %llu "
+      "end %llu move "
+      "%llu (ppm)",
+      static_cast<unsigned long long>(window_units), static_cast<unsigned long long>(lease),
+      static_cast<unsigned long long>(hold_down), windows_ahead, channel_capacity, release_ring,
+      static_cast<unsigned long long>(stream_interval), static_cast<unsigned long long>(heartbeat),
+      static_cast<unsigned long long>(audit_interval), static_cast<unsigned long long>(store_lag),
+      static_cast<unsigned long long>(rerelease_ppm), static_cast<unsigned long long>(rerelease_max),
+      static_cast<unsigned long long>(set_restart_ppm), standby, static_cast<unsigned long long>(epoch_ppm),
+      static_cast<unsigned long long>(epoch_spread), static_cast<unsigned long long>(retire_ppm),
+      static_cast<unsigned long long>(delay_max), static_cast<unsigned long long>(retransmit),
+      static_cast<unsigned long long>(loss_ppm), static_cast<unsigned long long>(dup_ppm),
+      static_cast<unsigned long long>(partition_ppm), static_cast<unsigned long long>(partition_len),
+      static_cast<unsigned long long>(crash_ppm), static_cast<unsigned long long>(disk_loss_ppm),
+      static_cast<unsigned long long>(zombie_ppm), static_cast<unsigned long long>(restart_max),
+      static_cast<unsigned long long>(takeover_max), static_cast<unsigned long long>(create_ppm),
+      static_cast<unsigned long long>(end_ppm), static_cast<unsigned long long>(move_ppm));
   s += buf;
   return s;
 }
