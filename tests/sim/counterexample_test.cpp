@@ -743,3 +743,105 @@ TEST(Counterexample, RebuildBeforeFenced) {
 
 }  // namespace
 }  // namespace uepool::sim
+
+namespace uepool::sim {
+namespace {
+
+// 7. A block taken before its previous owner's handover
+// (Rules::take_after_handover; 5 members: p = 4, A = 2, R = 3). Owner O
+// leaves in epoch 2, which only O's configuration has. O's epoch mark
+// reaches only N (its frames to S, X and Y are lost); N learns epoch 2 from
+// it, takes the blocks it gains from O at once (the rule off: the mark is
+// not acknowledged by A peers, so no Handover), and allocates there with
+// windows acknowledged by O and S (S learns epoch 2 from N's stream), in
+// blocks where O had no window open (in one where it had, O's recovery
+// quarantines the open window's units, which covers N's). X and
+// Y hear neither N nor S: they stay in epoch 1. O crashes, and its
+// configuration file never had epoch 2 (a live change not written down): it
+// restarts in epoch 1. Its recovery reads S, X and Y (N is cut off from it,
+// and S's channel to it stalls, so S's bulk copy, which would teach it
+// epoch 2, does not arrive): none holds O's mark. O' owns its old blocks
+// again, windows there acknowledged by X and Y, and hands out units N's
+// sessions hold. With the rule on, N takes nothing before O's Handover,
+// which never comes while A peers do not hold the mark.
+struct HandoverScript {
+  std::uint32_t o = 0, n = 0, s = 0, x = 0, y = 0;
+  std::uint64_t taken = 0;         // blocks N took from O
+  int n_sessions_in_o_blocks = 0;  // N's sessions in blocks O owned in epoch 1
+};
+
+HandoverScript take_before_handover(Simulator& sim) {
+  HandoverScript h;
+  const Cast c = cast(sim, 5);
+  h.o = c.owner;
+  std::vector<std::uint32_t> w(5, 1);
+  w[h.o - 1] = 0;
+  // N: the peer that gains the most of O's blocks.
+  std::vector<set::MemberSpec> specs;
+  for (std::uint32_t i = 1; i <= 5; ++i) specs.push_back({i, w[i - 1]});
+  const set::Plan one = sim.plan();
+  const set::Plan two = one.reweighted(2, specs).value();
+  std::uint64_t best = 0;
+  for (std::uint32_t m : c.peers) {
+    std::uint64_t gained = 0;
+    for (std::uint64_t u = 0; u < one.units(0); u += one.block_units(0))
+      gained += one.owner(0, u) == h.o && two.owner(0, u) == m ? 1 : 0;
+    if (gained > best) {
+      best = gained;
+      h.n = m;
+    }
+  }
+  std::vector<std::uint32_t> rest;
+  for (std::uint32_t m : c.peers)
+    if (m != h.n) rest.push_back(m);
+  h.s = rest[0];
+  h.x = rest[1];
+  h.y = rest[2];
+  sim.run_steps(50);
+  for (std::uint32_t m : {h.s, h.x, h.y}) sim.block_one_way(h.o, m);
+  for (std::uint32_t from : {h.n, h.s})
+    for (std::uint32_t to : {h.x, h.y}) sim.block_one_way(from, to);
+  EXPECT_TRUE(sim.new_epoch(w, 1));
+  for (std::uint32_t m : c.peers) sim.withhold_epochs(m);
+  for (int i = 0; i < 400 && !sim.failed(); ++i) sim.run_steps(1);
+  h.taken = sim.member(h.n)->counters().blocks_moved;
+  for (int i = 0; i < 300 && !sim.failed() && h.n_sessions_in_o_blocks < 150; ++i) {
+    auto session = allocate(sim, h.n, 20);
+    if (!session) break;
+    if (one.owner(0, sim.lease_of(*session)->unit) == h.o) ++h.n_sessions_in_o_blocks;
+  }
+  sim.crash(h.o);
+  sim.forget_epochs(h.o, 1);
+  sim.unblock(h.o, h.x);
+  sim.unblock(h.o, h.y);
+  sim.unblock(h.o, h.s);
+  sim.block(h.o, h.n);
+  sim.block_data_one_way(h.s, h.o);
+  sim.restart(h.o);
+  run_until_ready(sim, h.o, 2'000);
+  EXPECT_TRUE(sim.failed() || sim.member(h.o)->ready()) << sim.member(h.o)->not_ready_reason();
+  EXPECT_EQ(sim.failed() ? 1u : sim.member(h.o)->epoch(), 1u)
+      << "O' learned epoch 2: the script no longer reaches the case";
+  try_to_conflict(sim, h.o, 400);
+  return h;
+}
+
+TEST(Counterexample, TakeBeforeHandover) {
+  Rules broken;
+  broken.take_after_handover = false;
+  Simulator bad(params(5), broken);
+  const HandoverScript b = take_before_handover(bad);
+  EXPECT_GT(b.taken, 0u) << "N took nothing: the script no longer reaches the case";
+  EXPECT_GT(b.n_sessions_in_o_blocks, 0);
+  EXPECT_TRUE(bad.failed()) << "the broken rule was not caught";
+  std::printf("caught: %s\n", bad.failure().c_str());
+
+  Simulator good(params(5));
+  const HandoverScript g = take_before_handover(good);
+  EXPECT_EQ(g.taken, 0u) << "taken before the handover";
+  EXPECT_EQ(g.n_sessions_in_o_blocks, 0);
+  EXPECT_FALSE(good.failed()) << good.failure();
+}
+
+}  // namespace
+}  // namespace uepool::sim

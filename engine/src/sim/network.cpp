@@ -32,6 +32,7 @@ void Simulator::deliver() {
     auto node = network_.extract(network_.begin());
     const set::Frame& f = node.mapped();  // moved into an inbox last
     if (f.to == 0 || f.to > nodes_.size() || blocked(f.from, f.to) ||
+        (!data_one_way_.empty() && f.kind() == set::FrameKind::kData && data_one_way_.count({f.from, f.to}) != 0) ||
         (!nodes_[f.to - 1]->up && nodes_[f.to - 1]->zombie == nullptr)) {
       ++result_.stats.frames_lost;
       continue;
@@ -86,10 +87,17 @@ void Simulator::block_one_way(std::uint32_t from, std::uint32_t to) {
   any_fault_ = true;
 }
 
+void Simulator::block_data_one_way(std::uint32_t from, std::uint32_t to) {
+  data_one_way_.insert({from, to});
+  any_fault_ = true;
+}
+
 void Simulator::unblock(std::uint32_t a, std::uint32_t b) {
   blocks_.erase({std::min(a, b), std::max(a, b)});
   one_way_.erase({a, b});
   one_way_.erase({b, a});
+  data_one_way_.erase({a, b});
+  data_one_way_.erase({b, a});
 }
 
 void Simulator::isolate(std::uint32_t m) {
@@ -100,6 +108,7 @@ void Simulator::isolate(std::uint32_t m) {
 void Simulator::heal() {
   blocks_.clear();
   one_way_.clear();
+  data_one_way_.clear();
   for (auto& n : nodes_) n->zombie_side = 0;
 }
 

@@ -281,6 +281,16 @@ bool Simulator::retire(std::uint32_t id, std::uint64_t delay) {
   return new_epoch(w, delay);
 }
 
+void Simulator::withhold_epochs(std::uint32_t id) {
+  for (auto& [e, at] : nodes_[id - 1]->epoch_due) at = UINT64_MAX;
+}
+
+void Simulator::forget_epochs(std::uint32_t id, std::uint64_t keep) {
+  Node& n = *nodes_[id - 1];
+  for (std::uint64_t e = keep + 1; e <= n.epoch; ++e) n.epoch_due[e] = UINT64_MAX;
+  n.epoch = std::min(n.epoch, std::max<std::uint64_t>(keep, 1));
+}
+
 void Simulator::give_epochs(std::uint32_t id) {
   for (auto& [e, at] : nodes_[id - 1]->epoch_due) at = std::min(at, now_);
   deliver_epochs();

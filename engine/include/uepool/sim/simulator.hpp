@@ -213,6 +213,11 @@ class Simulator : private set::Observer, private set::SessionStore {
   void lose_disk(std::uint32_t member);
   void block(std::uint32_t a, std::uint32_t b);              // both directions, until unblocked
   void block_one_way(std::uint32_t from, std::uint32_t to);  // frames from `from` to `to` only, until unblocked
+  // block_data_one_way — only Data frames (the channel's records, bulk
+  // copies and acknowledgements) from `from` to `to` are lost, until
+  // unblocked: queries, answers and Fenced pass (a stalled channel beside a
+  // request that gets through, e.g. a bulk copy's lost fragments).
+  void block_data_one_way(std::uint32_t from, std::uint32_t to);
   void unblock(std::uint32_t a, std::uint32_t b);
   void isolate(std::uint32_t member);  // block it from every other member
   void heal();                         // remove every block
@@ -222,6 +227,15 @@ class Simulator : private set::Observer, private set::SessionStore {
   bool new_epoch(const std::vector<std::uint32_t>& weights, std::uint64_t delay = 1);
   // give_epochs — member `id` gets every epoch made so far now (if up).
   void give_epochs(std::uint32_t id);
+  // withhold_epochs — member `id`'s configuration gets no epoch made so far
+  // that it has not had yet, until give_epochs (a configuration push that
+  // lags there; the member may still learn the epochs from its peers).
+  void withhold_epochs(std::uint32_t id);
+  // forget_epochs — member `id`'s configuration has only the epochs up to
+  // `keep` (a live membership change that was never written to its
+  // configuration file): it restarts with that, and the later epochs reach
+  // it again only by give_epochs (or from its peers).
+  void forget_epochs(std::uint32_t id, std::uint64_t keep);
   // retire — member `id` is gone for good (crashed, its zombie buried, never
   // restarted), and the next epoch retires it (weight 0; a member that is
   // not retired gets weight 1 if none would have one), reaching each member
@@ -324,6 +338,7 @@ class Simulator : private set::Observer, private set::SessionStore {
   std::multimap<std::pair<std::uint64_t, std::uint64_t>, set::Frame> network_;  // (deliver at, order) -> frame
   std::map<std::pair<std::uint32_t, std::uint32_t>, std::uint64_t> blocks_;     // (a < b) -> until
   std::set<std::pair<std::uint32_t, std::uint32_t>> one_way_;                   // (from, to) blocked
+  std::set<std::pair<std::uint32_t, std::uint32_t>> data_one_way_;              // (from, to): Data frames blocked
   std::map<SessionId, std::unique_ptr<Session>> sessions_;
   std::vector<SessionId> session_order_;  // for random picks
   struct LateRelease {
