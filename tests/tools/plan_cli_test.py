@@ -101,7 +101,19 @@ with tempfile.TemporaryDirectory() as d:
     check(r.returncode == 0 and moves and all(to == "smf2" for _, to, _ in moves) and
           "membership 2 smf1=1 smf2=1 smf3=2" in r.stdout, f"a standby joins: {moves} {r.stderr}")
 
+    # A member gone for good: retired, its blocks to the others, the line names it retired.
+    r = run("--config", path, "--retire", "smf2")
+    moves = re.findall(r"^\s+(smf\d+)\s+-> (smf\d+)\s+([\d,]+) blocks", r.stdout, re.M)
+    check(r.returncode == 0 and moves and all(fr == "smf2" for fr, _, _ in moves) and
+          "membership 2 smf1=1 smf2=retired smf3=2" in r.stdout and "never run again" in r.stdout,
+          f"a retirement: {moves} {r.stdout[-400:]} {r.stderr}")
+    rpath = os.path.join(d, "retired.yaml")
+    with open(rpath, "w") as f:
+        f.write(standby.replace("weight: 0", "weight: 0, retired: true"))
+    r = run("--config", rpath, "--join", "smf2")
+    check(r.returncode == 2 and "cannot come back" in r.stderr, f"a retired member cannot join: {r.stderr}")
     for bad, msg in ((["--leave", "smf9"], "not a member"), (["--join", "smf1"], "already a member"),
+                     (["--retire", "smf9"], "not a member"),
                      (["--weight", "smf1:x"], "NAME:WEIGHT"), (["--join", "smf5:0"], "positive integer"),
                      (["--leave", "smf1", "--leave", "smf2", "--leave", "smf3"], "nobody owns a block")):
         r = run("--config", path, *bad)

@@ -1,4 +1,4 @@
-// `uepool plan --config FILE [--join NAME[:WEIGHT]]... [--leave NAME]... [--weight NAME:WEIGHT]...`:
+// `uepool plan --config FILE [--join NAME[:WEIGHT]]... [--leave NAME]... [--retire NAME]... [--weight NAME:WEIGHT]...`:
 // the division of a set's pools among its members, as a table (member,
 // weight, blocks, units, share, ranges, the aggregated CIDR prefixes), and
 // with a change, the division after it and what would move between whom.
@@ -7,8 +7,10 @@
 // Exit status: 0 ok, 2 usage or a configuration error.
 //
 // A join gives a standby member (weight 0) a weight, a leave sets one to 0
-// (running sets keep their members: set/member.hpp, Re-division); the
-// change is printed with the control-socket line that applies it. A joiner
+// (running sets keep their members: set/member.hpp, Re-division), a retire
+// sets one to 0 for good (a member gone for good: its blocks are taken from
+// the session store); the change is printed with the control-socket line
+// that applies it. A joiner
 // not in the configuration is modelled too, with a note: it needs a
 // restart of the set.
 #include "plan_command.hpp"
@@ -29,7 +31,7 @@ namespace {
 
 struct PlanArgs {
   std::string config;
-  std::vector<std::string> join, leave, weight;
+  std::vector<std::string> join, leave, retire, weight;
   int cidrs = 4;  // prefixes listed per member and pool (the rest are counted)
 };
 
@@ -37,6 +39,7 @@ struct Member {
   std::string name;
   std::uint32_t id = 0;
   std::uint32_t weight = 1;
+  bool retired = false;
 };
 
 // cidrs_of — a unit range [begin, end) of a pool as the fewest aligned prefixes.
@@ -102,8 +105,8 @@ int run_plan(const PlanArgs& a) {
   if (!config) return 2;
   const node::NodeConfig& c = *config;
   std::vector<Member> before;
-  for (const node::MemberConfig& m : c.members) before.push_back({m.name, m.id, m.weight});
-  const bool change = !a.join.empty() || !a.leave.empty() || !a.weight.empty();
+  for (const node::MemberConfig& m : c.members) before.push_back({m.name, m.id, m.weight, m.retired});
+  const bool change = !a.join.empty() || !a.leave.empty() || !a.retire.empty() || !a.weight.empty();
 
   // The change: a joiner takes the next free id.
   std::vector<Member> after = before;
@@ -121,6 +124,10 @@ int run_plan(const PlanArgs& a) {
       return 2;
     }
     if (auto it = find(m.name); it != after.end()) {
+      if (it->retired) {
+        std::fprintf(stderr, "error: --join %s: retired (gone for good): it cannot come back\n", m.name.c_str());
+        return 2;
+      }
       if (it->weight != 0) {
         std::fprintf(stderr, "error: --join %s: already a member (with weight %u)\n", m.name.c_str(), it->weight);
         return 2;
@@ -143,6 +150,16 @@ int run_plan(const PlanArgs& a) {
     it->weight = 0;  // it stays a member (a peer), owning nothing: a standby
     what += " leave " + l;
   }
+  for (const std::string& r : a.retire) {
+    auto it = find(r);
+    if (it == after.end()) {
+      std::fprintf(stderr, "error: --retire %s: not a member\n", r.c_str());
+      return 2;
+    }
+    it->weight = 0;  // gone for good: a peer that never runs again, owning nothing
+    it->retired = true;
+    what += " retire " + r;
+  }
   for (const std::string& w : a.weight) {
     std::string name;
     std::uint32_t weight = 0;
@@ -160,7 +177,7 @@ int run_plan(const PlanArgs& a) {
   }
   std::vector<set::MemberSpec> specs;
   specs.reserve(after.size());
-  for (const Member& m : after) specs.push_back({m.id, m.weight});
+  for (const Member& m : after) specs.push_back({m.id, m.weight, m.retired});
   auto next = change ? set::Plan::create(c.epoch + 1, specs, c.pool_specs) : Result<set::Plan>(*c.plan);
   if (!next.ok()) {
     std::fprintf(stderr, "error: the changed set has no plan: %s\n", next.status().to_string().c_str());
@@ -208,11 +225,19 @@ int run_plan(const PlanArgs& a) {
   }
   // How to apply it to a running set: the next epoch, to every node.
   std::string line = "membership " + std::to_string(c.epoch + 1);
-  for (const Member& m : after) line += " " + m.name + "=" + std::to_string(m.weight);
+  bool retiring = false;
+  for (const Member& m : after) {
+    line += " " + m.name + "=" + (m.retired ? std::string("retired") : std::to_string(m.weight));
+    retiring = retiring || m.retired;
+  }
   std::printf(
       "\nTo apply it to a running set, send every node this line on its control socket\n"
       "(and set epoch: %llu and the weights in the configuration file, for restarts):\n  %s\n",
       static_cast<unsigned long long>(c.epoch) + 1, line.c_str());
+  if (retiring)
+    std::printf(
+        "A retired member must never run again: stop it for good (and fence its host) first. Its blocks\n"
+        "are taken from the session store (every node needs --session-store); write retired: true for it.\n");
   return 0;
 }
 
@@ -230,6 +255,7 @@ void add_plan_command(CLI::App& app, int& exit_code) {
   cmd->add_option("--config", args->config, "the set's configuration (YAML)")->required();
   cmd->add_option("--join", args->join, "a member that joins, NAME or NAME:WEIGHT (repeatable)");
   cmd->add_option("--leave", args->leave, "a member that leaves (repeatable)");
+  cmd->add_option("--retire", args->retire, "a member gone for good: weight 0, retired (repeatable)");
   cmd->add_option("--weight", args->weight, "a member's new weight, NAME:WEIGHT (repeatable)");
   cmd->add_option("--prefixes", args->cidrs, "prefixes listed per member and pool")
       ->capture_default_str()
