@@ -349,9 +349,12 @@ class SetUnderTest:
             return self.fail("hostile frames: " + why)
         if not self.unknown_key_refused():
             return self.fail("a host with a key not in the configuration was not refused")
-        for i in range(N):
+        why = self.retire_last()
+        if why:
+            return self.fail("retirement: " + why)
+        for i in range(N - 1):
             self.procs[i].send_signal(signal.SIGTERM)
-        for i in range(N):
+        for i in range(N - 1):
             if self.procs[i].wait(timeout=10) != 0:
                 return self.fail(f"smf{i + 1} did not stop cleanly on SIGTERM")
         print("multihost: allocations refused: " + "; ".join(f"{k}: {v}" for k, v in sorted(self.refusals.items())))
@@ -359,6 +362,65 @@ class SetUnderTest:
               f"; {len(self.sessions)} sessions held at the end, "
               f"generations {[s['generation'] for s in states]}, audit_freed {[s['audit_freed'] for s in states]}")
         return 0
+
+    def retire_last(self):
+        # smf4 is gone for good: killed, then retired by epoch 2 at the others
+        # (`membership 2 ... smf4=retired`). They take its blocks from the
+        # session store (the held lists this test answers), allocate on, and
+        # after an audit hold exactly what the sessions hold, with no unit
+        # handed out twice.
+        last = N - 1
+        self.procs[last].send_signal(signal.SIGKILL)
+        self.procs[last].wait()
+        self.procs[last] = None
+        self.ctl[last].close()
+        rest = range(N - 1)
+        line = "membership 2 " + " ".join(f"smf{k + 1}=1" for k in rest) + f" smf{N}=retired"
+        for k in rest:
+            r = self.ctl[k].call(line)
+            if r is None or not r.startswith("ok target_epoch=2"):
+                return f"smf{k + 1} refused the retiring epoch: {r}"
+        deadline = time.monotonic() + 60
+        audits_before = None
+        good = 0
+        states = None
+        while time.monotonic() < deadline and not self.conflicts:
+            for k in rest:
+                self.answer_held(k)
+            if len(self.sessions) < 200:
+                self.create(self.rng.choice(list(rest)))
+            elif self.sessions:
+                sid = self.rng.choice(list(self.sessions))
+                s = self.sessions.pop(sid)
+                for u in s["units"]:
+                    del self.holder[u]
+                for l in s["leases"]:
+                    self.ctl[self.rng.choice(list(rest))].call(f"release {l}")
+            states = [state_of(self.ctl[k].call("state")) for k in rest]
+            if not all(s is not None and s["phase"] == "ready" and s["epoch"] == "2" and s["settled"] == "1"
+                       for s in states):
+                time.sleep(0.02)
+                continue
+            if audits_before is None:
+                audits_before = [int(s["audits"]) for s in states]
+                for k in rest:
+                    self.ctl[k].call("audit")
+                continue
+            busy = any(int(s["audits"]) <= audits_before[k] or s["auditing"] == "1" for k, s in enumerate(states))
+            used = sum(int(s["in_use"]) - int(s["held_down"]) - int(s["wrap_held"]) for s in states)
+            good = good + 1 if not busy and used == len(self.holder) else 0
+            if good >= 3:
+                break
+            time.sleep(0.1)
+        if self.conflicts:
+            return self.conflicts[0]
+        if good < 3:
+            return f"not settled in 60 s after smf{N} was retired: states {states}, {len(self.holder)} units held"
+        taken = sum(self.scrape(k).get(f'uepool_blocks_taken_retired_total{{member="smf{k + 1}"}}', 0) for k in rest)
+        if taken <= 0:
+            return "no block was taken from the session store"
+        self.n["retired_blocks_taken"] = int(taken)
+        return None
 
     def scrape(self, i):
         page = sh("ip", "netns", "exec", self.hosts.ns[i], "python3", "-c",
