@@ -13,9 +13,10 @@ import (
 
 // SessionStore is the session store the audit and the rebuild read
 // (uepool_read_held_fn: the set's UDSF, or the SMF's own database). ReadHeld
-// hands every stored session's lease of a unit that member `member` owns to
-// add, and returns true; false when the store cannot be read now (the member
-// asks again later). It is called on the member's message thread.
+// hands every stored session's lease to add (uepool keeps those of the
+// units member `member` owns under the plan it reads for), and returns
+// true; false when the store cannot be read now (the member asks again
+// later). It is called on the member's message thread.
 type SessionStore interface {
 	ReadHeld(member uint32, add func(Lease)) bool
 }

@@ -109,11 +109,15 @@ typedef struct uepool_address {
 } uepool_address;
 
 /* uepool_read_held_fn — the session store (TS 29.598's UDSF, or the SMF's
- * own database): list every session's lease of a unit `member` owns, with
+ * own database): list the lease of every stored session, with
  * uepool_held_add, then return 1; return 0 when the store cannot be read
- * now (the member asks again later). Called on the message thread, for the
- * audit (leak repair) and for a rebuild after every replica was lost; it
- * must not call into uepool other than uepool_held_add. */
+ * now (the member asks again later). uepool keeps the leases of the units
+ * `member` owns under the plan it reads for (an older epoch's, when it takes
+ * the blocks of a retired member), so listing every session is right;
+ * listing only some must not leave out one of those units. Called on the
+ * message thread, for the audit (leak repair), for a rebuild after every
+ * replica was lost and for a retired member's blocks; it must not call into
+ * uepool other than uepool_held_add. */
 typedef int (*uepool_read_held_fn)(void* user, uint32_t member, uepool_held_list* list);
 
 typedef struct uepool_options {

@@ -36,11 +36,17 @@ namespace {
 class CallbackStore final : public set::SessionStore {
  public:
   CallbackStore(uepool_read_held_fn fn, void* user) : fn_(fn), user_(user) {}
-  bool read_held(std::uint32_t owner, const set::Plan& /*plan*/, std::vector<set::Lease>& out) override {
-    uepool_held_list list{&out};
-    if (fn_(user_, owner, &list) != 0) return true;
-    out.clear();  // unreadable: what it added is no list
-    return false;
+  // The SMF lists every stored session (it cannot know the plan, least of
+  // all an older epoch's): what `owner` owns under `plan` is kept, as the
+  // node's HeldListStore does.
+  bool read_held(std::uint32_t owner, const set::Plan& plan, std::vector<set::Lease>& out) override {
+    std::vector<set::Lease> all;
+    uepool_held_list list{&all};
+    if (fn_(user_, owner, &list) == 0) return false;  // unreadable: what it added is no list
+    for (const set::Lease& l : all)
+      if (l.pool < plan.pool_count() && l.unit < plan.units(l.pool) && plan.owner(l.pool, l.unit) == owner)
+        out.push_back(l);
+    return true;
   }
 
  private:
