@@ -44,6 +44,8 @@ constexpr RuleField kRuleFields[] = {
     {"replica_not_older", &Rules::replica_not_older},
     {"take_after_handover", &Rules::take_after_handover},
     {"retired_take_waits", &Rules::retired_take_waits},
+    {"take_after_earlier_owners", &Rules::take_after_earlier_owners},
+    {"returning_keeps_own", &Rules::returning_keeps_own},
 };
 }  // namespace
 

@@ -36,7 +36,7 @@
 // after it first found the block takeable (Rules::retired_take_waits).
 // Nobody else may still allocate in the block: the members it passed
 // through before the retired one have handed it over, or are retired too
-// (retired_chain_handed). A retired peer also counts as a peer without our
+// (earlier_owners_handed). A retired peer also counts as a peer without our
 // replica (replicas_lost) and as one that knows a new incarnation of ours
 // (rebuild_tick): the quorums stay as they are (fixed members), so a set
 // with a retired member tolerates one failure fewer.
@@ -216,7 +216,8 @@ void Member::begin_epoch(const std::shared_ptr<const Plan>& next) {
   reroute_parked();
 }
 
-void Member::take_block(std::uint32_t pool, std::uint64_t block, const Replica* from, const ::Roaring* listed) {
+void Member::take_block(std::uint32_t pool, std::uint64_t block, const Replica* from, const ::Roaring* listed,
+                        std::span<const Replica* const> also) {
   PoolState& ps = *pools_[pool];
   const std::uint64_t bu = plan_->block_units(pool);
   const std::uint64_t begin = block * bu;
@@ -243,8 +244,9 @@ void Member::take_block(std::uint32_t pool, std::uint64_t block, const Replica* 
     const auto u32 = static_cast<std::uint32_t>(u);
     // In use there, or listed by the store at our rebuild (an older
     // incarnation of ours may have taken the block and allocated in it).
-    const bool used = (from != nullptr ? from->in_use(pool, u) : listed != nullptr && listed->contains(u32)) ||
-                      (pool < rebuild_listed_.size() && rebuild_listed_[pool].contains(u32));
+    bool used = (from != nullptr ? from->in_use(pool, u) : listed != nullptr && listed->contains(u32)) ||
+                (pool < rebuild_listed_.size() && rebuild_listed_[pool].contains(u32));
+    for (const Replica* earlier : also) used = used || earlier->in_use(pool, u);
     const bool holding =
         !used && ((from != nullptr && from->held(pool, u, now_local_)) || (pool_held && ps.hold_down > 0));
     const bool have = ps.pool->test(u);
@@ -263,6 +265,17 @@ void Member::take_block(std::uint32_t pool, std::uint64_t block, const Replica* 
         ps.claimed_by.erase(u);
         emit_stream(record::Free{.pool = pool, .unit = u});
       }
+      continue;
+    }
+    // In use in our own frozen copy (the block comes back to us) and in no
+    // other: an allocation of ours, or a unit restored here, from before we
+    // lost the block. The member we lost it to may not have taken it from
+    // us (it rebuilt, or a rebuild of ours froze the block from the store),
+    // so its copy may lack it (found by the simulator: safety seed 430). It
+    // stays in use as it is, its serial too (a leak at worst, which an audit
+    // repairs).
+    if (options_.rules.returning_keeps_own && returning && have && !used && !ps.held(u)) {
+      ++handed;
       continue;
     }
     // Marks of an earlier time we owned the block go: its state is the previous owner's.
@@ -322,33 +335,37 @@ std::uint32_t Member::retired_peers() const noexcept {
   return n;
 }
 
-bool Member::retired_chain_handed(std::uint32_t pool, std::uint64_t block, std::uint64_t k) const {
-  // Walk back through the owners before us: each retired one's run of
-  // epochs, then the owner before it. The first owner that is not retired
-  // must have handed the block over (its mark of the epoch it lost it in is
-  // acknowledged, as take_blocks asks of a live previous owner), or be us
-  // (we stopped allocating there at our own mark), or there is none (the
-  // block was the retired member's from the first epoch).
+bool Member::earlier_owners_handed(std::uint32_t pool, std::uint64_t block, std::uint64_t e,
+                                   std::vector<const Replica*>* copies) const {
+  // Walk back through the block's owners before epoch `e`, one run of
+  // epochs per owner: each that is not retired (nor us) must have handed
+  // the block over (its mark of the epoch it lost it in acknowledged, or a
+  // later epoch, in our complete replica of it, as take_blocks asks of the
+  // previous owner). In a run of the protocol without rebuilds this follows
+  // from the previous owner's handover (it could not leave the epoch before
+  // it took the block); a member that rebuilt from the session store jumps
+  // to the newest epoch and keeps a block it gained on the way frozen from
+  // the store, though the member it gained it from may lag epochs behind
+  // and still allocate there (found by the simulator: safety seed
+  // 715657765). Older history than the plans we know is not checked.
   const std::uint64_t unit = block * plan_->block_units(pool);
-  std::uint64_t e = k;  // the epoch the current owner gained it in
-  for (;;) {
-    if (e <= 1) return true;
-    std::shared_ptr<const Plan> before = book_->find(e - 1);
-    if (before == nullptr) return false;  // an epoch we do not know: wait for it
+  while (e > 1) {
+    const std::shared_ptr<const Plan> before = book_->find(e - 1);
+    if (before == nullptr) return true;
     const std::uint32_t owner = before->owner(pool, unit);
-    if (!book_->retired(owner)) {
-      if (owner == id_) return true;
+    if (owner != id_) {
       const auto it = peers_.find(owner);
       const Replica* r = it != peers_.end() ? &it->second->replica : nullptr;
-      return r != nullptr && r->complete() && (r->epoch() > e || (r->epoch() == e && r->handover()));
+      const bool complete = r != nullptr && r->complete();
+      if (!book_->retired(owner) && !(complete && (r->epoch() > e || (r->epoch() == e && r->handover())))) return false;
+      if (copies != nullptr && complete) copies->push_back(r);  // its frozen copy of the block
     }
-    // Retired: find the first epoch of its run.
-    std::uint64_t j = e - 1;
+    std::uint64_t j = e - 1;  // the first epoch of its run
     for (auto q = book_->find(j - 1); j > 1 && q != nullptr && q->owner(pool, unit) == owner; q = book_->find(j - 1))
       --j;
-    if (j > 1 && book_->find(j - 1) == nullptr) return false;
     e = j;
   }
+  return true;
 }
 
 bool Member::take_retired(std::uint32_t pool, std::uint64_t block, std::uint32_t from, ::Roaring& listed) {
@@ -358,7 +375,7 @@ bool Member::take_retired(std::uint32_t pool, std::uint64_t block, std::uint32_t
   }
   const std::uint64_t k = gained_at(pool, block);
   const std::shared_ptr<const Plan> then = book_->find(k - 1);
-  if (then == nullptr || !retired_chain_handed(pool, block, k)) {
+  if (then == nullptr || !earlier_owners_handed(pool, block, k, nullptr)) {
     retired_wait_ = "taking a retired member's block: a member that owned it before has not handed it over";
     return false;
   }
@@ -426,8 +443,24 @@ void Member::take_blocks() {
       ++it;
       continue;
     }
+    // Every owner before it has handed the block over too, and what each
+    // froze there is in use here as well (earlier_owners_handed: a previous
+    // owner that rebuilt may have skipped the taking; a copy too many is a
+    // leak its audit repairs, never a conflict).
+    std::vector<const Replica*> copies;
+    if (options_.rules.take_after_earlier_owners) {
+      std::uint64_t j = k - 1;  // the first epoch of the previous owner's run
+      for (auto q = book_->find(j - 1);
+           j > 1 && q != nullptr && q->owner(pool, block * plan_->block_units(pool)) == it->second;
+           q = book_->find(j - 1))
+        --j;
+      if (!earlier_owners_handed(pool, block, j, &copies)) {
+        ++it;
+        continue;
+      }
+    }
     it = pending_.erase(it);  // first: the block's words are ours to stream now
-    take_block(pool, block, r);
+    take_block(pool, block, r, nullptr, copies);
     touched[pool] = true;
     any = true;
   }

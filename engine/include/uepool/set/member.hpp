@@ -66,6 +66,9 @@
 //        older incarnation's allocation), streamed, then Take{pool, block}.
 //        Releases of it wait until then. Windows there follow in the stream,
 //        so they are acknowledged only by replicas holding the taking.
+//        Every earlier owner of the block must have handed it over too (a
+//        previous owner that rebuilt jumped epochs without taking it), and
+//        the units in use in their frozen copies are taken in use as well.
 //   A restarted member recovers its epoch, pending takes and frozen blocks
 //   from its replica and takes again what its stream did not show taken.
 //   A member gone for good is retired by the operator in an epoch
@@ -138,6 +141,7 @@
 #include <map>
 #include <memory>
 #include <set>
+#include <span>
 #include <string_view>
 #include <vector>
 
@@ -249,13 +253,16 @@ struct Rules {
   bool audit_skip_freed_words = true;         // the audit never frees a unit freed since it started
   bool stale_release_check = true;            // a release must name the unit's current allocation (its serial)
   bool rebuild_lease_wait = true;             // a rebuild reads the store only after older incarnations' leases ended
-  bool rebuild_fence_quorum = true;     // ... counted from when R peers know the new incarnation (fenced older ones)
-  bool restored_releases_exact = true;  // after a restart, an older allocation's release waits for a store read
-                                        // and must then name the lease it lists for the unit (if it lists one)
-  bool replica_not_older = true;        // a replica older than our last saved incarnation is not recovered from
-  bool take_after_handover = true;      // a block is taken only after its previous owner's handover mark
-  bool retired_take_waits = true;       // a retired member's block is taken from the store only after a lease
-                                        // and the store's grace (its last sessions stored)
+  bool rebuild_fence_quorum = true;       // ... counted from when R peers know the new incarnation (fenced older ones)
+  bool restored_releases_exact = true;    // after a restart, an older allocation's release waits for a store read
+                                          // and must then name the lease it lists for the unit (if it lists one)
+  bool replica_not_older = true;          // a replica older than our last saved incarnation is not recovered from
+  bool take_after_handover = true;        // a block is taken only after its previous owner's handover mark
+  bool retired_take_waits = true;         // a retired member's block is taken from the store only after a lease
+                                          // and the store's grace (its last sessions stored)
+  bool take_after_earlier_owners = true;  // ... and after every earlier owner of the block handed it over, with
+                                          // their frozen copies' units in use too (a rebuilt previous owner)
+  bool returning_keeps_own = true;        // a block coming back keeps the units in use in our own frozen copy
 };
 // rule_names — every switch of Rules, by its field name; switch_off — turn
 // one off by name (false: no such rule). For tests and `uepool sim --rule-off`.
@@ -583,13 +590,18 @@ class Member {
   // take_block — take a gained block: its usage from the previous owner's
   // replica (`from`), or, with `from` null, the units `listed` in it by the
   // session store (the previous owner is retired: take_retired).
-  void take_block(std::uint32_t pool, std::uint64_t block, const Replica* from, const ::Roaring* listed = nullptr);
+  // `also`: earlier owners' replicas, whose in-use units there are in use too.
+  void take_block(std::uint32_t pool, std::uint64_t block, const Replica* from, const ::Roaring* listed = nullptr,
+                  std::span<const Replica* const> also = {});
   // take_retired — whether a block gained from a retired member can be taken
   // now, and with what the session store lists in it (retired_ready).
   bool take_retired(std::uint32_t pool, std::uint64_t block, std::uint32_t from, ::Roaring& listed);
-  // retired_chain_handed — nobody but retired members can allocate in the
-  // block we gained in epoch `k` any more (see take_retired).
-  [[nodiscard]] bool retired_chain_handed(std::uint32_t pool, std::uint64_t block, std::uint64_t k) const;
+  // earlier_owners_handed — every owner the block had before epoch `e`
+  // (retired ones aside) has handed it over, so nobody allocates there any
+  // more; `copies` (if given) gets their replicas (their frozen copies of
+  // the block).
+  [[nodiscard]] bool earlier_owners_handed(std::uint32_t pool, std::uint64_t block, std::uint64_t e,
+                                           std::vector<const Replica*>* copies) const;
   [[nodiscard]] std::uint32_t retired_peers() const noexcept;
   void set_owned(std::uint32_t pool);
   void publish_owner_table();
