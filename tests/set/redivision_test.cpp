@@ -6,6 +6,7 @@
 // simulator drives re-division under faults.
 #include <gtest/gtest.h>
 
+#include <functional>
 #include <map>
 #include <set>
 
@@ -34,14 +35,16 @@ struct Set {
   std::uint64_t now = 0;
   std::map<std::uint64_t, Lease> held;  // unit -> lease of the session holding it
 
-  explicit Set(std::shared_ptr<const Plan> first) {
+  // tune — each member's options (by default, a lease longer than any test).
+  explicit Set(
+      std::shared_ptr<const Plan> first, std::function<void(MemberOptions&)> tune = [](MemberOptions& o) {
+        o.lease = 100'000;
+        o.window_units = 64;
+      }) {
     testing::LoopbackOptions lo;
     lo.plan = std::move(first);
     lo.pools = {pool()};
-    lo.tune = [](MemberOptions& o) {
-      o.lease = 100'000;
-      o.window_units = 64;
-    };
+    lo.tune = std::move(tune);
     auto created = testing::LoopbackSet::create(lo);
     EXPECT_TRUE(created.ok()) << created.status().to_string();
     set = std::move(created.value());
@@ -370,38 +373,29 @@ struct LagStore final : SessionStore {
 };
 
 struct RetireRun {
-  std::unique_ptr<testing::LoopbackSet> set;
   LagStore store;
-  std::uint64_t now = 0;
   std::set<std::uint64_t> ended_unheard;  // ended after member 3 died: their releases never reached it
   std::set<std::uint64_t> late;           // allocated by member 3 just before it died, stored after
   std::shared_ptr<const Plan> one = plan(1, {1, 1, 1, 1});
   std::shared_ptr<const Plan> two = retiring(2, 3, 4);
+  Set s;
 
-  explicit RetireRun(bool rule_on) {
-    testing::LoopbackOptions lo;
-    lo.plan = one;
-    lo.pools = {pool()};
-    lo.tune = [this, rule_on](MemberOptions& o) {
-      o.lease = 200;
-      o.window_units = 64;
-      o.store = &store;
-      o.audit_grace = 30;
-      o.rules.retired_take_waits = rule_on;
-    };
-    auto created = testing::LoopbackSet::create(lo);
-    EXPECT_TRUE(created.ok()) << created.status().to_string();
-    set = std::move(created.value());
-  }
-  Member* m(std::uint32_t id) const { return set->member(id); }
-  void step(int n = 1) {
-    for (int k = 0; k < n; ++k) set->pump(++now);
-  }
+  explicit RetireRun(bool rule_on)
+      : s(one, [this, rule_on](MemberOptions& o) {
+          o.lease = 200;
+          o.window_units = 64;
+          o.store = &store;
+          o.audit_grace = 30;
+          o.rules.retired_take_waits = rule_on;
+        }) {}
+  Member* m(std::uint32_t id) const { return s.m(id); }
+  testing::LoopbackSet& set() const { return *s.set; }
+  void step(int n = 1) { s.step(n); }
   bool allocate(std::uint32_t id, bool stored = true) {
-    MemberAllocation a = m(id)->allocate(*set->worker(id), 0);
+    MemberAllocation a = m(id)->allocate(*set().worker(id), 0);
     for (int tries = 0; !a.ok() && tries < 50; ++tries) {
       step();
-      a = m(id)->allocate(*set->worker(id), 0);
+      a = m(id)->allocate(*set().worker(id), 0);
     }
     EXPECT_TRUE(a.ok()) << "member " << id << ": " << member_status_name(a.status);
     if (!a.ok()) return false;
@@ -420,7 +414,7 @@ struct RetireRun {
         ++it;
         continue;
       }
-      m(3)->release(*set->worker(3), it->second);  // ended while member 3 ran
+      m(3)->release(*set().worker(3), it->second);  // ended while member 3 ran
       it = store.held.erase(it);
       ++ended;
     }
@@ -428,14 +422,14 @@ struct RetireRun {
     for (int k = 0; k < 20; ++k) ASSERT_TRUE(allocate(3, /*stored=*/false));
     late = store.unstored;
     step();
-    set->crash(3);  // for good
+    set().crash(3);  // for good
     ended = 0;
     for (auto it = store.held.begin(); it != store.held.end() && ended < 30;) {
       if (one->owner(0, it->first) != 3 || late.count(it->first) != 0) {
         ++it;
         continue;
       }
-      m(1)->release(*set->worker(1), it->second);  // forwarded to member 3: lost
+      m(1)->release(*set().worker(1), it->second);  // forwarded to member 3: lost
       ended_unheard.insert(it->first);
       it = store.held.erase(it);
       ++ended;
@@ -512,7 +506,7 @@ TEST(Redivision, ARetiredMemberIsFencedAndStops) {
   r.store.unstored.clear();
   for (int k = 0; k < 2000 && !r.settled(); ++k) r.step();
   ASSERT_TRUE(r.settled());
-  ASSERT_TRUE(r.set->start(3, /*fresh=*/false).ok());  // its configuration still says epoch 1
+  ASSERT_TRUE(r.set().start(3, /*fresh=*/false).ok());  // its configuration still says epoch 1
   r.step(300);
   EXPECT_FALSE(r.m(3)->ready());
   std::uint64_t dropped = 0;
@@ -521,7 +515,7 @@ TEST(Redivision, ARetiredMemberIsFencedAndStops) {
   ASSERT_TRUE(r.m(3)->set_membership(r.two).ok());
   r.step();
   EXPECT_EQ(r.m(3)->phase(), MemberPhase::kRetired);
-  EXPECT_EQ(r.m(3)->allocate(*r.set->worker(3), 0).status, MemberStatus::kNotReady);
+  EXPECT_EQ(r.m(3)->allocate(*r.set().worker(3), 0).status, MemberStatus::kNotReady);
   // The set runs on without it.
   for (std::uint32_t id : {1u, 2u, 4u})
     for (int k = 0; k < 200; ++k) ASSERT_TRUE(r.allocate(id));

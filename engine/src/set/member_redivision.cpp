@@ -360,10 +360,7 @@ bool Member::earlier_owners_handed(std::uint32_t pool, std::uint64_t block, std:
       if (!book_->retired(owner) && !(complete && (r->epoch() > e || (r->epoch() == e && r->handover())))) return false;
       if (copies != nullptr && complete) copies->push_back(r);  // its frozen copy of the block
     }
-    std::uint64_t j = e - 1;  // the first epoch of its run
-    for (auto q = book_->find(j - 1); j > 1 && q != nullptr && q->owner(pool, unit) == owner; q = book_->find(j - 1))
-      --j;
-    e = j;
+    e = run_start(pool, block, e - 1, owner);
   }
   return true;
 }
@@ -402,11 +399,14 @@ bool Member::take_retired(std::uint32_t pool, std::uint64_t block, std::uint32_t
   return true;
 }
 
-std::uint64_t Member::gained_at(std::uint32_t pool, std::uint64_t block) const {
+std::uint64_t Member::run_start(std::uint32_t pool, std::uint64_t block, std::uint64_t e, std::uint32_t owner) const {
   const std::uint64_t unit = block * plan_->block_units(pool);
-  std::uint64_t k = plan_->epoch();
-  for (auto p = book_->find(k - 1); k > 1 && p != nullptr && p->owner(pool, unit) == id_; p = book_->find(k - 1)) --k;
-  return k;
+  for (auto p = book_->find(e - 1); e > 1 && p != nullptr && p->owner(pool, unit) == owner; p = book_->find(e - 1)) --e;
+  return e;
+}
+
+std::uint64_t Member::gained_at(std::uint32_t pool, std::uint64_t block) const {
+  return run_start(pool, block, plan_->epoch(), id_);
 }
 
 void Member::take_blocks() {
@@ -449,12 +449,8 @@ void Member::take_blocks() {
     // leak its audit repairs, never a conflict).
     std::vector<const Replica*> copies;
     if (options_.rules.take_after_earlier_owners) {
-      std::uint64_t j = k - 1;  // the first epoch of the previous owner's run
-      for (auto q = book_->find(j - 1);
-           j > 1 && q != nullptr && q->owner(pool, block * plan_->block_units(pool)) == it->second;
-           q = book_->find(j - 1))
-        --j;
-      if (!earlier_owners_handed(pool, block, j, &copies)) {
+      // From the first epoch of the previous owner's run.
+      if (!earlier_owners_handed(pool, block, run_start(pool, block, k - 1, it->second), &copies)) {
         ++it;
         continue;
       }

@@ -610,6 +610,10 @@ class Member {
   [[nodiscard]] bool is_pending(std::uint32_t pool, std::uint64_t unit) const noexcept;
   // gained_at — the first epoch of our current ownership of the block (as far as the plans we know go back).
   [[nodiscard]] std::uint64_t gained_at(std::uint32_t pool, std::uint64_t block) const;
+  // run_start — the first epoch of `owner`'s run of ownership of the block that ends at epoch `e` (as far back as
+  // the plans we know go).
+  [[nodiscard]] std::uint64_t run_start(std::uint32_t pool, std::uint64_t block, std::uint64_t e,
+                                        std::uint32_t owner) const;
   [[nodiscard]] bool is_frozen(std::uint32_t pool, std::uint64_t unit) const noexcept;
   [[nodiscard]] bool park(const RingItem& item);
   [[nodiscard]] const char* epoch_wait() const noexcept;
